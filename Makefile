@@ -1,0 +1,55 @@
+# Dreamcatcher — build, run and test.
+#   make        builds bin/hekad, bin/whisperserver, … (and the web assets)
+#   make run    builds, then runs hekad on hekad.toml.example and whisperserver
+#   make test   runs every test (Go unit + end-to-end, fuzz smoke runs, browser tests)
+
+GO       ?= go
+FUZZTIME ?= 10s
+HEKA     := .build/heka/.prepared-v0.10.0
+# Fuzz targets run briefly by `make test`: package:FuzzName
+FUZZ_TARGETS := ./plugins/carbon/plaintext:FuzzParseLine
+
+.PHONY: all build heka web run test lint gotest fuzz webtest bench clean
+
+all: build
+
+heka: $(HEKA)
+$(HEKA): scripts/prepare-heka.sh
+	./scripts/prepare-heka.sh
+
+web:
+	@if [ -f package.json ]; then \
+		[ -d node_modules ] && [ node_modules/.package-lock.json -nt package-lock.json ] || npm ci --no-audit --no-fund; \
+		npm run --silent build; \
+	fi
+
+build: heka web
+	$(GO) build -o bin/ ./cmd/...
+
+run: build
+	./scripts/run.sh
+
+test: build lint gotest fuzz webtest
+	@echo "make test: all tests passed"
+
+lint: heka
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	cd compat/bbangert-toml && $(GO) vet ./...
+
+gotest: heka
+	cd compat/bbangert-toml && $(GO) test ./...
+	$(GO) test -count=1 -timeout 20m ./...
+
+fuzz: heka
+	@for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; name=$${t##*:}; \
+		echo "fuzz $$pkg $$name ($(FUZZTIME))"; \
+		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+	done
+
+webtest: build
+	@if [ -f package.json ]; then npm test; fi
+
+clean:
+	rm -rf bin .build

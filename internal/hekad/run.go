@@ -1,0 +1,175 @@
+package hekad
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"runtime/pprof"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/mozilla-services/heka/message"
+	"github.com/mozilla-services/heka/pipeline"
+)
+
+// Check hooks let the project add start-up checks across plugin sections
+// (for example: a whisper retention finer than the statsd flush interval).
+// A check returns warnings to log; it does not stop the start.
+type Check func(l *Loaded) []string
+
+// Globals turns the [hekad] section into Heka's global settings.
+func (c Config) Globals() *pipeline.GlobalConfigStruct {
+	g := pipeline.DefaultGlobals()
+	g.PoolSize = c.PoolSize
+	g.PluginChanSize = c.ChanSize
+	g.MaxMsgLoops = c.MaxMsgLoops
+	if g.MaxMsgLoops == 0 {
+		g.MaxMsgLoops = 1
+	}
+	g.MaxMsgProcessInject = c.MaxMsgProcessInject
+	g.MaxMsgProcessDuration = c.MaxMsgProcessDuration
+	g.MaxMsgTimerInject = c.MaxMsgTimerInject
+	g.MaxPackIdle, _ = time.ParseDuration(c.MaxPackIdle) // checked in Load
+	g.BaseDir = c.BaseDir
+	g.ShareDir = c.ShareDir
+	g.SampleDenominator = c.SampleDenominator
+	g.Hostname = c.Hostname
+	g.FullBufferMaxRetries = uint(c.FullBufferMaxRetries)
+	return g
+}
+
+// Validate builds a throw-away pipeline configuration and checks every
+// section: that its plugin type is registered and that its settings decode
+// into the plugin's config struct with no unknown key. Nothing is started.
+func (l *Loaded) Validate() error {
+	pc := pipeline.NewPipelineConfig(l.Config.Globals())
+	var problems []string
+	for _, s := range l.Sections {
+		if _, ok := pipeline.AvailablePlugins[s.Type()]; !ok {
+			problems = append(problems, fmt.Sprintf("%s: [%s]: unknown plugin type %q%s",
+				s.File, s.Name, s.Type(), suggestType(s.Type())))
+			continue
+		}
+		maker, err := pipeline.NewPluginMaker(s.Name, pc, s.Body)
+		if err != nil {
+			problems = append(problems, fmt.Sprintf("%s: [%s]: %s", s.File, s.Name, err))
+			continue
+		}
+		if _, err := maker.PrepConfig(); err != nil {
+			problems = append(problems, fmt.Sprintf("%s: [%s]: %s", s.File, s.Name, err))
+		}
+	}
+	if len(problems) > 0 {
+		return errors.New(strings.Join(problems, "\n"))
+	}
+	return nil
+}
+
+func suggestType(typ string) string {
+	lower := strings.ToLower(typ)
+	for name := range pipeline.AvailablePlugins {
+		if strings.ToLower(name) == lower {
+			return fmt.Sprintf(" (did you mean %q?)", name)
+		}
+	}
+	return ""
+}
+
+// prepareBaseDir makes sure base_dir exists and is writable.
+func prepareBaseDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("[hekad]: base_dir %s cannot be created: %w", dir, err)
+	}
+	probe, err := os.CreateTemp(dir, ".hekad-write-check-*")
+	if err != nil {
+		return fmt.Errorf("[hekad]: base_dir %s is not writable: %w", dir, err)
+	}
+	name := probe.Name()
+	probe.Close()
+	return os.Remove(name)
+}
+
+// writePidFile writes the pid file, refusing to start when it names a live process.
+func writePidFile(path string) error {
+	if contents, err := os.ReadFile(path); err == nil {
+		pid, err := strconv.Atoi(strings.TrimSpace(string(contents)))
+		if err != nil {
+			return fmt.Errorf("[hekad]: pid_file %s holds %q, not a process id", path, strings.TrimSpace(string(contents)))
+		}
+		if pid != os.Getpid() {
+			if p, err := os.FindProcess(pid); err == nil && p.Signal(syscall.Signal(0)) == nil {
+				return fmt.Errorf("[hekad]: pid_file %s: process %d is already running", path, pid)
+			}
+		}
+	}
+	if err := os.WriteFile(path, []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
+		return fmt.Errorf("[hekad]: pid_file %s cannot be written: %w", path, err)
+	}
+	return nil
+}
+
+// Run applies the configuration and runs Heka's pipeline until SIGINT or
+// SIGTERM. Heka's pipeline.Run ends the process itself, so Run returns only
+// an error found before the pipeline starts.
+func Run(l *Loaded, checks ...Check) error {
+	c := l.Config
+	pipeline.LogInfo.SetFlags(c.LogFlags)
+	pipeline.LogError.SetFlags(c.LogFlags)
+	if c.Maxprocs > 0 {
+		runtime.GOMAXPROCS(c.Maxprocs)
+	}
+	if c.MaxMessageSize > 0 {
+		message.SetMaxMessageSize(c.MaxMessageSize)
+	}
+	if err := l.Validate(); err != nil {
+		return err
+	}
+	if err := prepareBaseDir(c.BaseDir); err != nil {
+		return err
+	}
+	for _, check := range checks {
+		for _, w := range check(l) {
+			pipeline.LogError.Println("warning:", w)
+		}
+	}
+	if c.PidFile != "" {
+		if err := writePidFile(c.PidFile); err != nil {
+			return err
+		}
+		// pipeline.Run exits the process without running deferred calls; a
+		// stale pid file is recognised (no live process) on the next start.
+	}
+	if c.CPUProfName != "" {
+		f, err := os.Create(c.CPUProfName)
+		if err != nil {
+			return fmt.Errorf("[hekad]: cpuprof: %w", err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return fmt.Errorf("[hekad]: cpuprof: %w", err)
+		}
+	}
+
+	pc := pipeline.NewPipelineConfig(c.Globals())
+	for _, file := range l.Files {
+		if err := pc.PreloadFromConfigFile(file); err != nil {
+			return fmt.Errorf("%s: %w", file, err)
+		}
+	}
+	if err := pc.LoadConfig(); err != nil {
+		return fmt.Errorf("%s: %w", strings.Join(l.Files, ", "), err)
+	}
+	pipeline.LogInfo.Printf("hekad starting with %s", describeFiles(l.Files))
+	pipeline.Run(pc)
+	return nil
+}
+
+func describeFiles(files []string) string {
+	if len(files) == 1 {
+		return files[0]
+	}
+	return fmt.Sprintf("%d files in %s", len(files), filepath.Dir(files[0]))
+}

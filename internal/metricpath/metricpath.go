@@ -1,0 +1,137 @@
+// Package metricpath holds the one set of rules that turns a dotted metric
+// name into a whisper file path under the data folder, and back. The whisper
+// writer and whisperserver both use it, so a name always maps to the same
+// file and no name can reach outside the folder.
+package metricpath
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// Ext is the whisper file extension.
+const Ext = ".wsp"
+
+// MaxComponent is the longest file or folder name most filesystems accept
+// (ext4, xfs, btrfs: 255 bytes).
+const MaxComponent = 255
+
+// MaxName bounds a whole metric name.
+const MaxName = 4096
+
+// Errors returned by Rel, for counting refused names by reason.
+var (
+	ErrEmpty     = errors.New("empty metric name")
+	ErrTooLong   = errors.New("metric name too long")
+	ErrComponent = errors.New("empty or dot-only path component")
+	ErrChar      = errors.New("forbidden character")
+	ErrLongPart  = errors.New("path component too long for the filesystem")
+	ErrOutside   = errors.New("path leaves the data folder")
+)
+
+// Rel returns the path of name's whisper file relative to the data folder:
+// each dot-separated component is a folder, the last one the file
+// (a.b.c → a/b/c.wsp). Names that are empty, have an empty, "." or ".."
+// component, hold a NUL, '/' or '\\', or a component too long for the
+// filesystem are refused.
+func Rel(name string) (string, error) {
+	if name == "" {
+		return "", ErrEmpty
+	}
+	if len(name) > MaxName {
+		return "", fmt.Errorf("%w: %d bytes", ErrTooLong, len(name))
+	}
+	if i := strings.IndexAny(name, "/\\\x00"); i >= 0 {
+		return "", fmt.Errorf("%w %q in %q", ErrChar, name[i], truncate(name))
+	}
+	parts := strings.Split(name, ".")
+	for i, p := range parts {
+		if p == "" || strings.Trim(p, ".") == "" {
+			return "", fmt.Errorf("%w in %q", ErrComponent, truncate(name))
+		}
+		limit := MaxComponent
+		if i == len(parts)-1 {
+			limit -= len(Ext)
+		}
+		if len(p) > limit {
+			return "", fmt.Errorf("%w: %d bytes in %q", ErrLongPart, len(p), truncate(name))
+		}
+	}
+	return filepath.Join(parts...) + Ext, nil
+}
+
+// Path returns the absolute-or-base-relative file path of name under base.
+func Path(base, name string) (string, error) {
+	rel, err := Rel(name)
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(base, rel), nil
+}
+
+// Name turns a path relative to the data folder back into a metric name
+// (a/b/c.wsp → a.b.c). ok is false for anything that is not a whisper file
+// a valid name maps to.
+func Name(rel string) (name string, ok bool) {
+	rel = filepath.ToSlash(rel)
+	if !strings.HasSuffix(rel, Ext) {
+		return "", false
+	}
+	name = strings.ReplaceAll(strings.TrimSuffix(rel, Ext), "/", ".")
+	back, err := Rel(name)
+	if err != nil || filepath.ToSlash(back) != rel {
+		return "", false
+	}
+	return name, true
+}
+
+// Within reports whether path, with every symlink on it resolved, lies inside
+// base (also resolved). Components of path that do not exist yet are taken as
+// they are, so it can be asked before a file or its folders are created.
+func Within(base, path string) (bool, error) {
+	realBase, err := filepath.EvalSymlinks(base)
+	if err != nil {
+		return false, fmt.Errorf("resolving data folder %s: %w", base, err)
+	}
+	realBase, err = filepath.Abs(realBase)
+	if err != nil {
+		return false, err
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return false, err
+	}
+	// Resolve the longest existing prefix, then add the rest.
+	existing, rest := abs, ""
+	for {
+		if _, err := os.Lstat(existing); err == nil {
+			break
+		}
+		parent := filepath.Dir(existing)
+		if parent == existing {
+			break
+		}
+		rest = filepath.Join(filepath.Base(existing), rest)
+		existing = parent
+	}
+	resolved, err := filepath.EvalSymlinks(existing)
+	if err != nil {
+		return false, fmt.Errorf("resolving %s: %w", existing, err)
+	}
+	full := filepath.Join(resolved, rest)
+	relToBase, err := filepath.Rel(realBase, full)
+	if err != nil {
+		return false, nil
+	}
+	return relToBase != ".." && !strings.HasPrefix(relToBase, ".."+string(filepath.Separator)), nil
+}
+
+func truncate(s string) string {
+	if len(s) > 80 {
+		return s[:80] + "…"
+	}
+	return s
+}

@@ -1,0 +1,262 @@
+// Package testutil starts the project's real binaries for tests: it builds
+// them once per test process, runs them with a config in a temp folder,
+// captures their output and stops them with real signals. Tests use real
+// sockets on 127.0.0.1 only.
+package testutil
+
+import (
+	"bytes"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+var (
+	buildMu sync.Mutex
+	built   = map[string]string{}
+	binDir  string
+)
+
+// ModuleRoot returns the repository root (the folder holding go.mod).
+func ModuleRoot(t testing.TB) string {
+	t.Helper()
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Clean(filepath.Join(filepath.Dir(file), "..", ".."))
+}
+
+// Binary builds ./cmd/NAME once per test process and returns its path.
+func Binary(t testing.TB, name string) string {
+	t.Helper()
+	buildMu.Lock()
+	defer buildMu.Unlock()
+	if p, ok := built[name]; ok {
+		return p
+	}
+	if binDir == "" {
+		d, err := os.MkdirTemp("", "dreamcatcher-test-bin-")
+		if err != nil {
+			t.Fatal(err)
+		}
+		binDir = d
+	}
+	out := filepath.Join(binDir, name)
+	cmd := exec.Command("go", "build", "-o", out, "./cmd/"+name)
+	cmd.Dir = ModuleRoot(t)
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("building cmd/%s: %v\n%s", name, err, b)
+	}
+	built[name] = out
+	return out
+}
+
+// Proc is a running binary started by a test.
+type Proc struct {
+	t    testing.TB
+	cmd  *exec.Cmd
+	out  *syncBuffer
+	done chan struct{}
+	err  error
+}
+
+// Start runs bin with args, with output captured. The process is killed when
+// the test ends if it is still running.
+func Start(t testing.TB, bin string, args ...string) *Proc {
+	t.Helper()
+	p := &Proc{t: t, out: &syncBuffer{}, done: make(chan struct{})}
+	p.cmd = exec.Command(bin, args...)
+	p.cmd.Stdout = p.out
+	p.cmd.Stderr = p.out
+	if err := p.cmd.Start(); err != nil {
+		t.Fatalf("starting %s: %v", bin, err)
+	}
+	go func() {
+		p.err = p.cmd.Wait()
+		close(p.done)
+	}()
+	t.Cleanup(func() {
+		select {
+		case <-p.done:
+		default:
+			_ = p.cmd.Process.Kill()
+			<-p.done
+		}
+		if t.Failed() {
+			t.Logf("output of %s:\n%s", filepath.Base(bin), p.Output())
+		}
+	})
+	return p
+}
+
+// Output returns everything the process printed so far.
+func (p *Proc) Output() string { return p.out.String() }
+
+// WaitOutput waits until the output contains s; it fails the test on timeout
+// or if the process exits first.
+func (p *Proc) WaitOutput(s string, timeout time.Duration) {
+	p.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		if strings.Contains(p.Output(), s) {
+			return
+		}
+		select {
+		case <-p.done:
+			if strings.Contains(p.Output(), s) {
+				return
+			}
+			p.t.Fatalf("process exited (%v) before printing %q:\n%s", p.err, s, p.Output())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	p.t.Fatalf("timed out after %s waiting for %q in output:\n%s", timeout, s, p.Output())
+}
+
+// Wait waits for the process to exit and returns its exit code, failing the
+// test on timeout.
+func (p *Proc) Wait(timeout time.Duration) int {
+	p.t.Helper()
+	select {
+	case <-p.done:
+	case <-time.After(timeout):
+		p.t.Fatalf("process still running after %s:\n%s", timeout, p.Output())
+	}
+	return p.cmd.ProcessState.ExitCode()
+}
+
+// Stop sends sig and waits up to timeout for the exit code.
+func (p *Proc) Stop(sig syscall.Signal, timeout time.Duration) int {
+	p.t.Helper()
+	_ = p.cmd.Process.Signal(sig)
+	return p.Wait(timeout)
+}
+
+// Run runs bin to completion (bounded by timeout) and returns its exit code
+// and combined output.
+func Run(t testing.TB, timeout time.Duration, bin string, args ...string) (int, string) {
+	t.Helper()
+	p := Start(t, bin, args...)
+	code := p.Wait(timeout)
+	return code, p.Output()
+}
+
+// WriteFile writes contents to name in dir and returns the path.
+func WriteFile(t testing.TB, dir, name, contents string) string {
+	t.Helper()
+	path := filepath.Join(dir, name)
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(contents), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// FreePort returns a port on 127.0.0.1 that is free for both TCP and UDP at
+// the time of the call.
+func FreePort(t testing.TB) int {
+	t.Helper()
+	for i := 0; i < 50; i++ {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		port := l.Addr().(*net.TCPAddr).Port
+		u, err := net.ListenPacket("udp", fmt.Sprintf("127.0.0.1:%d", port))
+		l.Close()
+		if err == nil {
+			u.Close()
+			return port
+		}
+	}
+	t.Fatal("no free port found")
+	return 0
+}
+
+// SendUDP sends each payload as one datagram to addr.
+func SendUDP(t testing.TB, addr string, payloads ...string) {
+	t.Helper()
+	conn, err := net.DialTimeout("udp", addr, 2*time.Second)
+	if err != nil {
+		t.Fatalf("dial %s: %v", addr, err)
+	}
+	defer conn.Close()
+	for _, p := range payloads {
+		_ = conn.SetWriteDeadline(time.Now().Add(2 * time.Second))
+		if _, err := conn.Write([]byte(p)); err != nil {
+			t.Fatalf("send to %s: %v", addr, err)
+		}
+	}
+}
+
+// WaitUDPListening waits until something listens on the UDP addr, probing
+// with a harmless empty datagram is not possible, so it checks that the port
+// can no longer be bound.
+func WaitUDPListening(t testing.TB, addr string, timeout time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		c, err := net.ListenPacket("udp", addr)
+		if err != nil {
+			return
+		}
+		c.Close()
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("nothing listens on udp %s after %s", addr, timeout)
+}
+
+// WaitTCPListening waits until a TCP connection to addr succeeds.
+func WaitTCPListening(t testing.TB, addr string, timeout time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
+		if err == nil {
+			c.Close()
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("nothing listens on tcp %s after %s", addr, timeout)
+}
+
+// Eventually polls cond until it is true or timeout passes, then fails with msg.
+func Eventually(t testing.TB, timeout time.Duration, cond func() bool, msg string, args ...interface{}) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		if cond() {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s: "+msg, append([]interface{}{timeout}, args...)...)
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Runs the whole system on the default config: hekad (statsd on UDP
+# 127.0.0.1:8125, whisper files under ./data/whisper) and whisperserver
+# (http://127.0.0.1:8080). Ctrl-C stops both cleanly (SIGTERM, flushing first).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+CONFIG=${HEKAD_CONFIG:-hekad.toml.example}
+WHISPER_DIR=${WHISPER_DIR:-data/whisper}
+LISTEN=${LISTEN:-127.0.0.1:8080}
+mkdir -p "$WHISPER_DIR"
+
+pids=()
+stop() {
+  trap - INT TERM EXIT
+  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+  wait
+}
+trap stop INT TERM EXIT
+
+./bin/hekad -config "$CONFIG" &
+pids+=($!)
+if [ -x ./bin/whisperserver ]; then
+  ./bin/whisperserver -whisper-dir "$WHISPER_DIR" -listen "$LISTEN" &
+  pids+=($!)
+  echo "run: whisperserver on http://$LISTEN/"
+fi
+echo "run: hekad with $CONFIG; send a metric: echo 'hello.world:1|c' | nc -u -w1 127.0.0.1 8125"
+wait -n
