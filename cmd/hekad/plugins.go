@@ -1,0 +1,4 @@
+package main
+
+// The project's own plugins. Each registers itself with Heka in init().
+import ()
