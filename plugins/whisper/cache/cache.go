@@ -1,0 +1,149 @@
+// Package cache buffers metric points in memory between the Heka output's
+// message loop and the whisper writers, so that a burst never waits for the
+// disk. Points are kept per metric in a sharded map (one lock per shard);
+// a writer takes a whole shard at once and writes each metric's points with
+// one multi-point update. Memory is bounded: when the cache holds
+// MaxPoints points, new points are refused and counted (points already
+// accepted are never thrown away). It imports nothing of Heka.
+package cache
+
+import (
+	"sync"
+	"sync/atomic"
+)
+
+// Point is one value at a Unix time (seconds).
+type Point struct {
+	Time  int64
+	Value float64
+}
+
+// Batch is the pending points of one metric, oldest arrival first.
+type Batch struct {
+	Name   string
+	Points []Point
+}
+
+// Shards is the number of shards; a power of two.
+const Shards = 64
+
+type shard struct {
+	mu sync.Mutex
+	m  map[string]int32 // name → index in b
+	b  []Batch
+	_  [32]byte // keep shards on separate cache lines
+}
+
+// Cache is safe for concurrent use.
+type Cache struct {
+	max         int64
+	size        atomic.Int64
+	added       atomic.Uint64
+	droppedFull atomic.Uint64
+	shards      [Shards]shard
+}
+
+// New returns a cache that holds at most maxPoints points (0: no bound).
+func New(maxPoints int64) *Cache {
+	c := &Cache{max: maxPoints}
+	for i := range c.shards {
+		c.shards[i].m = make(map[string]int32)
+	}
+	return c
+}
+
+// ShardOf returns the shard a metric name lives in.
+func ShardOf(name []byte) int {
+	// FNV-1a.
+	h := uint32(2166136261)
+	for _, b := range name {
+		h ^= uint32(b)
+		h *= 16777619
+	}
+	return int(h & (Shards - 1))
+}
+
+// Add buffers one point. It returns false, and counts a drop, when the cache
+// is full. name is copied only when the metric is not cached yet.
+func (c *Cache) Add(name []byte, t int64, v float64) bool {
+	if c.max > 0 && c.size.Load() >= c.max {
+		c.droppedFull.Add(1)
+		return false
+	}
+	s := &c.shards[ShardOf(name)]
+	s.mu.Lock()
+	if i, ok := s.m[string(name)]; ok {
+		s.b[i].Points = append(s.b[i].Points, Point{t, v})
+	} else {
+		key := string(name)
+		s.m[key] = int32(len(s.b))
+		s.b = append(s.b, Batch{Name: key, Points: []Point{{t, v}}})
+	}
+	s.mu.Unlock()
+	c.size.Add(1)
+	c.added.Add(1)
+	return true
+}
+
+// Take removes every metric of shard i and appends their batches to dst.
+func (c *Cache) Take(i int, dst []Batch) []Batch {
+	s := &c.shards[i]
+	s.mu.Lock()
+	if len(s.m) == 0 {
+		s.mu.Unlock()
+		return dst
+	}
+	b := s.b
+	s.m = make(map[string]int32, len(b))
+	s.b = make([]Batch, 0, len(b))
+	s.mu.Unlock()
+	n := 0
+	for _, x := range b {
+		n += len(x.Points)
+	}
+	c.size.Add(-int64(n))
+	return append(dst, b...)
+}
+
+// Requeue puts a batch that could not be written back in front of any
+// point that arrived since, so arrival order (last write wins) is kept.
+// Requeued points are never refused: they were already accepted.
+func (c *Cache) Requeue(b Batch) {
+	if len(b.Points) == 0 {
+		return
+	}
+	n := len(b.Points)
+	s := &c.shards[ShardOf([]byte(b.Name))]
+	s.mu.Lock()
+	if i, ok := s.m[b.Name]; ok {
+		s.b[i].Points = append(b.Points, s.b[i].Points...)
+	} else {
+		s.m[b.Name] = int32(len(s.b))
+		s.b = append(s.b, b)
+	}
+	s.mu.Unlock()
+	c.size.Add(int64(n))
+}
+
+// Stats is a snapshot of the cache counters.
+type Stats struct {
+	Points      int64  // points waiting
+	Metrics     int64  // metrics with points waiting
+	Added       uint64 // points accepted since start
+	DroppedFull uint64 // points refused because the cache was full
+}
+
+// Stats returns the current counters.
+func (c *Cache) Stats() Stats {
+	st := Stats{Points: c.size.Load(), Added: c.added.Load(), DroppedFull: c.droppedFull.Load()}
+	for i := range c.shards {
+		s := &c.shards[i]
+		s.mu.Lock()
+		st.Metrics += int64(len(s.b))
+		s.mu.Unlock()
+	}
+	return st
+}
+
+// Size is the number of points waiting.
+func (c *Cache) Size() int64 { return c.size.Load() }
