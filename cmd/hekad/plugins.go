@@ -1,4 +1,6 @@
 package main
 
 // The project's own plugins. Each registers itself with Heka in init().
-import ()
+import (
+	_ "github.com/dreamcatcher-monitoring/dreamcatcher/plugins/carbon"
+)
