@@ -1,0 +1,517 @@
+// Package persist writes cached points to Graphite whisper files with a
+// pool of writers, in the manner of go-carbon's persister: each writer owns
+// a fixed set of cache shards (so one file is never written by two writers
+// at once), takes a shard's pending points and writes each metric with one
+// multi-point update. Files are opened only for the update, so at most one
+// file per writer is open. New files are limited per second; faults (disk
+// full, permission denied, corrupt files) are logged rate-limited, counted
+// and retried later with back-off while other metrics keep being written.
+// Every path comes from internal/metricpath and is checked to lie inside
+// the data folder, symlinks resolved, before anything is created or
+// written. It imports nothing of Heka.
+package persist
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/dreamcatcher-monitoring/dreamcatcher/internal/metricpath"
+	"github.com/dreamcatcher-monitoring/dreamcatcher/plugins/whisper/cache"
+	"github.com/dreamcatcher-monitoring/dreamcatcher/plugins/whisper/schema"
+	whisper "github.com/lomik/go-whisper"
+)
+
+// Config configures a Persister.
+type Config struct {
+	Base                string // data folder; must exist
+	Rules               *schema.Rules
+	Writers             int // default 4
+	MaxCreatesPerSecond int // 0: unlimited
+	FolderPerm          os.FileMode
+	FilePerm            os.FileMode
+	MaxFuture           time.Duration // points further ahead are dropped
+	Sparse              bool          // create sparse files
+	RetryMin, RetryMax  time.Duration // back-off after a failed write (default 1s, 30s)
+	Poll                time.Duration // idle writer poll interval (default 50ms)
+	Log                 *RateLog
+}
+
+// Stats are cumulative counters since start, plus the cache size.
+type Stats struct {
+	PointsWritten  uint64 // points handed to a successful update
+	Updates        uint64 // successful file updates
+	Creates        uint64 // files created
+	CreateErrors   uint64
+	UpdateErrors   uint64 // failed opens/updates (points kept and retried)
+	CorruptFiles   uint64 // updates refused because the file is corrupt
+	DroppedBadName uint64 // points whose name cannot be a file under the data folder
+	DroppedOutside uint64 // points whose path leads outside it through a symlink
+	DroppedTooOld  uint64 // points older than the file's retention
+	DroppedFuture  uint64 // points further in the future than allowed
+	DroppedAtStop  uint64 // points still failing when the stop timeout passed
+	WriteNanos     uint64 // time spent in file updates
+	SchemaMismatch uint64 // existing files whose archives differ from their rule
+}
+
+type counters struct {
+	pointsWritten, updates, creates, createErrors, updateErrors, corrupt,
+	badName, outside, tooOld, future, atStop, writeNanos, mismatch atomic.Uint64
+}
+
+// Persister runs the writers.
+type Persister struct {
+	cfg     Config
+	cache   *cache.Cache
+	c       counters
+	limiter *limiter
+	stop    chan struct{}
+	wg      sync.WaitGroup
+}
+
+// New checks the configuration and returns a Persister for c.
+func New(cfg Config, c *cache.Cache) (*Persister, error) {
+	if cfg.Rules == nil || len(cfg.Rules.DefaultArchives) == 0 {
+		return nil, errors.New("persist: no storage rules")
+	}
+	fi, err := os.Stat(cfg.Base)
+	if err != nil {
+		return nil, fmt.Errorf("persist: data folder: %w", err)
+	}
+	if !fi.IsDir() {
+		return nil, fmt.Errorf("persist: data folder %s is not a folder", cfg.Base)
+	}
+	if cfg.Writers <= 0 {
+		cfg.Writers = 4
+	}
+	if cfg.Writers > cache.Shards {
+		cfg.Writers = cache.Shards
+	}
+	if cfg.FolderPerm == 0 {
+		cfg.FolderPerm = 0o755
+	}
+	if cfg.FilePerm == 0 {
+		cfg.FilePerm = 0o644
+	}
+	if cfg.RetryMin <= 0 {
+		cfg.RetryMin = time.Second
+	}
+	if cfg.RetryMax < cfg.RetryMin {
+		cfg.RetryMax = 30 * time.Second
+	}
+	if cfg.Poll <= 0 {
+		cfg.Poll = 50 * time.Millisecond
+	}
+	return &Persister{cfg: cfg, cache: c, limiter: newLimiter(cfg.MaxCreatesPerSecond), stop: make(chan struct{})}, nil
+}
+
+// Start starts the writers.
+func (p *Persister) Start() {
+	for w := 0; w < p.cfg.Writers; w++ {
+		p.wg.Add(1)
+		go func(w int) {
+			defer p.wg.Done()
+			wr := p.newWriter(w)
+			for {
+				worked := wr.pass(false)
+				select {
+				case <-p.stop:
+					return
+				default:
+				}
+				if !worked {
+					select {
+					case <-p.stop:
+						return
+					case <-time.After(p.cfg.Poll):
+					}
+				}
+			}
+		}(w)
+	}
+}
+
+// Stop stops the writers and writes out everything still cached, with no
+// create limit and no back-off, until the cache is empty or timeout has
+// passed. It returns the number of points it could not write.
+func (p *Persister) Stop(timeout time.Duration) int64 {
+	close(p.stop)
+	p.wg.Wait()
+	deadline := time.Now().Add(timeout)
+	var wg sync.WaitGroup
+	for w := 0; w < p.cfg.Writers; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			wr := p.newWriter(w)
+			for time.Now().Before(deadline) && wr.pass(true) {
+			}
+		}(w)
+	}
+	wg.Wait()
+	left := p.cache.Size()
+	if left > 0 {
+		p.c.atStop.Add(uint64(left))
+	}
+	return left
+}
+
+// Stats returns the counters.
+func (p *Persister) Stats() Stats {
+	c := &p.c
+	return Stats{
+		PointsWritten: c.pointsWritten.Load(), Updates: c.updates.Load(), Creates: c.creates.Load(),
+		CreateErrors: c.createErrors.Load(), UpdateErrors: c.updateErrors.Load(), CorruptFiles: c.corrupt.Load(),
+		DroppedBadName: c.badName.Load(), DroppedOutside: c.outside.Load(), DroppedTooOld: c.tooOld.Load(),
+		DroppedFuture: c.future.Load(), DroppedAtStop: c.atStop.Load(), WriteNanos: c.writeNanos.Load(),
+		SchemaMismatch: c.mismatch.Load(),
+	}
+}
+
+type retry struct {
+	failures int
+	at       time.Time
+}
+
+type writer struct {
+	p      *Persister
+	id     int
+	batch  []cache.Batch
+	retry  map[string]retry
+	warned map[string]bool
+	tsp    []whisper.TimeSeriesPoint
+	ptrs   []*whisper.TimeSeriesPoint
+}
+
+func (p *Persister) newWriter(id int) *writer {
+	return &writer{p: p, id: id, retry: map[string]retry{}, warned: map[string]bool{}}
+}
+
+// pass takes each of the writer's shards once and writes what it holds.
+// final (at stop) ignores back-off and create limits, and drops what fails.
+// It reports whether anything was written or attempted.
+func (w *writer) pass(final bool) bool {
+	worked := false
+	for s := w.id; s < cache.Shards; s += w.p.cfg.Writers {
+		w.batch = w.p.cache.Take(s, w.batch[:0])
+		for i := range w.batch {
+			if w.write(w.batch[i], final) {
+				worked = true
+			}
+			w.batch[i] = cache.Batch{}
+		}
+	}
+	return worked
+}
+
+// write writes one metric's points; it reports whether it tried.
+func (w *writer) write(b cache.Batch, final bool) bool {
+	p := w.p
+	now := time.Now()
+	if r, ok := w.retry[b.Name]; ok && !final && now.Before(r.at) {
+		p.cache.Requeue(b)
+		return false
+	}
+	path, err := metricpath.Path(p.cfg.Base, b.Name)
+	if err != nil {
+		p.c.badName.Add(uint64(len(b.Points)))
+		p.cfg.Log.Log("name", "refused metric name: %v", err)
+		return true
+	}
+	inside, err := metricpath.Within(p.cfg.Base, path)
+	if err != nil || !inside {
+		p.c.outside.Add(uint64(len(b.Points)))
+		p.cfg.Log.Log("outside", "refused %s: its path leads outside %s (symlink?) %v", b.Name, p.cfg.Base, errOrNil(err))
+		return true
+	}
+	// Points too far in the future would overwrite valid data in the ring.
+	maxTime := now.Add(p.cfg.MaxFuture).Unix()
+	pts := b.Points[:0]
+	for _, pt := range b.Points {
+		if pt.Time > maxTime {
+			p.c.future.Add(1)
+			continue
+		}
+		pts = append(pts, pt)
+	}
+	if len(pts) < len(b.Points) {
+		p.cfg.Log.Log("future", "dropped points of %s more than %s in the future", b.Name, p.cfg.MaxFuture)
+	}
+	b.Points = pts
+	if len(pts) == 0 {
+		return true
+	}
+
+	start := time.Now()
+	err = w.update(path, b, now, final)
+	p.c.writeNanos.Add(uint64(time.Since(start)))
+	switch {
+	case err == nil:
+		delete(w.retry, b.Name)
+	case errors.Is(err, errCreateLimit):
+		p.cache.Requeue(b)
+		if _, ok := w.retry[b.Name]; !ok {
+			w.retry[b.Name] = retry{at: now.Add(100 * time.Millisecond)}
+		}
+	default:
+		if final {
+			p.c.atStop.Add(uint64(len(b.Points)))
+			p.cfg.Log.Log("stop", "at stop, %d points of %s not written: %v", len(b.Points), b.Name, err)
+			return true
+		}
+		r := w.retry[b.Name]
+		r.failures++
+		d := p.cfg.RetryMin << min(r.failures-1, 16)
+		if d > p.cfg.RetryMax || d <= 0 {
+			d = p.cfg.RetryMax
+		}
+		r.at = now.Add(d)
+		w.retry[b.Name] = r
+		p.cache.Requeue(b)
+	}
+	return true
+}
+
+func errOrNil(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}
+
+var errCreateLimit = errors.New("create limit reached")
+
+// update writes b to path, creating the file if needed.
+func (w *writer) update(path string, b cache.Batch, now time.Time, final bool) error {
+	p := w.p
+	match := p.cfg.Rules.Match(b.Name)
+	var db *whisper.Whisper
+	hdr, err := ReadHeaderFile(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		if !final && !p.limiter.allow(now) {
+			return errCreateLimit
+		}
+		db, err = w.create(path, match)
+		if err != nil {
+			p.c.createErrors.Add(1)
+			p.cfg.Log.Log("create", "creating %s: %v (points kept, will retry)", path, err)
+			return err
+		}
+		p.c.creates.Add(1)
+		hdr = Header{Method: match.Method, Archives: match.Archives, MaxRetention: match.Archives.MaxRetention()}
+	case err != nil:
+		if errors.Is(err, ErrCorrupt) {
+			p.c.corrupt.Add(1)
+		} else {
+			p.c.updateErrors.Add(1)
+		}
+		p.cfg.Log.Log("open", "opening %s: %v (points kept, will retry)", path, err)
+		return err
+	default:
+		if !hdr.Archives.Equal(match.Archives) && !w.warned[b.Name] {
+			w.warned[b.Name] = true
+			p.c.mismatch.Add(1)
+			p.cfg.Log.Log("mismatch:"+b.Name, "%s keeps its archives %s; its rule [%s] now says %s (resize with whisper-resize.py to change it)",
+				path, hdr.Archives, match.Schema, match.Archives)
+		}
+		err = safely(func() error {
+			var e error
+			db, e = whisper.Open(path)
+			return e
+		})
+		if err != nil {
+			p.c.updateErrors.Add(1)
+			p.cfg.Log.Log("open", "opening %s: %v (points kept, will retry)", path, err)
+			return err
+		}
+	}
+	defer db.Close()
+
+	// Drop what no archive covers (whisper would skip it silently).
+	oldest := now.Unix() - int64(hdr.MaxRetention)
+	pts := b.Points[:0]
+	for _, pt := range b.Points {
+		if pt.Time <= oldest {
+			p.c.tooOld.Add(1)
+			continue
+		}
+		pts = append(pts, pt)
+	}
+	if len(pts) == 0 {
+		return nil
+	}
+	if err := w.updateMany(db, hdr.Archives, pts, now.Unix()); err != nil {
+		p.c.updateErrors.Add(1)
+		p.cfg.Log.Log("update", "updating %s: %v (points kept, will retry)", path, err)
+		return err
+	}
+	p.c.updates.Add(1)
+	p.c.pointsWritten.Add(uint64(len(pts)))
+	return nil
+}
+
+// updateMany hands the points to go-whisper's UpdateMany, one call per
+// archive the points fall in (whisper.py's rule: the finest archive whose
+// retention covers the point's age). Calling it per archive keeps clear of
+// that library's off-by-one when one call spans two archives.
+func (w *writer) updateMany(db *whisper.Whisper, archives schema.Archives, pts []cache.Point, now int64) error {
+	first := archiveOf(archives, now-pts[0].Time)
+	same := true
+	for _, pt := range pts[1:] {
+		if archiveOf(archives, now-pt.Time) != first {
+			same = false
+			break
+		}
+	}
+	if same {
+		return w.call(db, pts)
+	}
+	group := make([]cache.Point, 0, len(pts))
+	for a := range archives {
+		group = group[:0]
+		for _, pt := range pts {
+			if archiveOf(archives, now-pt.Time) == a {
+				group = append(group, pt)
+			}
+		}
+		if len(group) > 0 {
+			if err := w.call(db, group); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func archiveOf(archives schema.Archives, age int64) int {
+	for i, a := range archives {
+		if age < int64(a.Retention()) {
+			return i
+		}
+	}
+	return len(archives) - 1
+}
+
+func (w *writer) call(db *whisper.Whisper, pts []cache.Point) error {
+	if cap(w.tsp) < len(pts) {
+		w.tsp = make([]whisper.TimeSeriesPoint, len(pts))
+		w.ptrs = make([]*whisper.TimeSeriesPoint, len(pts))
+	}
+	w.tsp, w.ptrs = w.tsp[:len(pts)], w.ptrs[:len(pts)]
+	for i, pt := range pts {
+		w.tsp[i] = whisper.TimeSeriesPoint{Time: int(pt.Time), Value: pt.Value}
+		w.ptrs[i] = &w.tsp[i]
+	}
+	return safely(func() error { return db.UpdateMany(w.ptrs) })
+}
+
+// create makes the folders and the file, atomically: the file is built
+// under a temporary name in the same folder and linked into place, so a
+// crash or a full disk never leaves a half-made file under a metric's name.
+func (w *writer) create(path string, m schema.Match) (*whisper.Whisper, error) {
+	p := w.p
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, p.cfg.FolderPerm); err != nil {
+		return nil, fmt.Errorf("creating folder: %w", err)
+	}
+	// Check again now that the folders exist.
+	if inside, err := metricpath.Within(p.cfg.Base, path); err != nil || !inside {
+		return nil, fmt.Errorf("path leads outside the data folder: %v", errOrNil(err))
+	}
+	tmp := filepath.Join(dir, ".tmp."+strconv.Itoa(os.Getpid())+"."+strconv.Itoa(w.id)+"."+filepath.Base(path))
+	_ = os.Remove(tmp)
+	rets := make(whisper.Retentions, len(m.Archives))
+	for i, a := range m.Archives {
+		r := whisper.NewRetention(a.SecondsPerPoint, a.Points)
+		rets[i] = &r
+	}
+	var db *whisper.Whisper
+	err := safely(func() error {
+		var e error
+		db, e = whisper.CreateWithOptions(tmp, rets, whisper.AggregationMethod(m.Method),
+			float32(m.XFilesFactor), &whisper.Options{Sparse: p.cfg.Sparse})
+		return e
+	})
+	if err != nil {
+		if db != nil {
+			db.Close()
+		}
+		_ = os.Remove(tmp)
+		return nil, err
+	}
+	if err := os.Chmod(tmp, p.cfg.FilePerm); err != nil {
+		db.Close()
+		_ = os.Remove(tmp)
+		return nil, err
+	}
+	err = os.Link(tmp, path)
+	_ = os.Remove(tmp)
+	if err != nil {
+		db.Close()
+		if errors.Is(err, fs.ErrExist) {
+			// Another process made it meanwhile: use that one.
+			var db2 *whisper.Whisper
+			err = safely(func() error {
+				var e error
+				db2, e = whisper.Open(path)
+				return e
+			})
+			return db2, err
+		}
+		return nil, err
+	}
+	return db, nil
+}
+
+// safely runs a go-whisper call, turning any panic (the library panics on
+// some corrupt files) into an error.
+func safely(fn func() error) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%w: whisper library failed: %v", ErrCorrupt, r)
+		}
+	}()
+	return fn()
+}
+
+// limiter is a token bucket of n creates per second (burst n).
+type limiter struct {
+	mu     sync.Mutex
+	rate   float64
+	tokens float64
+	last   time.Time
+}
+
+func newLimiter(n int) *limiter {
+	if n <= 0 {
+		return nil
+	}
+	return &limiter{rate: float64(n), tokens: float64(n)}
+}
+
+func (l *limiter) allow(now time.Time) bool {
+	if l == nil {
+		return true
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !l.last.IsZero() {
+		l.tokens += now.Sub(l.last).Seconds() * l.rate
+		if l.tokens > l.rate {
+			l.tokens = l.rate
+		}
+	}
+	l.last = now
+	if l.tokens < 1 {
+		return false
+	}
+	l.tokens--
+	return true
+}

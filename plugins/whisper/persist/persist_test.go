@@ -1,0 +1,355 @@
+package persist
+
+import (
+	"fmt"
+	"log"
+	"math"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/dreamcatcher-monitoring/dreamcatcher/internal/testutil"
+	"github.com/dreamcatcher-monitoring/dreamcatcher/plugins/whisper/cache"
+	"github.com/dreamcatcher-monitoring/dreamcatcher/plugins/whisper/schema"
+	whisper "github.com/lomik/go-whisper"
+)
+
+type logBuf struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+func (l *logBuf) logf(f string, a ...interface{}) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.lines = append(l.lines, fmt.Sprintf(f, a...))
+}
+
+func (l *logBuf) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return strings.Join(l.lines, "\n")
+}
+
+func rules(t testing.TB, retentions string) *schema.Rules {
+	t.Helper()
+	def, err := schema.ParseRetentions(retentions)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &schema.Rules{Aggregations: schema.StatsdAggregations(), DefaultArchives: def, DefaultXFF: 0.5, DefaultMethod: schema.Average}
+}
+
+func start(t testing.TB, base string, r *schema.Rules, mod func(*Config)) (*Persister, *cache.Cache, *logBuf) {
+	t.Helper()
+	lb := &logBuf{}
+	cfg := Config{Base: base, Rules: r, Writers: 2, MaxFuture: 10 * time.Minute,
+		RetryMin: 100 * time.Millisecond, RetryMax: 500 * time.Millisecond, Log: NewRateLog(0, lb.logf)}
+	if mod != nil {
+		mod(&cfg)
+	}
+	c := cache.New(0)
+	p, err := New(cfg, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Start()
+	t.Cleanup(func() {
+		select {
+		case <-p.stop:
+		default:
+			p.Stop(5 * time.Second)
+		}
+	})
+	return p, c, lb
+}
+
+// TestWriteReadBack writes statsd-style metrics and reads the files back
+// with go-whisper and with Graphite's whisper.py: archives, xFilesFactor,
+// aggregation method, timestamps and values, including roll-ups.
+func TestWriteReadBack(t *testing.T) {
+	testutil.RequireWhisperPy(t)
+	base := t.TempDir()
+	p, c, lb := start(t, base, rules(t, "10s:1h,1m:1d"), nil)
+	now := time.Now().Unix()
+	t0 := now - now%60 - 120 // two full minutes ago
+	type want struct {
+		method string
+		xff    float64
+		values []float64 // at t0, t0+10 … t0+50
+		rollup float64   // the 1m archive's value at t0
+	}
+	metrics := map[string]want{
+		"stats.counters.app.hits.count": {"sum", 0, []float64{1, 2, 3, 4, 5, 6}, 21},
+		"stats.timers.app.rt.lower":     {"min", 0.1, []float64{5, 3, 9, 4, 8, 7}, 3},
+		"stats.timers.app.rt.upper_90":  {"max", 0.1, []float64{5, 3, 9, 4, 8, 7}, 9},
+		"stats.gauges.app.queue":        {"last", 0, []float64{5, 3, 9, 4, 8, 7}, 7},
+		"stats.timers.app.rt.mean":      {"average", 0.5, []float64{1, 2, 3, 4, 5, 6}, 3.5},
+	}
+	for name, w := range metrics {
+		for i, v := range w.values {
+			c.Add([]byte(name), t0+int64(10*i), v)
+		}
+	}
+	testutil.Eventually(t, 20*time.Second, func() bool { return p.Stats().PointsWritten == 30 }, "points written: %+v", p.Stats())
+	for name, w := range metrics {
+		path := filepath.Join(base, strings.ReplaceAll(name, ".", "/")+".wsp")
+		py := testutil.ReadWhisperPy(t, path, t0-1, t0+59)
+		if py.AggregationMethod != w.method || float32(py.XFilesFactor) != float32(w.xff) || len(py.Archives) != 2 ||
+			py.Archives[0].SecondsPerPoint != 10 || py.Archives[0].Points != 360 ||
+			py.Archives[1].SecondsPerPoint != 60 || py.Archives[1].Points != 1440 {
+			t.Errorf("%s: whisper.py header %+v", name, py)
+			continue
+		}
+		for i, v := range w.values {
+			ts := strconv.FormatInt(t0+int64(10*i), 10)
+			if got, ok := py.Archives[0].Values[ts]; !ok || got != v {
+				t.Errorf("%s at %s: whisper.py %v (%v), want %v", name, ts, got, ok, v)
+			}
+		}
+		if got := py.Archives[1].Values[strconv.FormatInt(t0, 10)]; math.Abs(got-w.rollup) > 1e-9 {
+			t.Errorf("%s: 1m roll-up %v, want %v", name, got, w.rollup)
+		}
+		if py.Fetch == nil || py.Fetch.Step != 10 || len(py.Fetch.Values) != 6 {
+			t.Errorf("%s: whisper.fetch %+v", name, py.Fetch)
+		} else {
+			for i, v := range w.values {
+				if py.Fetch.Values[i] == nil || *py.Fetch.Values[i] != v {
+					t.Errorf("%s: whisper.fetch value %d = %v, want %v", name, i, py.Fetch.Values[i], v)
+				}
+			}
+		}
+		// go-whisper reads the same.
+		db, err := whisper.Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ts, err := db.Fetch(int(t0-1), int(t0+59))
+		db.Close()
+		if err != nil || ts.Step() != 10 || len(ts.Values()) != 6 {
+			t.Fatalf("%s: go-whisper fetch %v, %v", name, ts, err)
+		}
+		for i, v := range w.values {
+			if ts.Values()[i] != v {
+				t.Errorf("%s: go-whisper value %d = %v, want %v", name, i, ts.Values()[i], v)
+			}
+		}
+		if !strings.EqualFold(db.AggregationMethod(), w.method) || db.XFilesFactor() != float32(w.xff) {
+			t.Errorf("%s: go-whisper method %s", name, db.AggregationMethod())
+		}
+	}
+	st := p.Stats()
+	if st.Creates != 5 || st.UpdateErrors != 0 || st.CreateErrors != 0 {
+		t.Errorf("stats %+v\n%s", st, lb)
+	}
+}
+
+// TestDuplicateFutureOld: the last point for a slot wins; points too far in
+// the future or older than the retention are dropped and counted.
+func TestDuplicateFutureOld(t *testing.T) {
+	testutil.RequireWhisperPy(t)
+	base := t.TempDir()
+	p, c, _ := start(t, base, rules(t, "10s:1h"), nil)
+	now := time.Now().Unix()
+	slot := now - now%10 - 30
+	c.Add([]byte("d"), slot, 1)
+	c.Add([]byte("d"), slot+3, 2) // same 10 s slot, arrives last: wins
+	c.Add([]byte("d"), now+3600, 9)
+	c.Add([]byte("d"), now-7200, 9)
+	c.Add([]byte("d"), now+60, 5) // near future (a final statsd flush): kept
+	testutil.Eventually(t, 20*time.Second, func() bool {
+		st := p.Stats()
+		return st.PointsWritten == 3 && st.DroppedFuture == 1 && st.DroppedTooOld == 1
+	}, "stats %+v", p.Stats())
+	py := testutil.ReadWhisperPy(t, filepath.Join(base, "d.wsp"), 0, 0)
+	vals := py.Archives[0].Values
+	if vals[strconv.FormatInt(slot, 10)] != 2 || len(vals) != 2 {
+		t.Errorf("values %v, want slot %d = 2 and the near-future point", vals, slot)
+	}
+}
+
+// TestBadNamesAndSymlinks: names that are not paths under the data folder,
+// and a symlink leading out of it, are refused and counted; nothing is
+// written outside.
+func TestBadNamesAndSymlinks(t *testing.T) {
+	root := t.TempDir()
+	base := filepath.Join(root, "data")
+	outside := filepath.Join(root, "outside")
+	for _, d := range []string{base, outside} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Symlink(outside, filepath.Join(base, "escape")); err != nil {
+		t.Fatal(err)
+	}
+	p, c, lb := start(t, base, rules(t, "10s:1h"), nil)
+	now := time.Now().Unix()
+	bad := []string{"..", "a..b", "../outside/x", "a/../../x", "..\\x", "x\x00y", ".hidden", "a.", "", strings.Repeat("z", 300)}
+	for _, n := range bad {
+		c.Add([]byte(n), now, 1)
+	}
+	c.Add([]byte("escape.x"), now, 1)
+	c.Add([]byte("escape.deeper.y"), now, 1)
+	c.Add([]byte("good.one"), now, 1)
+	testutil.Eventually(t, 20*time.Second, func() bool {
+		st := p.Stats()
+		return st.DroppedBadName == uint64(len(bad)) && st.DroppedOutside == 2 && st.PointsWritten == 1
+	}, "stats %+v\n%s", p.Stats(), lb)
+	err := filepath.Walk(outside, func(path string, fi os.FileInfo, err error) error {
+		if path != outside {
+			t.Errorf("written outside the data folder: %s", path)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(base, "good", "one.wsp")); err != nil {
+		t.Error(err)
+	}
+}
+
+// TestFaultsRetried: a corrupt file and a file where a folder should be
+// are logged, counted and retried; other metrics keep being written; once
+// the fault is repaired the kept points land.
+func TestFaultsRetried(t *testing.T) {
+	base := t.TempDir()
+	corrupt := filepath.Join(base, "bad", "corrupt.wsp")
+	if err := os.MkdirAll(filepath.Dir(corrupt), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(corrupt, []byte(strings.Repeat("\xff", 100)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// "blocked" is a plain file, so blocked/x.wsp cannot be created.
+	if err := os.WriteFile(filepath.Join(base, "blocked"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p, c, lb := start(t, base, rules(t, "10s:1h"), nil)
+	now := time.Now().Unix()
+	c.Add([]byte("bad.corrupt"), now-20, 1)
+	c.Add([]byte("blocked.x"), now-20, 2)
+	for i := 0; i < 50; i++ {
+		c.Add([]byte(fmt.Sprintf("ok.m%d", i)), now-20, 3)
+	}
+	testutil.Eventually(t, 20*time.Second, func() bool {
+		st := p.Stats()
+		return st.PointsWritten == 50 && st.CorruptFiles >= 2 && st.CreateErrors+st.UpdateErrors >= 2
+	}, "stats %+v\n%s", p.Stats(), lb)
+	if c.Size() != 2 {
+		t.Errorf("cache holds %d points, want the 2 failing ones kept", c.Size())
+	}
+	for _, want := range []string{"corrupt whisper file", "blocked"} {
+		if !strings.Contains(lb.String(), want) {
+			t.Errorf("log lacks %q:\n%s", want, lb)
+		}
+	}
+	// Repair both; the kept points are written on a later retry.
+	if err := os.Remove(corrupt); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(filepath.Join(base, "blocked")); err != nil {
+		t.Fatal(err)
+	}
+	testutil.Eventually(t, 20*time.Second, func() bool { return p.Stats().PointsWritten == 52 }, "stats %+v", p.Stats())
+}
+
+// TestSchemaMismatchKeepsFile: an existing file keeps its archives and the
+// difference is logged once.
+func TestSchemaMismatchKeepsFile(t *testing.T) {
+	base := t.TempDir()
+	path := filepath.Join(base, "old.wsp")
+	r := whisper.NewRetention(60, 100)
+	db, err := whisper.Create(path, whisper.Retentions{&r}, whisper.Sum, 0.2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	p, c, lb := start(t, base, rules(t, "10s:1h"), nil)
+	now := time.Now().Unix()
+	c.Add([]byte("old"), now-120, 1)
+	testutil.Eventually(t, 20*time.Second, func() bool { return p.Stats().PointsWritten == 1 }, "stats %+v", p.Stats())
+	c.Add([]byte("old"), now-60, 2)
+	testutil.Eventually(t, 20*time.Second, func() bool { return p.Stats().PointsWritten == 2 }, "stats %+v", p.Stats())
+	h, err := ReadHeaderFile(path)
+	if err != nil || h.Archives.String() != "60:100" || h.Method != schema.Sum {
+		t.Fatalf("header %+v, %v", h, err)
+	}
+	if n := strings.Count(lb.String(), "keeps its archives 60:100"); n != 1 || p.Stats().SchemaMismatch != 1 {
+		t.Errorf("mismatch logged %d times:\n%s", n, lb)
+	}
+}
+
+// TestCreateLimit: new files are created at most N per second; points of
+// metrics waiting for their file stay cached, none is lost.
+func TestCreateLimit(t *testing.T) {
+	base := t.TempDir()
+	p, c, _ := start(t, base, rules(t, "10s:1h"), func(cfg *Config) { cfg.MaxCreatesPerSecond = 20 })
+	now := time.Now().Unix()
+	for i := 0; i < 60; i++ {
+		c.Add([]byte(fmt.Sprintf("n.m%d", i)), now-10, 1)
+	}
+	began := time.Now()
+	testutil.Eventually(t, 30*time.Second, func() bool { return p.Stats().Creates == 60 }, "stats %+v", p.Stats())
+	// 20 burst + 20/s: at least ~2 s for 60 files. Checked as a lower bound only.
+	if el := time.Since(began); el < 1500*time.Millisecond {
+		t.Errorf("60 files created in %s with a limit of 20/s", el)
+	}
+	if p.Stats().PointsWritten != 60 {
+		t.Errorf("stats %+v", p.Stats())
+	}
+}
+
+// TestStopFlushesAll: Stop writes out everything cached, even past the
+// create limit.
+func TestStopFlushesAll(t *testing.T) {
+	base := t.TempDir()
+	p, c, _ := start(t, base, rules(t, "10s:1h"), func(cfg *Config) { cfg.MaxCreatesPerSecond = 1 })
+	now := time.Now().Unix()
+	for i := 0; i < 200; i++ {
+		c.Add([]byte(fmt.Sprintf("s.m%d", i)), now, float64(i))
+	}
+	if left := p.Stop(30 * time.Second); left != 0 {
+		t.Fatalf("%d points left", left)
+	}
+	if st := p.Stats(); st.PointsWritten != 200 || st.Creates != 200 {
+		t.Fatalf("stats %+v", st)
+	}
+}
+
+func TestReadHeaderRejectsGarbage(t *testing.T) {
+	dir := t.TempDir()
+	r := whisper.NewRetention(10, 10)
+	good := filepath.Join(dir, "good.wsp")
+	db, err := whisper.Create(good, whisper.Retentions{&r}, whisper.Average, 0.5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	if _, err := ReadHeaderFile(good); err != nil {
+		t.Fatalf("good file: %v", err)
+	}
+	b, _ := os.ReadFile(good)
+	cases := map[string][]byte{
+		"short":     b[:10],
+		"truncated": b[:len(b)-12],
+		"method":    append([]byte{0, 0, 0, 9}, b[4:]...),
+		"offset":    append(append([]byte{}, b[:16]...), append([]byte{0, 0, 0, 99}, b[20:]...)...),
+	}
+	for name, data := range cases {
+		p := filepath.Join(dir, name+".wsp")
+		if err := os.WriteFile(p, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := ReadHeaderFile(p); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+}
+
+func init() { log.SetFlags(0) }
