@@ -23,7 +23,6 @@ base_dir = %q
 
 [DreamcatcherCarbonInput]
 address = %q
-self_metrics_interval = 1
 self_metrics_prefix = "self.{host}"
 %s
 
@@ -35,7 +34,19 @@ message_matcher = "Type == 'heka.statmetric'"
 path = %q
 encoder = "PayloadEncoder"
 flush_interval = 100
-`, filepath.Join(dir, "base"), addr, extra, out)
+`, filepath.Join(dir, "base"), addr, withDefaults(extra, "self_metrics_interval = 1"), out)
+}
+
+// withDefaults adds each "key = value" default to extra unless extra sets
+// that key.
+func withDefaults(extra string, defaults ...string) string {
+	for _, d := range defaults {
+		key := strings.TrimSpace(strings.SplitN(d, "=", 2)[0])
+		if !strings.Contains(extra, key+" ") && !strings.Contains(extra, key+"=") {
+			extra += "\n" + d
+		}
+	}
+	return extra
 }
 
 func readLines(path string) map[string]bool {
