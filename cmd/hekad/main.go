@@ -10,6 +10,7 @@ import (
 
 	"github.com/dreamcatcher-monitoring/dreamcatcher/internal/hekad"
 	"github.com/dreamcatcher-monitoring/dreamcatcher/internal/version"
+	"github.com/dreamcatcher-monitoring/dreamcatcher/plugins/whisper/startcheck"
 
 	// Heka's stock plugins that build on Go modules and are useful here.
 	// plugins/graphite is left out on purpose: its WhisperOutput writes files
@@ -34,7 +35,7 @@ func main() {
 	if err != nil {
 		fatal(err)
 	}
-	if err := hekad.Run(loaded); err != nil {
+	if err := hekad.Run(loaded, startcheck.FlushIntervals); err != nil {
 		fatal(err)
 	}
 }

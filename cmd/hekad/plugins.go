@@ -4,4 +4,5 @@ package main
 import (
 	_ "github.com/dreamcatcher-monitoring/dreamcatcher/plugins/carbon"
 	_ "github.com/dreamcatcher-monitoring/dreamcatcher/plugins/host"
+	_ "github.com/dreamcatcher-monitoring/dreamcatcher/plugins/whisper"
 )
