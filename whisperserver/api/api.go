@@ -1,0 +1,413 @@
+// Package api is whisperserver's own JSON API, the one the front end uses
+// (documented in docs/api.md): metric names, the name tree, one metric's
+// whisper header, and data for a range with nulls kept as gaps.
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/dreamcatcher-monitoring/dreamcatcher/internal/metricpath"
+	"github.com/dreamcatcher-monitoring/dreamcatcher/whisperserver/attime"
+	"github.com/dreamcatcher-monitoring/dreamcatcher/whisperserver/index"
+	"github.com/dreamcatcher-monitoring/dreamcatcher/whisperserver/store"
+	"github.com/dreamcatcher-monitoring/dreamcatcher/whisperserver/whisper"
+	"github.com/gorilla/mux"
+)
+
+// Config configures the API.
+type Config struct {
+	Store     *store.Store
+	Location  *time.Location
+	MaxSeries int
+	MaxPoints int
+	Now       func() time.Time
+}
+
+// API holds the handlers.
+type API struct{ cfg Config }
+
+// New returns the API.
+func New(cfg Config) *API {
+	if cfg.Location == nil {
+		cfg.Location = time.UTC
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &API{cfg: cfg}
+}
+
+// Register adds the routes under /api to r.
+func (a *API) Register(r *mux.Router) {
+	r.HandleFunc("/api/metrics", a.metrics).Methods(http.MethodGet, http.MethodHead)
+	r.HandleFunc("/api/tree", a.tree).Methods(http.MethodGet, http.MethodHead)
+	r.HandleFunc("/api/metric/{name}", a.metric).Methods(http.MethodGet, http.MethodHead)
+	r.HandleFunc("/api/data", a.data).Methods(http.MethodGet, http.MethodHead)
+}
+
+// WriteJSON writes v as JSON with the given status.
+func WriteJSON(w http.ResponseWriter, status int, v any) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		status = http.StatusInternalServerError
+		buf.Reset()
+		buf.WriteString(`{"error": "encoding the answer failed"}`)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-cache")
+	w.WriteHeader(status)
+	_, _ = w.Write(buf.Bytes())
+}
+
+// WriteError writes {"error": msg}.
+func WriteError(w http.ResponseWriter, status int, msg string) {
+	WriteJSON(w, status, map[string]string{"error": msg})
+}
+
+func (a *API) metrics(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	terms := strings.Fields(strings.ToLower(q.Get("q")))
+	limit := -1
+	if s := q.Get("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 0 {
+			WriteError(w, http.StatusBadRequest, "limit must be a non-negative integer")
+			return
+		}
+		limit = n
+	}
+	all := a.cfg.Store.Index.Names()
+	out := []string{}
+	total := 0
+	for _, name := range all {
+		if len(terms) > 0 {
+			lower := strings.ToLower(name)
+			ok := true
+			for _, t := range terms {
+				if !strings.Contains(lower, t) {
+					ok = false
+					break
+				}
+			}
+			if !ok {
+				continue
+			}
+		}
+		total++
+		if limit < 0 || len(out) < limit {
+			out = append(out, name)
+		}
+	}
+	WriteJSON(w, http.StatusOK, map[string]any{"metrics": out, "total": total})
+}
+
+type child struct {
+	Name       string `json:"name"`
+	Path       string `json:"path"`
+	Leaf       bool   `json:"leaf"`
+	Expandable bool   `json:"expandable"`
+}
+
+func (a *API) tree(w http.ResponseWriter, r *http.Request) {
+	prefix := strings.Trim(r.URL.Query().Get("prefix"), ".")
+	kids, ok := a.cfg.Store.Index.Children(prefix)
+	if !ok {
+		WriteError(w, http.StatusNotFound, fmt.Sprintf("no such prefix: %q", prefix))
+		return
+	}
+	out := make([]child, 0, len(kids))
+	for _, k := range kids {
+		out = append(out, child(k))
+	}
+	WriteJSON(w, http.StatusOK, map[string]any{"prefix": prefix, "children": out})
+}
+
+type archiveInfo struct {
+	Index           int    `json:"index"`
+	SecondsPerPoint int64  `json:"secondsPerPoint"`
+	Points          int64  `json:"points"`
+	Retention       int64  `json:"retention"`
+	Oldest          *int64 `json:"oldest"`
+	Newest          *int64 `json:"newest"`
+}
+
+func statusFor(err error) int {
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return http.StatusNotFound
+	case errors.Is(err, store.ErrBadName), errors.Is(err, store.ErrOutside):
+		return http.StatusBadRequest
+	case errors.Is(err, whisper.ErrCorrupt):
+		return http.StatusUnprocessableEntity
+	}
+	return http.StatusInternalServerError
+}
+
+func (a *API) metric(w http.ResponseWriter, r *http.Request) {
+	name := mux.Vars(r)["name"]
+	var out map[string]any
+	err := a.cfg.Store.With(r.Context(), name, func(f *whisper.File) error {
+		path, err := metricpath.Path(a.cfg.Store.Root, name)
+		if err != nil {
+			return err
+		}
+		st, err := os.Stat(path)
+		if err != nil {
+			return err
+		}
+		archives := make([]archiveInfo, 0, len(f.Archives))
+		for i, ar := range f.Archives {
+			ai := archiveInfo{Index: i, SecondsPerPoint: ar.SecondsPerPoint, Points: ar.Points, Retention: ar.Retention()}
+			oldest, newest, ok, err := f.ArchiveSpan(i)
+			if err != nil {
+				return err
+			}
+			if ok {
+				ai.Oldest, ai.Newest = &oldest, &newest
+			}
+			archives = append(archives, ai)
+		}
+		out = map[string]any{
+			"name":              name,
+			"aggregationMethod": f.AggregationMethod,
+			"maxRetention":      f.MaxRetention,
+			"xFilesFactor":      float64(f.XFilesFactor),
+			"size":              f.Size(),
+			"modified":          st.ModTime().Unix(),
+			"archives":          archives,
+		}
+		return nil
+	})
+	if err != nil {
+		WriteError(w, statusFor(err), err.Error())
+		return
+	}
+	WriteJSON(w, http.StatusOK, out)
+}
+
+// jsonFloats marshals NaN as null.
+type jsonFloats []float64
+
+func (v jsonFloats) MarshalJSON() ([]byte, error) {
+	b := make([]byte, 0, 8*len(v)+2)
+	b = append(b, '[')
+	for i, x := range v {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		switch {
+		case math.IsNaN(x):
+			b = append(b, "null"...)
+		case math.IsInf(x, 1):
+			b = append(b, "1e308"...)
+		case math.IsInf(x, -1):
+			b = append(b, "-1e308"...)
+		default:
+			b = strconv.AppendFloat(b, x, 'g', -1, 64)
+		}
+	}
+	return append(b, ']'), nil
+}
+
+type seriesOut struct {
+	Name              string     `json:"name"`
+	Archive           *int       `json:"archive,omitempty"`
+	Step              int64      `json:"step,omitempty"`
+	Start             int64      `json:"start,omitempty"`
+	End               int64      `json:"end,omitempty"`
+	AggregationMethod string     `json:"aggregationMethod,omitempty"`
+	Values            jsonFloats `json:"values,omitempty"`
+	Error             string     `json:"error,omitempty"`
+}
+
+func (a *API) data(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	now := a.cfg.Now().In(a.cfg.Location)
+	parse := func(key, def string) (int64, error) {
+		s := q.Get(key)
+		if s == "" {
+			s = def
+		}
+		t, err := attime.Parse(s, now, a.cfg.Location)
+		if err != nil {
+			return 0, fmt.Errorf("%s: %v", key, err)
+		}
+		return t.Unix(), nil
+	}
+	from, err := parse("from", "-24h")
+	if err != nil {
+		WriteError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	until, err := parse("until", "now")
+	if err != nil {
+		WriteError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	if from >= until {
+		WriteError(w, http.StatusBadRequest, "from must be before until")
+		return
+	}
+	archive := -1
+	if s := q.Get("archive"); s != "" {
+		if archive, err = strconv.Atoi(s); err != nil || archive < 0 || archive >= whisper.MaxArchives {
+			WriteError(w, http.StatusBadRequest, "archive must be an archive index (0, 1, …)")
+			return
+		}
+	}
+	maxDP := 0
+	if s := q.Get("maxDataPoints"); s != "" {
+		if maxDP, err = strconv.Atoi(s); err != nil || maxDP < 1 {
+			WriteError(w, http.StatusBadRequest, "maxDataPoints must be a positive integer")
+			return
+		}
+	}
+	targets := q["target"]
+	if len(targets) == 0 {
+		WriteError(w, http.StatusBadRequest, "at least one target is required")
+		return
+	}
+	// Expand globs; exact names pass as they are.
+	var names []string
+	for _, t := range targets {
+		if index.HasWildcard(t) {
+			found, err := a.cfg.Store.Index.Leaves(r.Context(), t, a.cfg.MaxSeries)
+			if err != nil {
+				WriteError(w, http.StatusUnprocessableEntity, err.Error())
+				return
+			}
+			names = append(names, found...)
+			continue
+		}
+		names = append(names, t)
+	}
+	if a.cfg.MaxSeries > 0 && len(names) > a.cfg.MaxSeries {
+		WriteError(w, http.StatusUnprocessableEntity, fmt.Sprintf("%d series requested, over the limit of %d (max_series)", len(names), a.cfg.MaxSeries))
+		return
+	}
+	nowU := now.Unix()
+	out := make([]seriesOut, 0, len(names))
+	points := 0
+	for _, name := range names {
+		so := seriesOut{Name: name}
+		err := a.cfg.Store.With(r.Context(), name, func(f *whisper.File) error {
+			if archive >= len(f.Archives) {
+				return fmt.Errorf("no archive %d (the file has %d)", archive, len(f.Archives))
+			}
+			ws, err := f.Fetch(from, until, nowU, archive)
+			if err != nil {
+				return err
+			}
+			idx := archive
+			if idx < 0 {
+				idx = f.ChooseArchive(max(from, nowU-f.MaxRetention), nowU)
+			}
+			ar := f.Archives[idx]
+			so.Archive = &idx
+			so.AggregationMethod = f.AggregationMethod
+			so.Step = ar.SecondsPerPoint
+			if ws == nil {
+				so.Start = from - pmod(from, so.Step) + so.Step
+				so.End = so.Start
+				so.Values = jsonFloats{}
+				return nil
+			}
+			so.Start, so.End, so.Values = ws.Start, ws.Start+int64(len(ws.Values))*ws.Step, ws.Values
+			if maxDP > 0 && len(ws.Values) > maxDP {
+				vpp := (len(ws.Values) + maxDP - 1) / maxDP
+				so.Values = consolidate(ws.Values, vpp, f.AggregationMethod)
+				so.Step *= int64(vpp)
+				so.End = so.Start + int64(len(so.Values))*so.Step
+			}
+			return nil
+		})
+		if err != nil {
+			if r.Context().Err() != nil {
+				WriteError(w, http.StatusServiceUnavailable, "request took longer than the request timeout")
+				return
+			}
+			so = seriesOut{Name: name, Error: err.Error()}
+		} else if so.Values == nil {
+			so.Values = jsonFloats{}
+		}
+		points += len(so.Values)
+		if a.cfg.MaxPoints > 0 && points > a.cfg.MaxPoints {
+			WriteError(w, http.StatusUnprocessableEntity, fmt.Sprintf("response would hold more than %d points (max_points); use maxDataPoints or a shorter range", a.cfg.MaxPoints))
+			return
+		}
+		out = append(out, so)
+	}
+	WriteJSON(w, http.StatusOK, map[string]any{"from": from, "until": until, "series": out})
+}
+
+func pmod(a, b int64) int64 {
+	m := a % b
+	if m < 0 {
+		m += b
+	}
+	return m
+}
+
+// consolidate groups vpp points into one with the whisper aggregation
+// method; a bucket without any value stays null.
+func consolidate(v []float64, vpp int, method string) []float64 {
+	out := make([]float64, 0, (len(v)+vpp-1)/vpp)
+	for i := 0; i < len(v); i += vpp {
+		b := v[i:min(i+vpp, len(v))]
+		n, sum := 0, 0.0
+		last := math.NaN()
+		mx, mn := math.Inf(-1), math.Inf(1)
+		absmax, absmin := math.NaN(), math.NaN()
+		for _, x := range b {
+			if math.IsNaN(x) {
+				continue
+			}
+			n++
+			sum += x
+			last = x
+			mx, mn = math.Max(mx, x), math.Min(mn, x)
+			if math.IsNaN(absmax) || math.Abs(x) > math.Abs(absmax) {
+				absmax = x
+			}
+			if math.IsNaN(absmin) || math.Abs(x) < math.Abs(absmin) {
+				absmin = x
+			}
+		}
+		if n == 0 {
+			out = append(out, math.NaN())
+			continue
+		}
+		var r float64
+		switch method {
+		case "sum":
+			r = sum
+		case "last":
+			r = last
+		case "max":
+			r = mx
+		case "min":
+			r = mn
+		case "avg_zero":
+			r = sum / float64(len(b))
+		case "absmax":
+			r = absmax
+		case "absmin":
+			r = absmin
+		default:
+			r = sum / float64(n)
+		}
+		out = append(out, r)
+	}
+	return out
+}

@@ -1,0 +1,414 @@
+package graphiteapi
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/url"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/dreamcatcher-monitoring/dreamcatcher/internal/metricpath"
+	"github.com/dreamcatcher-monitoring/dreamcatcher/whisperserver/index"
+	"github.com/dreamcatcher-monitoring/dreamcatcher/whisperserver/render"
+	"github.com/dreamcatcher-monitoring/dreamcatcher/whisperserver/whisper"
+	"github.com/gorilla/mux"
+	ogórek "github.com/kisielk/og-rek"
+)
+
+func writeJSON(w http.ResponseWriter, v any) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write(bytes.TrimRight(buf.Bytes(), "\n"))
+}
+
+func (a *API) findNodes(r *http.Request, query string) ([]index.Match, error) {
+	ms, err := a.cfg.Store.Index.Find(r.Context(), query, a.cfg.MaxFind)
+	if errors.Is(err, index.ErrTooMany) {
+		return nil, &httpError{http.StatusUnprocessableEntity, err.Error() + " (max_find)"}
+	}
+	if err != nil && r.Context().Err() == nil {
+		return nil, badRequest("%v", err)
+	}
+	return ms, err
+}
+
+func (a *API) find(w http.ResponseWriter, r *http.Request) {
+	p, err := params(r)
+	if err != nil {
+		a.writeError(w, r, badRequest("%v", err), nil)
+		return
+	}
+	format, ok := get(p, "format")
+	if !ok {
+		format = "treejson"
+	}
+	leavesOnly, err1 := intParam(p, "leavesOnly", 0)
+	wildcards, err2 := intParam(p, "wildcards", 0)
+	position, err3 := intParam(p, "position", -1)
+	for _, e := range []error{err1, err2, err3} {
+		if e != nil {
+			a.writeError(w, r, e, nil)
+			return
+		}
+	}
+	query, ok := get(p, "query")
+	if !ok {
+		a.writeError(w, r, badRequest("Missing required parameter 'query'"), nil)
+		return
+	}
+	if query == "" {
+		a.writeError(w, r, badRequest("Required parameter 'query' is empty"), nil)
+		return
+	}
+	basePath := ""
+	if i := strings.LastIndexByte(query, '.'); i >= 0 {
+		basePath = query[:i] + "."
+	}
+	if format == "completer" {
+		query = strings.ReplaceAll(query, "..", "*.")
+		if !strings.HasSuffix(query, "*") {
+			query += "*"
+		}
+	}
+	matches, err := a.findNodes(r, query)
+	if err != nil {
+		a.writeError(w, r, err, nil)
+		return
+	}
+	if leavesOnly != 0 {
+		kept := matches[:0]
+		for _, m := range matches {
+			if m.Leaf {
+				kept = append(kept, m)
+			}
+		}
+		matches = kept
+	}
+	w.Header().Set("Pragma", "no-cache")
+	w.Header().Set("Cache-Control", "no-cache")
+	switch format {
+	case "treejson":
+		writeJSON(w, treeJSON(matches, basePath, wildcards != 0))
+	case "completer":
+		res := []map[string]string{}
+		for _, m := range matches {
+			path := m.Path
+			leaf := "1"
+			if m.Branch {
+				path += "."
+				leaf = "0"
+			}
+			res = append(res, map[string]string{"path": path, "name": m.Name(), "is_leaf": leaf})
+		}
+		if len(res) > 1 && wildcards != 0 {
+			res = append(res, map[string]string{"name": "*"})
+		}
+		writeJSON(w, map[string]any{"metrics": res})
+	case "nodelist":
+		set := map[string]bool{}
+		for _, m := range matches {
+			parts := strings.Split(m.Path, ".")
+			i := position
+			if i < 0 {
+				i += len(parts)
+			}
+			if i >= 0 && i < len(parts) {
+				set[parts[i]] = true
+			}
+		}
+		nodes := make([]string, 0, len(set))
+		for n := range set {
+			nodes = append(nodes, n)
+		}
+		sort.Strings(nodes)
+		writeJSON(w, map[string]any{"nodes": nodes})
+	case "json", "pickle", "msgpack":
+		now := a.cfg.Now().Unix()
+		var infos []any
+		type jsonNode struct {
+			Path      string             `json:"path"`
+			IsLeaf    bool               `json:"is_leaf"`
+			Intervals []map[string]int64 `json:"intervals,omitempty"`
+		}
+		var jnodes []jsonNode
+		for _, m := range nodeList(matches) {
+			info := map[any]any{"path": m.Path, "is_leaf": m.Leaf}
+			jn := jsonNode{Path: m.Path, IsLeaf: m.Leaf}
+			if m.Leaf {
+				start, end, ok := a.intervals(r, m.Path, now)
+				var iv []any
+				if ok {
+					if format == "pickle" {
+						iv = append(iv, ogórek.Tuple{start, end})
+					} else {
+						iv = append(iv, []any{start, end})
+					}
+					jn.Intervals = []map[string]int64{{"start": start, "end": end}}
+				}
+				if iv == nil {
+					iv = []any{}
+				}
+				info["intervals"] = iv
+			}
+			infos = append(infos, info)
+			jnodes = append(jnodes, jn)
+		}
+		if infos == nil {
+			infos = []any{}
+		}
+		switch format {
+		case "json":
+			if jnodes == nil {
+				jnodes = []jsonNode{}
+			}
+			writeJSON(w, jnodes)
+		case "pickle":
+			var buf bytes.Buffer
+			if err := ogórek.NewEncoderWithConfig(&buf, &ogórek.EncoderConfig{Protocol: 3}).Encode(infos); err != nil {
+				a.writeError(w, r, err, nil)
+				return
+			}
+			w.Header().Set("Content-Type", "application/pickle")
+			_, _ = w.Write(buf.Bytes())
+		case "msgpack":
+			w.Header().Set("Content-Type", "application/x-msgpack")
+			_, _ = w.Write(msgpackEncode(nil, infos))
+		}
+	default:
+		w.Header().Set("Content-Type", "text/plain")
+		w.WriteHeader(http.StatusBadRequest)
+		_, _ = w.Write([]byte("Invalid value for 'format' parameter"))
+	}
+}
+
+// nodeList splits matches into graphite's nodes: a path that is both a
+// folder and a whisper file gives a branch node and a leaf node.
+func nodeList(ms []index.Match) []index.Match {
+	var out []index.Match
+	for _, m := range ms {
+		if m.Branch {
+			out = append(out, index.Match{Path: m.Path, Branch: true})
+		}
+		if m.Leaf {
+			out = append(out, index.Match{Path: m.Path, Leaf: true})
+		}
+	}
+	return out
+}
+
+// intervals is graphite-web's WhisperReader.get_intervals: from now minus
+// the retention to the file's mtime.
+func (a *API) intervals(r *http.Request, name string, now int64) (int64, int64, bool) {
+	var start, end int64
+	err := a.cfg.Store.With(r.Context(), name, func(f *whisper.File) error {
+		start = now - f.MaxRetention
+		path, err := metricpath.Path(a.cfg.Store.Root, name)
+		if err != nil {
+			return err
+		}
+		st, err := os.Stat(path)
+		if err != nil {
+			return err
+		}
+		end = max(st.ModTime().Unix(), start)
+		return nil
+	})
+	return start, end, err == nil
+}
+
+func treeJSON(matches []index.Match, basePath string, wildcards bool) []map[string]any {
+	branch := func(m map[string]any) map[string]any {
+		m["allowChildren"], m["expandable"], m["leaf"] = 1, 1, 0
+		return m
+	}
+	leaf := func(m map[string]any) map[string]any {
+		m["allowChildren"], m["expandable"], m["leaf"] = 0, 0, 1
+		return m
+	}
+	out := []map[string]any{}
+	if len(matches) > 1 && wildcards {
+		wn := map[string]any{"text": "*", "id": basePath + "*"}
+		anyBranch := false
+		for _, m := range matches {
+			anyBranch = anyBranch || m.Branch
+		}
+		if anyBranch {
+			out = append(out, branch(wn))
+		} else {
+			out = append(out, leaf(wn))
+		}
+	}
+	var branches, leaves []map[string]any
+	for _, m := range matches {
+		text, err := url.QueryUnescape(m.Name())
+		if err != nil {
+			text = m.Name()
+		}
+		n := map[string]any{"text": text, "id": basePath + m.Name()}
+		if m.Branch {
+			branches = append(branches, branch(n))
+		} else {
+			leaves = append(leaves, leaf(n))
+		}
+	}
+	out = append(out, branches...)
+	return append(out, leaves...)
+}
+
+func (a *API) expand(w http.ResponseWriter, r *http.Request) {
+	p, err := params(r)
+	if err != nil {
+		a.writeError(w, r, badRequest("%v", err), nil)
+		return
+	}
+	groupBy, err1 := intParam(p, "groupByExpr", 0)
+	leavesOnly, err2 := intParam(p, "leavesOnly", 0)
+	if err1 != nil || err2 != nil {
+		a.writeError(w, r, badRequest("groupByExpr and leavesOnly must be integers"), nil)
+		return
+	}
+	grouped := map[string][]string{}
+	all := map[string]bool{}
+	for _, q := range p["query"] {
+		ms, err := a.findNodes(r, q)
+		if err != nil {
+			a.writeError(w, r, err, nil)
+			return
+		}
+		set := map[string]bool{}
+		for _, m := range ms {
+			if m.Leaf || leavesOnly == 0 {
+				set[m.Path] = true
+				all[m.Path] = true
+			}
+		}
+		list := make([]string, 0, len(set))
+		for k := range set {
+			list = append(list, k)
+		}
+		sort.Strings(list)
+		grouped[q] = list
+	}
+	w.Header().Set("Pragma", "no-cache")
+	w.Header().Set("Cache-Control", "no-cache")
+	if groupBy != 0 {
+		writeJSON(w, map[string]any{"results": grouped})
+		return
+	}
+	list := make([]string, 0, len(all))
+	for k := range all {
+		list = append(list, k)
+	}
+	sort.Strings(list)
+	writeJSON(w, map[string]any{"results": list})
+}
+
+func (a *API) indexJSON(w http.ResponseWriter, r *http.Request) {
+	names := a.cfg.Store.Index.Names()
+	b := make([]byte, 0, 32*len(names)+2)
+	b = append(b, '[')
+	for i, n := range names {
+		if i > 0 {
+			b = append(b, ", "...)
+		}
+		b = appendJSONString(b, n)
+	}
+	b = append(b, ']')
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write(b)
+}
+
+func (a *API) version(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/plain")
+	_, _ = w.Write([]byte(Version))
+}
+
+func funcInfo(f *render.Func) map[string]any {
+	var sig []string
+	for _, p := range f.Params {
+		s := p.Name
+		if p.Multiple {
+			s = "*" + s
+		}
+		if p.Default != nil {
+			s += "=" + strings.Trim(strconv.Quote(toString(p.Default)), `"`)
+		}
+		sig = append(sig, s)
+	}
+	params := f.Params
+	if params == nil {
+		params = []render.Param{}
+	}
+	return map[string]any{
+		"name":        f.Name,
+		"function":    f.Name + "(" + strings.Join(sig, ", ") + ")",
+		"description": f.Description,
+		"module":      "graphite.render.functions",
+		"group":       f.Group,
+		"params":      params,
+	}
+}
+
+func toString(v any) string {
+	switch x := v.(type) {
+	case string:
+		return x
+	case bool:
+		if x {
+			return "True"
+		}
+		return "False"
+	case int:
+		return strconv.Itoa(x)
+	}
+	return ""
+}
+
+func (a *API) functions(w http.ResponseWriter, r *http.Request) {
+	p, _ := params(r)
+	grouped := false
+	if g, ok := get(p, "grouped"); ok {
+		grouped = strings.EqualFold(g, "true") || g == "1"
+	}
+	group, hasGroup := get(p, "group")
+	out := map[string]any{}
+	for _, name := range render.Names() {
+		f, _ := render.Lookup(name)
+		if hasGroup && f.Group != group {
+			continue
+		}
+		if grouped {
+			g, ok := out[f.Group].(map[string]any)
+			if !ok {
+				g = map[string]any{}
+				out[f.Group] = g
+			}
+			g[name] = funcInfo(f)
+		} else {
+			out[name] = funcInfo(f)
+		}
+	}
+	writeJSON(w, out)
+}
+
+func (a *API) function(w http.ResponseWriter, r *http.Request) {
+	name := mux.Vars(r)["name"]
+	f, ok := render.Lookup(name)
+	if !ok {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusNotFound)
+		_, _ = w.Write([]byte(`{"error": "Function not found: ` + strings.ReplaceAll(name, `"`, ``) + `"}`))
+		return
+	}
+	writeJSON(w, funcInfo(f))
+}

@@ -1,0 +1,161 @@
+package index
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+)
+
+// MaxPatternLen bounds a find pattern.
+const MaxPatternLen = 4096
+
+// component matches one dotted component of a Graphite path pattern.
+type component struct {
+	literal string // set when the component has no wildcard
+	re      *regexp.Regexp
+	hidden  bool // the pattern itself starts with '.', so hidden names may match
+}
+
+func (c *component) match(s string) bool {
+	if c.re == nil {
+		return s == c.literal
+	}
+	if !c.hidden && strings.HasPrefix(s, ".") {
+		return false
+	}
+	return c.re.MatchString(s)
+}
+
+// HasWildcard reports whether pattern uses any glob syntax.
+func HasWildcard(pattern string) bool { return strings.ContainsAny(pattern, "*?[{") }
+
+// splitPattern splits a pattern on dots outside braces and brackets.
+func splitPattern(p string) ([]string, error) {
+	var parts []string
+	depth, bracket, start := 0, false, 0
+	for i := 0; i < len(p); i++ {
+		switch c := p[i]; {
+		case bracket:
+			if c == ']' {
+				bracket = false
+			}
+		case c == '[':
+			bracket = true
+		case c == '{':
+			depth++
+		case c == '}':
+			if depth == 0 {
+				return nil, fmt.Errorf("unbalanced '}' in %q", p)
+			}
+			depth--
+		case c == '.' && depth == 0:
+			parts = append(parts, p[start:i])
+			start = i + 1
+		}
+	}
+	if depth != 0 {
+		return nil, fmt.Errorf("unbalanced '{' in %q", p)
+	}
+	return append(parts, p[start:]), nil
+}
+
+// compile turns a Graphite path pattern (fnmatch globs per component plus
+// {a,b} alternatives) into matchers, one per component.
+func compile(pattern string) ([]component, error) {
+	if pattern == "" {
+		return nil, fmt.Errorf("empty pattern")
+	}
+	if len(pattern) > MaxPatternLen {
+		return nil, fmt.Errorf("pattern longer than %d bytes", MaxPatternLen)
+	}
+	parts, err := splitPattern(pattern)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]component, len(parts))
+	for i, p := range parts {
+		if p == "" {
+			return nil, fmt.Errorf("empty component in pattern %q", pattern)
+		}
+		if !HasWildcard(p) {
+			out[i] = component{literal: p}
+			continue
+		}
+		expr, err := globToRegexp(p)
+		if err != nil {
+			return nil, fmt.Errorf("pattern %q: %w", pattern, err)
+		}
+		re, err := regexp.Compile("^(?:" + expr + ")$")
+		if err != nil {
+			return nil, fmt.Errorf("pattern %q: %w", pattern, err)
+		}
+		out[i] = component{re: re, hidden: strings.HasPrefix(p, ".")}
+	}
+	return out, nil
+}
+
+func globToRegexp(p string) (string, error) {
+	var b strings.Builder
+	depth := 0
+	for i := 0; i < len(p); i++ {
+		c := p[i]
+		switch c {
+		case '*':
+			b.WriteString(".*")
+		case '?':
+			b.WriteString(".")
+		case '[':
+			j := i + 1
+			if j < len(p) && (p[j] == '!' || p[j] == '^') {
+				j++
+			}
+			if j < len(p) && p[j] == ']' {
+				j++
+			}
+			for j < len(p) && p[j] != ']' {
+				j++
+			}
+			if j >= len(p) {
+				// fnmatch treats an unclosed '[' as a literal.
+				b.WriteString(`\[`)
+				continue
+			}
+			body := p[i+1 : j]
+			neg := false
+			if strings.HasPrefix(body, "!") || strings.HasPrefix(body, "^") {
+				neg, body = true, body[1:]
+			}
+			b.WriteByte('[')
+			if neg {
+				b.WriteByte('^')
+			}
+			for k := 0; k < len(body); k++ {
+				ch := body[k]
+				if ch == '\\' || ch == '[' || ch == ']' || ch == '^' {
+					b.WriteByte('\\')
+				}
+				b.WriteByte(ch)
+			}
+			b.WriteByte(']')
+			i = j
+		case '{':
+			depth++
+			b.WriteString("(?:")
+		case '}':
+			depth--
+			b.WriteString(")")
+		case ',':
+			if depth > 0 {
+				b.WriteString("|")
+			} else {
+				b.WriteString(",")
+			}
+		default:
+			b.WriteString(regexp.QuoteMeta(string(c)))
+		}
+	}
+	if depth != 0 {
+		return "", fmt.Errorf("unbalanced braces")
+	}
+	return b.String(), nil
+}

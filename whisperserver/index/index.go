@@ -1,0 +1,532 @@
+// Package index keeps the tree of metric names under a whisper folder in
+// memory, for globbing (/metrics/find, /render targets) and listing. It is
+// built by one walk at start, then kept current incrementally: fsnotify
+// events update single folders, every folder a query enumerates is checked
+// by its mtime (one stat), and a periodic mtime-driven rescan (only folders
+// whose mtime changed are read again) catches anything the watcher missed.
+// No request ever walks the whole folder.
+package index
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/dreamcatcher-monitoring/dreamcatcher/internal/metricpath"
+	"github.com/fsnotify/fsnotify"
+)
+
+// ErrTooMany is returned when a query matches more nodes than allowed.
+var ErrTooMany = errors.New("too many matches")
+
+type node struct {
+	dirs   map[string]*node
+	leaves map[string]struct{}
+	mtime  time.Time
+	read   bool
+	kids   []string // sorted union of dirs and leaves; nil when stale
+}
+
+func newNode() *node { return &node{dirs: map[string]*node{}, leaves: map[string]struct{}{}} }
+
+// Options tunes an Index.
+type Options struct {
+	// RescanInterval is the period of the mtime-driven fallback rescan
+	// (0: 60 s; negative: never).
+	RescanInterval time.Duration
+	// NoWatch disables fsnotify (the rescan and per-query checks remain).
+	NoWatch bool
+	Logger  *slog.Logger
+}
+
+// Index is the in-memory name tree of one whisper folder.
+type Index struct {
+	root string
+	opts Options
+	log  *slog.Logger
+
+	mu    sync.RWMutex
+	top   *node
+	names []string // sorted leaf names; nil when stale
+	count int
+
+	watcher *fsnotify.Watcher
+	cancel  context.CancelFunc
+	done    chan struct{}
+}
+
+// New builds the index of root (one walk) and starts watching it.
+func New(root string, opts Options) (*Index, error) {
+	abs, err := filepath.Abs(root)
+	if err != nil {
+		return nil, err
+	}
+	st, err := os.Stat(abs)
+	if err != nil {
+		return nil, fmt.Errorf("whisper folder: %w", err)
+	}
+	if !st.IsDir() {
+		return nil, fmt.Errorf("whisper folder %s is not a folder", abs)
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.RescanInterval == 0 {
+		opts.RescanInterval = time.Minute
+	}
+	x := &Index{root: abs, opts: opts, log: opts.Logger, top: newNode(), done: make(chan struct{})}
+	if !opts.NoWatch {
+		w, err := fsnotify.NewWatcher()
+		if err != nil {
+			x.log.Warn("fsnotify unavailable; relying on rescans", "error", err)
+		} else {
+			x.watcher = w
+		}
+	}
+	x.refreshTree(x.top, nil, true)
+	ctx, cancel := context.WithCancel(context.Background())
+	x.cancel = cancel
+	go x.loop(ctx)
+	return x, nil
+}
+
+// Root is the indexed folder.
+func (x *Index) Root() string { return x.root }
+
+// Close stops the watcher and the rescans.
+func (x *Index) Close() error {
+	x.cancel()
+	<-x.done
+	if x.watcher != nil {
+		return x.watcher.Close()
+	}
+	return nil
+}
+
+func (x *Index) dirPath(parts []string) string {
+	return filepath.Join(append([]string{x.root}, parts...)...)
+}
+
+// refreshDir reads folder parts again if its mtime changed (or force).
+// It returns the node's child folders to descend into.
+func (x *Index) refreshDir(n *node, parts []string, force bool) map[string]*node {
+	path := x.dirPath(parts)
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil
+	}
+	x.mu.RLock()
+	fresh := n.read && st.ModTime().Equal(n.mtime)
+	x.mu.RUnlock()
+	if fresh && !force {
+		return nil
+	}
+	entries, err := os.ReadDir(path)
+	if err != nil {
+		x.log.Warn("index: reading folder", "path", path, "error", err)
+		return nil
+	}
+	dirs := map[string]struct{}{}
+	leaves := map[string]struct{}{}
+	for _, e := range entries {
+		name := e.Name()
+		typ := e.Type()
+		if typ&fs.ModeSymlink != 0 {
+			full := filepath.Join(path, name)
+			if ok, err := metricpath.Within(x.root, full); err != nil || !ok {
+				continue
+			}
+			tst, err := os.Stat(full)
+			if err != nil || tst.IsDir() {
+				continue // symlinked folders are not followed (loops)
+			}
+			typ = tst.Mode().Type()
+		}
+		switch {
+		case typ.IsDir():
+			if validComponent(name) {
+				dirs[name] = struct{}{}
+			}
+		case typ.IsRegular():
+			if leaf, ok := strings.CutSuffix(name, metricpath.Ext); ok && validComponent(leaf) {
+				leaves[leaf] = struct{}{}
+			}
+		}
+	}
+	var added []string
+	x.mu.Lock()
+	firstRead := !n.read
+	n.read = true
+	n.mtime = st.ModTime()
+	changed := false
+	for d := range n.dirs {
+		if _, ok := dirs[d]; !ok {
+			x.count -= countLeaves(n.dirs[d])
+			delete(n.dirs, d)
+			changed = true
+		}
+	}
+	for d := range dirs {
+		if _, ok := n.dirs[d]; !ok {
+			n.dirs[d] = newNode()
+			added = append(added, d)
+			changed = true
+		}
+	}
+	for l := range n.leaves {
+		if _, ok := leaves[l]; !ok {
+			delete(n.leaves, l)
+			x.count--
+			changed = true
+		}
+	}
+	for l := range leaves {
+		if _, ok := n.leaves[l]; !ok {
+			n.leaves[l] = struct{}{}
+			x.count++
+			changed = true
+		}
+	}
+	if changed {
+		n.kids = nil
+		x.names = nil
+	}
+	sub := make(map[string]*node, len(n.dirs))
+	for k, v := range n.dirs {
+		sub[k] = v
+	}
+	x.mu.Unlock()
+	if x.watcher != nil && firstRead {
+		if err := x.watcher.Add(path); err != nil {
+			x.log.Warn("index: cannot watch folder (rescans still run)", "path", path, "error", err)
+		}
+	}
+	for _, d := range added {
+		x.refreshTree(sub[d], append(append([]string{}, parts...), d), true)
+	}
+	return sub
+}
+
+// refreshTree refreshes a folder and, recursively, every folder below it,
+// reading only those whose mtime changed (all when force).
+func (x *Index) refreshTree(n *node, parts []string, force bool) {
+	sub := x.refreshDir(n, parts, force)
+	if sub == nil {
+		x.mu.RLock()
+		sub = make(map[string]*node, len(n.dirs))
+		for k, v := range n.dirs {
+			sub[k] = v
+		}
+		x.mu.RUnlock()
+	}
+	for name, child := range sub {
+		x.refreshTree(child, append(append([]string{}, parts...), name), false)
+	}
+}
+
+// Rescan runs the mtime-driven rescan now.
+func (x *Index) Rescan() { x.refreshTree(x.top, nil, false) }
+
+func (x *Index) loop(ctx context.Context) {
+	defer close(x.done)
+	var tick <-chan time.Time
+	if x.opts.RescanInterval > 0 {
+		t := time.NewTicker(x.opts.RescanInterval)
+		defer t.Stop()
+		tick = t.C
+	}
+	var events <-chan fsnotify.Event
+	var errs <-chan error
+	if x.watcher != nil {
+		events, errs = x.watcher.Events, x.watcher.Errors
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick:
+			x.Rescan()
+		case ev, ok := <-events:
+			if !ok {
+				events = nil
+				continue
+			}
+			x.onEvent(ev)
+		case err, ok := <-errs:
+			if !ok {
+				errs = nil
+				continue
+			}
+			x.log.Warn("index: watcher error; rescanning", "error", err)
+			x.Rescan()
+		}
+	}
+}
+
+func (x *Index) onEvent(ev fsnotify.Event) {
+	if ev.Op&(fsnotify.Create|fsnotify.Remove|fsnotify.Rename) == 0 {
+		return
+	}
+	rel, err := filepath.Rel(x.root, filepath.Dir(ev.Name))
+	if err != nil || strings.HasPrefix(rel, "..") {
+		return
+	}
+	var parts []string
+	if rel != "." {
+		parts = strings.Split(filepath.ToSlash(rel), "/")
+	}
+	n := x.lookupDir(parts)
+	if n == nil {
+		return
+	}
+	x.refreshDir(n, parts, true)
+}
+
+func (x *Index) lookupDir(parts []string) *node {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	n := x.top
+	for _, p := range parts {
+		n = n.dirs[p]
+		if n == nil {
+			return nil
+		}
+	}
+	return n
+}
+
+func validComponent(s string) bool {
+	return s != "" && !strings.ContainsAny(s, ".\x00\\/")
+}
+
+func countLeaves(n *node) int {
+	c := len(n.leaves)
+	for _, d := range n.dirs {
+		c += countLeaves(d)
+	}
+	return c
+}
+
+// sortedKids returns the node's child names, sorted; x.mu must be held.
+func (x *Index) sortedKids(n *node) []string {
+	if n.kids != nil {
+		return n.kids
+	}
+	kids := make([]string, 0, len(n.dirs)+len(n.leaves))
+	for d := range n.dirs {
+		kids = append(kids, d)
+	}
+	for l := range n.leaves {
+		if _, dup := n.dirs[l]; !dup {
+			kids = append(kids, l)
+		}
+	}
+	sort.Strings(kids)
+	return kids
+}
+
+// Match is one node found by a pattern.
+type Match struct {
+	Path   string
+	Leaf   bool // a metric (whisper file)
+	Branch bool // has children
+}
+
+// Name is the last component of the path.
+func (m Match) Name() string {
+	if i := strings.LastIndexByte(m.Path, '.'); i >= 0 {
+		return m.Path[i+1:]
+	}
+	return m.Path
+}
+
+// Find returns the nodes matching a Graphite path pattern, sorted by path.
+// limit > 0 bounds the number of matches (ErrTooMany beyond it).
+func (x *Index) Find(ctx context.Context, pattern string, limit int) ([]Match, error) {
+	comps, err := compile(pattern)
+	if err != nil {
+		return nil, err
+	}
+	var out []Match
+	var walk func(n *node, parts []string, depth int) error
+	walk = func(n *node, parts []string, depth int) error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		c := &comps[depth]
+		last := depth == len(comps)-1
+		if c.re != nil {
+			x.refreshDir(n, parts, false)
+		} else {
+			x.mu.RLock()
+			_, isDir := n.dirs[c.literal]
+			_, isLeaf := n.leaves[c.literal]
+			x.mu.RUnlock()
+			if !isDir && !isLeaf {
+				// Not known (yet): make sure the folder did not change.
+				x.refreshDir(n, parts, false)
+			}
+		}
+		x.mu.Lock()
+		var names []string
+		if c.re == nil {
+			_, isDir := n.dirs[c.literal]
+			_, isLeaf := n.leaves[c.literal]
+			if isDir || isLeaf {
+				names = []string{c.literal}
+			}
+		} else {
+			kids := x.sortedKids(n)
+			n.kids = kids
+			for _, k := range kids {
+				if c.match(k) {
+					names = append(names, k)
+				}
+			}
+		}
+		type step struct {
+			name   string
+			child  *node
+			isLeaf bool
+		}
+		steps := make([]step, 0, len(names))
+		for _, name := range names {
+			child := n.dirs[name]
+			_, isLeaf := n.leaves[name]
+			steps = append(steps, step{name, child, isLeaf})
+		}
+		x.mu.Unlock()
+		for _, s := range steps {
+			p := append(append(make([]string, 0, len(parts)+1), parts...), s.name)
+			if last {
+				out = append(out, Match{Path: strings.Join(p, "."), Leaf: s.isLeaf, Branch: s.child != nil})
+				if limit > 0 && len(out) > limit {
+					return fmt.Errorf("%w: pattern %q matches more than %d nodes", ErrTooMany, pattern, limit)
+				}
+				continue
+			}
+			if s.child != nil {
+				if err := walk(s.child, p, depth+1); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}
+	if err := walk(x.top, nil, 0); err != nil {
+		return nil, err
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
+	return out, nil
+}
+
+// Leaves returns the metric names matching pattern (leaves only), sorted.
+func (x *Index) Leaves(ctx context.Context, pattern string, limit int) ([]string, error) {
+	if !HasWildcard(pattern) {
+		// An exact name: the file system is the truth, no index needed.
+		p, err := metricpath.Path(x.root, pattern)
+		if err != nil {
+			return nil, nil
+		}
+		if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() {
+			return []string{pattern}, nil
+		}
+		return nil, nil
+	}
+	ms, err := x.Find(ctx, pattern, limit)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, m := range ms {
+		if m.Leaf {
+			out = append(out, m.Path)
+		}
+	}
+	return out, nil
+}
+
+// Count is the number of metrics indexed.
+func (x *Index) Count() int {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	return x.count
+}
+
+// Names returns every metric name, sorted. The slice is shared: do not modify.
+func (x *Index) Names() []string {
+	x.mu.RLock()
+	if x.names != nil {
+		defer x.mu.RUnlock()
+		return x.names
+	}
+	x.mu.RUnlock()
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if x.names != nil {
+		return x.names
+	}
+	names := make([]string, 0, x.count)
+	var walk func(n *node, prefix string)
+	walk = func(n *node, prefix string) {
+		for l := range n.leaves {
+			names = append(names, prefix+l)
+		}
+		for d, c := range n.dirs {
+			walk(c, prefix+d+".")
+		}
+	}
+	walk(x.top, "")
+	sort.Strings(names)
+	x.names = names
+	return names
+}
+
+// Child is one entry of a tree level.
+type Child struct {
+	Name       string
+	Path       string
+	Leaf       bool
+	Expandable bool
+}
+
+// Children lists the children of a dotted prefix ("" is the top level),
+// sorted by name. ok is false when the prefix is not a folder.
+func (x *Index) Children(prefix string) ([]Child, bool) {
+	var parts []string
+	if prefix != "" {
+		parts = strings.Split(prefix, ".")
+		for _, p := range parts {
+			if !validComponent(p) {
+				return nil, false
+			}
+		}
+	}
+	n := x.lookupDir(parts)
+	if n == nil {
+		return nil, false
+	}
+	x.refreshDir(n, parts, false)
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	kids := x.sortedKids(n)
+	n.kids = kids
+	out := make([]Child, 0, len(kids))
+	for _, k := range kids {
+		_, leaf := n.leaves[k]
+		path := k
+		if prefix != "" {
+			path = prefix + "." + k
+		}
+		out = append(out, Child{Name: k, Path: path, Leaf: leaf, Expandable: n.dirs[k] != nil})
+	}
+	return out, true
+}

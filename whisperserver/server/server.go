@@ -1,0 +1,282 @@
+// Package server assembles whisperserver: the name index, the store, the
+// JSON API, the Graphite API and the embedded front end behind one router,
+// with structured access logs, optional basic auth, a request timeout and
+// /healthz.
+package server
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/dreamcatcher-monitoring/dreamcatcher/whisperserver/api"
+	"github.com/dreamcatcher-monitoring/dreamcatcher/whisperserver/graphiteapi"
+	"github.com/dreamcatcher-monitoring/dreamcatcher/whisperserver/index"
+	"github.com/dreamcatcher-monitoring/dreamcatcher/whisperserver/store"
+	"github.com/gorilla/mux"
+)
+
+// Config is everything whisperserver can be told.
+type Config struct {
+	WhisperDir        string        `toml:"whisper_dir"`
+	Listen            string        `toml:"listen"`
+	BasicAuthUser     string        `toml:"basic_auth_user"`
+	BasicAuthPassword string        `toml:"basic_auth_password"`
+	TLSCert           string        `toml:"tls_cert"`
+	TLSKey            string        `toml:"tls_key"`
+	MaxSeries         int           `toml:"max_series"`
+	MaxPoints         int           `toml:"max_points"`
+	MaxFind           int           `toml:"max_find"`
+	MaxOpenFiles      int           `toml:"max_open_files"`
+	RequestTimeout    time.Duration `toml:"request_timeout"`
+	RescanInterval    time.Duration `toml:"rescan_interval"`
+	TimeZone          string        `toml:"timezone"`
+}
+
+// Defaults returns the default configuration.
+func Defaults() Config {
+	return Config{
+		WhisperDir:     "data/whisper",
+		Listen:         "127.0.0.1:8080",
+		MaxSeries:      5000,
+		MaxPoints:      20_000_000,
+		MaxFind:        200_000,
+		MaxOpenFiles:   256,
+		RequestTimeout: 30 * time.Second,
+		RescanInterval: time.Minute,
+		TimeZone:       "UTC",
+	}
+}
+
+// Validate checks the configuration.
+func (c Config) Validate() error {
+	var errs []error
+	if c.WhisperDir == "" {
+		errs = append(errs, errors.New("whisper_dir is empty"))
+	}
+	if c.Listen == "" {
+		errs = append(errs, errors.New("listen is empty"))
+	}
+	if (c.BasicAuthUser == "") != (c.BasicAuthPassword == "") {
+		errs = append(errs, errors.New("basic_auth_user and basic_auth_password go together"))
+	}
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		errs = append(errs, errors.New("tls_cert and tls_key go together"))
+	}
+	if c.MaxSeries < 0 || c.MaxPoints < 0 || c.MaxFind < 0 || c.MaxOpenFiles < 0 {
+		errs = append(errs, errors.New("limits must not be negative"))
+	}
+	if c.RequestTimeout < 0 {
+		errs = append(errs, errors.New("request_timeout must not be negative"))
+	}
+	if _, err := time.LoadLocation(c.TimeZone); err != nil {
+		errs = append(errs, fmt.Errorf("timezone: %w", err))
+	}
+	return errors.Join(errs...)
+}
+
+// Server is a configured whisperserver.
+type Server struct {
+	cfg     Config
+	log     *slog.Logger
+	index   *index.Index
+	store   *store.Store
+	handler http.Handler
+}
+
+// New builds the index of the whisper folder and the handlers.
+func New(cfg Config, static fs.FS, log *slog.Logger) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	loc, _ := time.LoadLocation(cfg.TimeZone)
+	ix, err := index.New(cfg.WhisperDir, index.Options{RescanInterval: cfg.RescanInterval, Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	st := store.New(ix, cfg.MaxOpenFiles, log)
+	s := &Server{cfg: cfg, log: log, index: ix, store: st}
+
+	r := mux.NewRouter()
+	r.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
+		api.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	}).Methods(http.MethodGet, http.MethodHead)
+	api.New(api.Config{Store: st, Location: loc, MaxSeries: cfg.MaxSeries, MaxPoints: cfg.MaxPoints}).Register(r)
+	graphiteapi.New(graphiteapi.Config{Store: st, Location: loc, MaxSeries: cfg.MaxSeries, MaxPoints: cfg.MaxPoints,
+		MaxFind: cfg.MaxFind, Log: log}).Register(r)
+	r.PathPrefix("/api/").HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		api.WriteError(w, http.StatusNotFound, "no such API endpoint: "+r.URL.Path)
+	})
+	if static != nil {
+		files := http.FileServer(http.FS(static))
+		r.PathPrefix("/").Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Method != http.MethodGet && r.Method != http.MethodHead {
+				http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+				return
+			}
+			w.Header().Set("X-Content-Type-Options", "nosniff")
+			files.ServeHTTP(w, r)
+		}))
+	}
+	r.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		api.WriteError(w, http.StatusMethodNotAllowed, "method not allowed (the server is read-only)")
+	})
+
+	var h http.Handler = r
+	if cfg.RequestTimeout > 0 {
+		h = timeout(h, cfg.RequestTimeout)
+	}
+	if cfg.BasicAuthUser != "" {
+		h = basicAuth(h, cfg.BasicAuthUser, cfg.BasicAuthPassword)
+	}
+	h = s.accessLog(recoverer(h, log))
+	s.handler = h
+	return s, nil
+}
+
+// Handler is the server's HTTP handler.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Index is the name index (for tests and diagnostics).
+func (s *Server) Index() *index.Index { return s.index }
+
+// Close stops the index's watcher.
+func (s *Server) Close() error { return s.index.Close() }
+
+// Serve serves on l until ctx is done, then shuts down gracefully.
+func (s *Server) Serve(ctx context.Context, l net.Listener) error {
+	srv := &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	if s.cfg.RequestTimeout > 0 {
+		srv.WriteTimeout = s.cfg.RequestTimeout + 10*time.Second
+	}
+	errc := make(chan error, 1)
+	go func() {
+		if s.cfg.TLSCert != "" {
+			errc <- srv.ServeTLS(l, s.cfg.TLSCert, s.cfg.TLSKey)
+		} else {
+			errc <- srv.Serve(l)
+		}
+	}()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return srv.Shutdown(sctx)
+}
+
+type recorder struct {
+	http.ResponseWriter
+	status int
+	bytes  int
+}
+
+func (r *recorder) WriteHeader(code int) {
+	if r.status == 0 {
+		r.status = code
+	}
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *recorder) Write(b []byte) (int, error) {
+	if r.status == 0 {
+		r.status = http.StatusOK
+	}
+	n, err := r.ResponseWriter.Write(b)
+	r.bytes += n
+	return n, err
+}
+
+func (s *Server) accessLog(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rec := &recorder{ResponseWriter: w}
+		next.ServeHTTP(rec, r)
+		level := slog.LevelInfo
+		if rec.status >= 500 {
+			level = slog.LevelError
+		} else if rec.status >= 400 {
+			level = slog.LevelWarn
+		}
+		s.log.Log(r.Context(), level, "access",
+			"method", r.Method, "path", r.URL.Path, "query", truncate(r.URL.RawQuery, 512),
+			"status", rec.status, "bytes", rec.bytes, "duration_ms", float64(time.Since(start).Microseconds())/1000,
+			"remote", r.RemoteAddr)
+	})
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "…"
+	}
+	return s
+}
+
+func recoverer(next http.Handler, log *slog.Logger) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				log.Error("panic serving request", "path", r.URL.Path, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+				api.WriteError(w, http.StatusInternalServerError, "internal error")
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
+
+func timeout(next http.Handler, d time.Duration) http.Handler {
+	msg := fmt.Sprintf(`{"error": "request took longer than the request timeout (%s); narrow the query"}`, d)
+	th := http.TimeoutHandler(next, d, msg)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/healthz" || !(strings.HasPrefix(r.URL.Path, "/api/") || strings.HasPrefix(r.URL.Path, "/render") || strings.HasPrefix(r.URL.Path, "/metrics")) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		th.ServeHTTP(w, r)
+	})
+}
+
+func basicAuth(next http.Handler, user, pass string) http.Handler {
+	wantU := sha256.Sum256([]byte(user))
+	wantP := sha256.Sum256([]byte(pass))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/healthz" {
+			next.ServeHTTP(w, r)
+			return
+		}
+		u, p, ok := r.BasicAuth()
+		gotU := sha256.Sum256([]byte(u))
+		gotP := sha256.Sum256([]byte(p))
+		if !ok || subtle.ConstantTimeCompare(gotU[:], wantU[:])&subtle.ConstantTimeCompare(gotP[:], wantP[:]) != 1 {
+			w.Header().Set("WWW-Authenticate", `Basic realm="whisperserver", charset="UTF-8"`)
+			api.WriteError(w, http.StatusUnauthorized, "authentication required")
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
