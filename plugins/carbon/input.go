@@ -8,6 +8,7 @@ package carbon
 
 import (
 	"fmt"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -45,8 +46,8 @@ type InputConfig struct {
 	// SelfMetricsInterval is how often, in seconds, the input emits its own
 	// counters (0: never).
 	SelfMetricsInterval int `toml:"self_metrics_interval"`
-	// SelfMetricsPrefix names them; {host} is the hostname.
-	SelfMetricsPrefix string `toml:"self_metrics_prefix"`
+	// SelfMetricsPrefix names them; {hostname} is the hostname ("" turns them off).
+	SelfMetricsPrefix string `toml:"self_metrics"`
 }
 
 // Input is DreamcatcherCarbonInput.
@@ -70,7 +71,7 @@ func (in *Input) ConfigStruct() interface{} {
 		BatchDelayMs:        200,
 		QueueBatches:        16,
 		SelfMetricsInterval: 10,
-		SelfMetricsPrefix:   "dreamcatcher.{host}.carbon_input",
+		SelfMetricsPrefix:   "dreamcatcher.carbon_input.{hostname}",
 	}
 }
 
@@ -134,7 +135,7 @@ func (in *Input) Run(ir pipeline.InputRunner, h pipeline.PluginHelper) error {
 	logTick := time.NewTicker(logEvery)
 	defer logTick.Stop()
 	var statsTick <-chan time.Time
-	if in.conf.SelfMetricsInterval > 0 {
+	if in.conf.SelfMetricsInterval > 0 && strings.Trim(in.conf.SelfMetricsPrefix, ".") != "" {
 		t := time.NewTicker(time.Duration(in.conf.SelfMetricsInterval) * time.Second)
 		defer t.Stop()
 		statsTick = t.C

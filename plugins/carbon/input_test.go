@@ -23,7 +23,7 @@ base_dir = %q
 
 [DreamcatcherCarbonInput]
 address = %q
-self_metrics_prefix = "self.{host}"
+self_metrics = "self.{hostname}"
 %s
 
 [PayloadEncoder]

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -32,11 +33,11 @@ type OutputConfig struct {
 	// StopTimeout, in seconds, is how long a stopping hekad keeps trying to
 	// send what is buffered.
 	StopTimeout int `toml:"stop_timeout"`
-	// SelfMetricsInterval (seconds, 0: never) and SelfMetricsPrefix ({host}:
-	// the hostname) for the output's own counters, which are forwarded with
+	// SelfMetricsInterval (seconds, 0: never) and SelfMetricsPrefix ({hostname}:
+	// the hostname; "" turns them off) for the output's own counters, which are forwarded with
 	// the data.
 	SelfMetricsInterval int    `toml:"self_metrics_interval"`
-	SelfMetricsPrefix   string `toml:"self_metrics_prefix"`
+	SelfMetricsPrefix   string `toml:"self_metrics"`
 }
 
 // Output is DreamcatcherCarbonOutput.
@@ -59,7 +60,7 @@ func (o *Output) ConfigStruct() interface{} {
 		BufferBytes:         32 << 20,
 		StopTimeout:         5,
 		SelfMetricsInterval: 10,
-		SelfMetricsPrefix:   "dreamcatcher.{host}.carbon_output",
+		SelfMetricsPrefix:   "dreamcatcher.carbon_output.{hostname}",
 	}
 }
 
@@ -103,7 +104,7 @@ func (o *Output) Run(or pipeline.OutputRunner, h pipeline.PluginHelper) error {
 	o.snd.Store(snd)
 	self := newSelfLines(expandPrefix(o.conf.SelfMetricsPrefix, h.Hostname()))
 	var statsTick <-chan time.Time
-	if o.conf.SelfMetricsInterval > 0 {
+	if o.conf.SelfMetricsInterval > 0 && strings.Trim(o.conf.SelfMetricsPrefix, ".") != "" {
 		t := time.NewTicker(time.Duration(o.conf.SelfMetricsInterval) * time.Second)
 		defer t.Stop()
 		statsTick = t.C

@@ -34,7 +34,7 @@ emit_in_fields = false
 
 [DreamcatcherCarbonOutput]
 address = %q
-self_metrics_prefix = "edge.{host}"
+self_metrics = "edge.{hostname}"
 %s
 `, filepath.Join(dir, "base"), statsdPort, relay,
 		withDefaults(extra, "reconnect_min_ms = 50", "reconnect_max_ms = 200", "self_metrics_interval = 1"))

@@ -7,7 +7,7 @@ import (
 	"github.com/dreamcatcher-monitoring/dreamcatcher/plugins/carbon/plaintext"
 )
 
-// expandPrefix fills {host} in a self-metrics prefix with the hostname, its
+// expandPrefix fills {hostname} in a self-metrics prefix with the hostname, its
 // dots made underscores so that the host stays one path component (as
 // carbon and go-carbon do), and trims stray dots.
 func expandPrefix(prefix, host string) string {
@@ -15,7 +15,7 @@ func expandPrefix(prefix, host string) string {
 		host = "unknown"
 	}
 	host = strings.NewReplacer(".", "_", "/", "_", "\\", "_", " ", "_").Replace(host)
-	return strings.Trim(strings.ReplaceAll(prefix, "{host}", host), ".")
+	return strings.Trim(strings.ReplaceAll(prefix, "{hostname}", host), ".")
 }
 
 // selfLines renders one self-metrics report: counters as the change since
