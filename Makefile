@@ -8,6 +8,7 @@ FUZZTIME ?= 10s
 HEKA     := .build/heka/.prepared-v0.10.0
 # Fuzz targets run briefly by `make test`: package:FuzzName
 FUZZ_TARGETS := ./plugins/carbon/plaintext:FuzzParseLine \
+	./plugins/carbon/receiver:FuzzAppendLine ./plugins/carbon/receiver:FuzzValidName \
 	./collectors/mongotop:FuzzParseLine ./collectors/mongotop:FuzzNamer
 
 .PHONY: all build heka web run test lint gotest fuzz webtest bench clean
