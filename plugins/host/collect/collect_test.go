@@ -6,6 +6,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -316,5 +317,47 @@ func TestCollectThisHost(t *testing.T) {
 	}
 	if !hasNet {
 		t.Errorf("no network interface reported")
+	}
+}
+
+// TestStatfsTimeout checks that a filesystem whose statfs hangs (a dead
+// network mount) gives an error after the timeout, is not asked again while
+// its call is pending, and is read again once the call returns.
+func TestStatfsTimeout(t *testing.T) {
+	c, err := New(Config{Prefix: "p", Timeout: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	release := make(chan struct{})
+	calls := 0
+	var mu sync.Mutex
+	c.statfs = func(ctx context.Context, path string) (*disk.UsageStat, error) {
+		mu.Lock()
+		calls++
+		mu.Unlock()
+		<-release
+		return &disk.UsageStat{Path: path, Total: 100, Used: 1, Free: 99}, nil
+	}
+	ctx := context.Background()
+	if _, err := c.usage(ctx, "/mnt/nfs"); err == nil || !strings.Contains(err.Error(), "did not return within") {
+		t.Fatalf("first call: %v", err)
+	}
+	if _, err := c.usage(ctx, "/mnt/nfs"); err == nil || !strings.Contains(err.Error(), "still has not returned") {
+		t.Fatalf("second call: %v", err)
+	}
+	mu.Lock()
+	if calls != 1 {
+		t.Errorf("statfs called %d times while pending, want 1", calls)
+	}
+	mu.Unlock()
+	close(release)
+	var u *disk.UsageStat
+	deadline := time.Now().Add(10 * time.Second)
+	for u == nil && time.Now().Before(deadline) {
+		u, _ = c.usage(ctx, "/mnt/nfs")
+		time.Sleep(10 * time.Millisecond)
+	}
+	if u == nil || u.Total != 100 {
+		t.Fatalf("after the hang ended: %+v", u)
 	}
 }

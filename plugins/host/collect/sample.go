@@ -44,6 +44,8 @@ type Collector struct {
 
 	mu      sync.Mutex
 	pending map[string]bool // mount points whose statfs has not returned yet
+	// statfs reads one filesystem's space (disk.UsageWithContext).
+	statfs func(ctx context.Context, path string) (*disk.UsageStat, error)
 }
 
 // New checks cfg and returns a Collector.
@@ -60,7 +62,7 @@ func New(cfg Config) (*Collector, error) {
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = 5 * time.Second
 	}
-	c := &Collector{cfg: cfg, groups: map[string]bool{}, pending: map[string]bool{}}
+	c := &Collector{cfg: cfg, groups: map[string]bool{}, pending: map[string]bool{}, statfs: disk.UsageWithContext}
 	for _, g := range cfg.Groups {
 		c.groups[g] = true
 	}
@@ -246,7 +248,7 @@ func (c *Collector) usage(ctx context.Context, mount string) (*disk.UsageStat, e
 	}
 	done := make(chan answer, 1)
 	go func() {
-		u, err := disk.UsageWithContext(context.Background(), mount)
+		u, err := c.statfs(context.Background(), mount)
 		c.mu.Lock()
 		delete(c.pending, mount)
 		c.mu.Unlock()
