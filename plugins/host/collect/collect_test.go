@@ -3,6 +3,8 @@ package collect
 import (
 	"context"
 	"math"
+	"os"
+	"os/exec"
 	"runtime"
 	"strconv"
 	"strings"
@@ -360,4 +362,58 @@ func TestStatfsTimeout(t *testing.T) {
 	if u == nil || u.Total != 100 {
 		t.Fatalf("after the hang ended: %+v", u)
 	}
+}
+
+// TestAgainstReferenceTools compares the space of / with coreutils' df and
+// the memory total with procps' free on this machine.
+func TestAgainstReferenceTools(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("df and free output formats are checked on Linux")
+	}
+	dfOut, err := exec.Command("df", "-B1", "--output=size,used,avail,itotal,iused,iavail", "/").Output()
+	freeOut, err2 := exec.Command("free", "-b").Output()
+	if err != nil || err2 != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("df/free needed under CI: %v %v", err, err2)
+		}
+		t.Skipf("df or free not available: %v %v", err, err2)
+	}
+	c, err := New(Config{Prefix: "p", Groups: []string{Disk, Mem}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := parse(t, c.Collect(context.Background(), time.Unix(1, 0)).Payload, 1)
+
+	df := strings.Fields(strings.Split(strings.TrimSpace(string(dfOut)), "\n")[1])
+	num := func(s string) float64 {
+		v, err := strconv.ParseFloat(s, 64)
+		if err != nil {
+			t.Fatalf("parsing %q: %v", s, err)
+		}
+		return v
+	}
+	total := num(df[0])
+	if m["p.disk.root.total"] != total {
+		t.Errorf("disk.root.total %v, df says %v", m["p.disk.root.total"], total)
+	}
+	// Other processes write to the disk between the two readings.
+	for name, i := range map[string]int{"used": 1, "free": 2} {
+		if got, want := m["p.disk.root."+name], num(df[i]); math.Abs(got-want) > 0.02*total {
+			t.Errorf("disk.root.%s %v, df says %v", name, got, want)
+		}
+	}
+	if itotal := num(df[3]); itotal > 0 && m["p.disk.root.inodes_total"] != itotal {
+		t.Errorf("disk.root.inodes_total %v, df says %v", m["p.disk.root.inodes_total"], itotal)
+	}
+
+	for _, line := range strings.Split(string(freeOut), "\n") {
+		f := strings.Fields(line)
+		if len(f) > 1 && f[0] == "Mem:" {
+			if got, want := m["p.memory.total"], num(f[1]); got != want {
+				t.Errorf("memory.total %v, free says %v", got, want)
+			}
+			return
+		}
+	}
+	t.Errorf("no Mem: line in free's output:\n%s", freeOut)
 }
