@@ -1,0 +1,156 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/dreamcatcher-monitoring/dreamcatcher/internal/testutil"
+)
+
+// etsyStatsd returns the folder of Etsy statsd 0.9.0 (the reference statsd
+// server), installing it with npm into .build/etsy-statsd when missing. It
+// skips the test when that is impossible, unless CI=true.
+func etsyStatsd(t *testing.T) string {
+	t.Helper()
+	prefix := filepath.Join(testutil.ModuleRoot(t), ".build", "etsy-statsd")
+	dir := filepath.Join(prefix, "node_modules", "statsd")
+	unavailable := func(format string, args ...interface{}) {
+		t.Helper()
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("Etsy statsd is required under CI: "+format, args...)
+		}
+		t.Skipf("Etsy statsd not available: "+format, args...)
+	}
+	if _, err := exec.LookPath("node"); err != nil {
+		unavailable("no node on PATH")
+	}
+	if _, err := os.Stat(filepath.Join(dir, "stats.js")); err == nil {
+		return dir
+	}
+	if err := os.MkdirAll(prefix, 0o755); err != nil {
+		unavailable("%v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, "npm", "install", "--no-audit", "--no-fund", "--prefix", prefix, "statsd@0.9.0").CombinedOutput()
+	if err != nil {
+		unavailable("npm install statsd@0.9.0: %v\n%s", err, out)
+	}
+	return dir
+}
+
+// TestAgainstEtsyStatsd sends the recorded text sample to Etsy statsd
+// itself and checks, in what its graphite backend flushes, that every gauge
+// name passes its key rules unchanged and holds the last value sent.
+func TestAgainstEtsyStatsd(t *testing.T) {
+	dir := etsyStatsd(t)
+
+	// A plain TCP listener plays carbon for statsd's graphite backend.
+	carbon, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { carbon.Close() })
+	var mu sync.Mutex
+	last := map[string]string{}
+	badLines := 0.0 // the most bad lines statsd counted in one flush
+	go func() {
+		for {
+			conn, err := carbon.Accept()
+			if err != nil {
+				return
+			}
+			go func(c net.Conn) {
+				defer c.Close()
+				_ = c.SetReadDeadline(time.Now().Add(2 * time.Minute))
+				sc := bufio.NewScanner(c)
+				for sc.Scan() {
+					f := strings.Fields(sc.Text())
+					if len(f) == 3 {
+						mu.Lock()
+						last[f[0]] = f[1]
+						if f[0] == "stats_counts.statsd.bad_lines_seen" {
+							v, _ := strconv.ParseFloat(f[1], 64)
+							badLines = max(badLines, v)
+						}
+						mu.Unlock()
+					}
+				}
+			}(conn)
+		}
+	}()
+
+	port, mgmt := testutil.FreePort(t), testutil.FreePort(t)
+	cfg := testutil.WriteFile(t, t.TempDir(), "config.js", fmt.Sprintf(`{
+  address: "127.0.0.1", port: %d, mgmt_address: "127.0.0.1", mgmt_port: %d,
+  flushInterval: 500, backends: ["./backends/graphite"],
+  graphiteHost: "127.0.0.1", graphitePort: %d, graphite: { legacyNamespace: true }
+}`, port, mgmt, carbon.Addr().(*net.TCPAddr).Port))
+	cmd := exec.Command("node", "stats.js", cfg)
+	cmd.Dir = dir
+	var logs strings.Builder
+	var logMu sync.Mutex
+	cmd.Stdout = writerFunc(func(p []byte) { logMu.Lock(); logs.Write(p); logMu.Unlock() })
+	cmd.Stderr = cmd.Stdout
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	testutil.Eventually(t, 30*time.Second, func() bool {
+		logMu.Lock()
+		defer logMu.Unlock()
+		return strings.Contains(logs.String(), "server is up")
+	}, "Etsy statsd did not start")
+
+	code, _, stderr := runWithStdin(t, filepath.Join("testdata", "text.txt"), "-port", strconv.Itoa(port))
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	want := map[string]string{}
+	for _, g := range gauges("mongotop.",
+		"app.fs_chunks 120 20 100", "app.users 4 4 0", "local.oplog_rs 1 1 0", "admin.system_roles 0 0 0",
+		"app.my_coll 2 1 1", "app._cmd_aggregate 7 7 0") {
+		name, rest, _ := strings.Cut(g, ":")
+		want["stats.gauges."+name] = strings.TrimSuffix(rest, "|g")
+	}
+	testutil.Eventually(t, 30*time.Second, func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		for name, v := range want {
+			if last[name] != v {
+				return false
+			}
+		}
+		return true
+	}, "Etsy statsd never flushed the expected gauges; last values: %v", last)
+
+	mu.Lock()
+	defer mu.Unlock()
+	if _, ok := last["stats_counts.statsd.bad_lines_seen"]; !ok {
+		t.Errorf("no stats_counts.statsd.bad_lines_seen in the flushes")
+	}
+	if badLines != 0 {
+		t.Errorf("Etsy statsd counted %v bad lines", badLines)
+	}
+	for name := range last {
+		if strings.HasPrefix(name, "stats.gauges.mongotop.") {
+			if _, ok := want[name]; !ok {
+				t.Errorf("unexpected gauge %s", name)
+			}
+		}
+	}
+}
+
+type writerFunc func(p []byte)
+
+func (f writerFunc) Write(p []byte) (int, error) { f(p); return len(p), nil }
