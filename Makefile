@@ -9,7 +9,8 @@ HEKA     := .build/heka/.prepared-v0.10.0
 # Fuzz targets run briefly by `make test`: package:FuzzName
 FUZZ_TARGETS := ./plugins/carbon/plaintext:FuzzParseLine \
 	./plugins/carbon/receiver:FuzzAppendLine ./plugins/carbon/receiver:FuzzValidName \
-	./collectors/mongotop:FuzzParseLine ./collectors/mongotop:FuzzNamer
+	./collectors/mongotop:FuzzParseLine ./collectors/mongotop:FuzzNamer \
+	./plugins/whisper/schema:FuzzParseRetentions ./plugins/whisper/schema:FuzzParseConf
 
 .PHONY: all build heka web run test lint gotest fuzz webtest bench clean
 

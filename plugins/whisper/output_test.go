@@ -2,8 +2,8 @@ package whisper_test
 
 import (
 	"fmt"
-	"os"
 	"math"
+	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -19,6 +19,13 @@ import (
 // github.com/lomik/go-whisper.
 func goWhisperSum(t *testing.T, path string) float64 {
 	t.Helper()
+	sum, _ := goWhisperSumCount(t, path)
+	return sum
+}
+
+// goWhisperSumCount also returns the number of points.
+func goWhisperSumCount(t *testing.T, path string) (float64, int) {
+	t.Helper()
 	db, err := gowhisper.Open(path)
 	if err != nil {
 		t.Fatal(err)
@@ -29,13 +36,14 @@ func goWhisperSum(t *testing.T, path string) float64 {
 	if err != nil || ts == nil {
 		t.Fatalf("fetch %s: %v", path, err)
 	}
-	sum := 0.0
+	sum, n := 0.0, 0
 	for _, v := range ts.Values() {
 		if !math.IsNaN(v) {
 			sum += v
+			n++
 		}
 	}
-	return sum
+	return sum, n
 }
 
 func wsp(base, name string) string {

@@ -12,9 +12,11 @@
 package persist
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -307,12 +309,14 @@ func (w *writer) update(path string, b cache.Batch, now time.Time, final bool) e
 		p.c.creates.Add(1)
 		hdr = Header{Method: match.Method, Archives: match.Archives, MaxRetention: match.Archives.MaxRetention()}
 	case err != nil:
+		kind := "open"
 		if errors.Is(err, ErrCorrupt) {
 			p.c.corrupt.Add(1)
+			kind = "corrupt"
 		} else {
 			p.c.updateErrors.Add(1)
 		}
-		p.cfg.Log.Log("open", "opening %s: %v (points kept, will retry)", path, err)
+		p.cfg.Log.Log(kind, "opening %s: %v (points kept, will retry)", path, err)
 		return err
 	default:
 		if !hdr.Archives.Equal(match.Archives) && !w.warned[b.Name] {
@@ -427,47 +431,71 @@ func (w *writer) create(path string, m schema.Match) (*whisper.Whisper, error) {
 	}
 	tmp := filepath.Join(dir, ".tmp."+strconv.Itoa(os.Getpid())+"."+strconv.Itoa(w.id)+"."+filepath.Base(path))
 	_ = os.Remove(tmp)
-	rets := make(whisper.Retentions, len(m.Archives))
-	for i, a := range m.Archives {
-		r := whisper.NewRetention(a.SecondsPerPoint, a.Points)
-		rets[i] = &r
+	if err := writeNewFile(tmp, m, p.cfg.FilePerm, p.cfg.Sparse); err != nil {
+		_ = os.Remove(tmp)
+		return nil, err
 	}
+	err := os.Link(tmp, path)
+	_ = os.Remove(tmp)
+	if err != nil && !errors.Is(err, fs.ErrExist) {
+		return nil, err
+	}
+	// Created, or another process made it meanwhile: open it for the update.
 	var db *whisper.Whisper
-	err := safely(func() error {
+	err = safely(func() error {
 		var e error
-		db, e = whisper.CreateWithOptions(tmp, rets, whisper.AggregationMethod(m.Method),
-			float32(m.XFilesFactor), &whisper.Options{Sparse: p.cfg.Sparse})
+		db, e = whisper.Open(path)
 		return e
 	})
+	return db, err
+}
+
+// writeNewFile writes an empty whisper file in Graphite's format: the
+// metadata (aggregation method, max retention, xFilesFactor, archive
+// count), one (offset, seconds per point, points) entry per archive, then
+// zeroed archives. The file is made here rather than by go-whisper's
+// Create, which leaks its file descriptor when a write fails (disk full).
+func writeNewFile(path string, m schema.Match, perm os.FileMode, sparse bool) (err error) {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
 	if err != nil {
-		if db != nil {
-			db.Close()
+		return err
+	}
+	defer func() {
+		if cerr := f.Close(); err == nil {
+			err = cerr
 		}
-		_ = os.Remove(tmp)
-		return nil, err
+	}()
+	as := m.Archives
+	hdr := make([]byte, 16+12*len(as))
+	binary.BigEndian.PutUint32(hdr[0:], uint32(m.Method))
+	binary.BigEndian.PutUint32(hdr[4:], uint32(as.MaxRetention()))
+	binary.BigEndian.PutUint32(hdr[8:], math.Float32bits(float32(m.XFilesFactor)))
+	binary.BigEndian.PutUint32(hdr[12:], uint32(len(as)))
+	offset := len(hdr)
+	for i, a := range as {
+		binary.BigEndian.PutUint32(hdr[16+12*i:], uint32(offset))
+		binary.BigEndian.PutUint32(hdr[20+12*i:], uint32(a.SecondsPerPoint))
+		binary.BigEndian.PutUint32(hdr[24+12*i:], uint32(a.Points))
+		offset += 12 * a.Points
 	}
-	if err := os.Chmod(tmp, p.cfg.FilePerm); err != nil {
-		db.Close()
-		_ = os.Remove(tmp)
-		return nil, err
+	if _, err := f.Write(hdr); err != nil {
+		return err
 	}
-	err = os.Link(tmp, path)
-	_ = os.Remove(tmp)
-	if err != nil {
-		db.Close()
-		if errors.Is(err, fs.ErrExist) {
-			// Another process made it meanwhile: use that one.
-			var db2 *whisper.Whisper
-			err = safely(func() error {
-				var e error
-				db2, e = whisper.Open(path)
-				return e
-			})
-			return db2, err
+	if sparse {
+		if err := f.Truncate(int64(offset)); err != nil {
+			return err
 		}
-		return nil, err
+	} else {
+		zeros := make([]byte, 64*1024)
+		for left := offset - len(hdr); left > 0; {
+			n := min(left, len(zeros))
+			if _, err := f.Write(zeros[:n]); err != nil {
+				return err
+			}
+			left -= n
+		}
 	}
-	return db, nil
+	return f.Chmod(perm)
 }
 
 // safely runs a go-whisper call, turning any panic (the library panics on
