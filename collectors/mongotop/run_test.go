@@ -97,3 +97,27 @@ func TestRunReadError(t *testing.T) {
 		t.Errorf("gauges read before the error were not sent: %+v %q", st, got)
 	}
 }
+
+// TestRunLongJSONDocument checks a --json document larger than the read
+// buffer (a server with thousands of collections) and CRLF line ends.
+func TestRunLongJSONDocument(t *testing.T) {
+	doc := jsonDoc(3000) // about 360 KB on one line
+	in := "a.b 1ms 1ms 1ms\r\n" + doc + "\r\n" + doc
+	gauges := 0
+	st, err := Run(strings.NewReader(in), Options{
+		Namer: Namer{Prefix: "m"},
+		Send: func(d []byte) error {
+			if len(d) > DefaultPacketSize {
+				t.Errorf("datagram of %d bytes", len(d))
+			}
+			gauges += strings.Count(string(d), "\n") + 1
+			return nil
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Malformed != 0 || st.Gauges != 3+2*9000 || gauges != st.Gauges {
+		t.Errorf("stats %+v, %d gauges received", st, gauges)
+	}
+}
