@@ -42,7 +42,7 @@ type HostInputConfig struct {
 	// IgnoreFS are filesystem types not reported.
 	IgnoreFS []string `toml:"ignore_fs"`
 	// Interfaces, if set, are the only network interfaces reported
-	// (names or patterns such as "eth*"; default all but lo).
+	// (names or patterns such as "eth*"; default all but lo and veth*).
 	Interfaces []string `toml:"interfaces"`
 	// Devices, if set, are the only block devices reported (names or
 	// patterns such as "sd*"; default all but loop and RAM disks).

@@ -51,6 +51,12 @@ var pseudoFS = map[string]bool{
 // no "devices" list is given: loop and RAM disks.
 var DefaultIgnoreDevices = []string{"loop*", "ram*"}
 
+// DefaultIgnoreInterfaces are network interfaces left out when no
+// "interfaces" list is given: loopback, and the veth pairs container
+// runtimes create and destroy with every container (each would leave its
+// own set of whisper files behind).
+var DefaultIgnoreInterfaces = []string{"lo", "veth*"}
+
 // Config selects what to collect and how to name it.
 type Config struct {
 	// Prefix is put before every name, e.g. "hosts.web1". Required.
@@ -64,7 +70,8 @@ type Config struct {
 	// reported whatever its type, so a container's overlay root counts.
 	IgnoreFS []string
 	// Interfaces, when set, are the only network interfaces reported (names
-	// or shell patterns such as "eth*"); by default every one but "lo".
+	// or shell patterns such as "eth*"); by default every one but
+	// DefaultIgnoreInterfaces.
 	Interfaces []string
 	// Devices, when set, are the only block devices reported (names or
 	// patterns such as "sd*"); by default every one but loop and RAM disks.

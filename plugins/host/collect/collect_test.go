@@ -211,7 +211,7 @@ func TestFilters(t *testing.T) {
 			t.Errorf("default wantDevice(%q) = %v", dev, got)
 		}
 	}
-	for iface, want := range map[string]bool{"eth0": true, "lo": false, "docker0": true} {
+	for iface, want := range map[string]bool{"eth0": true, "lo": false, "docker0": true, "veth1a2b3c": false} {
 		if got := c.wantInterface(iface); got != want {
 			t.Errorf("default wantInterface(%q) = %v", iface, got)
 		}

@@ -182,7 +182,7 @@ func (c *Collector) wantInterface(name string) bool {
 	if len(c.cfg.Interfaces) > 0 {
 		return matchAny(c.cfg.Interfaces, name)
 	}
-	return name != "lo"
+	return !matchAny(DefaultIgnoreInterfaces, name)
 }
 
 // wantMount decides whether a mounted filesystem is reported.
