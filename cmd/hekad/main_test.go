@@ -181,3 +181,26 @@ func TestConfigFolder(t *testing.T) {
 		t.Fatalf("exit code after SIGINT = %d", code)
 	}
 }
+
+// TestInitFailureNamesFileAndSection: a setting that decodes but that the
+// plugin's Init refuses (a bad listen address) still yields one message
+// naming the file and the section.
+func TestInitFailureNamesFileAndSection(t *testing.T) {
+	bin := testutil.Binary(t, "hekad")
+	dir := t.TempDir()
+	cfg := testutil.WriteFile(t, dir, "init.toml", fmt.Sprintf(`
+[hekad]
+base_dir = %q
+[StatsdInput]
+address = "not-an-address"
+`, filepath.Join(dir, "base")))
+	code, out := testutil.Run(t, 10*time.Second, bin, "-config", cfg)
+	if code == 0 {
+		t.Fatalf("exit code 0; output:\n%s", out)
+	}
+	for _, w := range []string{"hekad: error:", "init.toml: [StatsdInput]"} {
+		if !strings.Contains(out, w) {
+			t.Errorf("output lacks %q:\n%s", w, out)
+		}
+	}
+}

@@ -160,11 +160,34 @@ func Run(l *Loaded, checks ...Check) error {
 		}
 	}
 	if err := pc.LoadConfig(); err != nil {
-		return fmt.Errorf("%s: %w", strings.Join(l.Files, ", "), err)
+		return l.loadError(err, pc.LogMsgs)
 	}
 	pipeline.LogInfo.Printf("hekad starting with %s", describeFiles(l.Files))
 	pipeline.Run(pc)
 	return nil
+}
+
+// loadError turns Heka's plugin-loading messages (such as "Initialization
+// failed for 'NAME': …") into one error whose lines name the file and section.
+func (l *Loaded) loadError(err error, msgs []string) error {
+	if len(msgs) == 0 {
+		return fmt.Errorf("%s: %w", strings.Join(l.Files, ", "), err)
+	}
+	lines := make([]string, 0, len(msgs))
+	for _, m := range msgs {
+		lines = append(lines, l.locate(m))
+	}
+	return errors.New(strings.Join(lines, "\n"))
+}
+
+// locate prefixes a message that names a section ('NAME') with its file.
+func (l *Loaded) locate(msg string) string {
+	for _, s := range l.Sections {
+		if strings.Contains(msg, "'"+s.Name+"'") || strings.Contains(msg, "for "+s.Name+":") {
+			return fmt.Sprintf("%s: [%s]: %s", s.File, s.Name, msg)
+		}
+	}
+	return msg
 }
 
 func describeFiles(files []string) string {
