@@ -23,7 +23,8 @@ const (
 // Expr is a parsed target expression.
 type Expr struct {
 	Kind   Kind
-	Path   string // KindPath
+	Path   string // KindPath (escapes decoded)
+	Raw    string // KindPath: the source text
 	Func   string // KindCall
 	Args   []*Expr
 	Kwargs []Kwarg
@@ -251,7 +252,7 @@ func (p *parser) arg(depth int) (*Expr, error) {
 }
 
 func (p *parser) followedByArgEnd(j int) bool {
-	for j < len(p.s) && p.s[j] == ' ' {
+	for j < len(p.s) && (p.s[j] == ' ' || p.s[j] == '\t' || p.s[j] == '\n' || p.s[j] == '\r') {
 		j++
 	}
 	return j >= len(p.s) || p.s[j] == ',' || p.s[j] == ')'
@@ -345,7 +346,7 @@ func (p *parser) path() (*Expr, error) {
 			case isPathChar(c) || c >= 0x80:
 				b.WriteByte(c)
 				p.i++
-			case c == '\\' && p.i+1 < len(p.s) && (strings.IndexByte(pathSymbols, p.s[p.i+1]) >= 0 || p.s[p.i+1] == '='):
+			case c == '\\' && p.i+1 < len(p.s) && p.s[p.i+1] != '.' && (strings.IndexByte(pathSymbols, p.s[p.i+1]) >= 0 || p.s[p.i+1] == '='):
 				b.WriteByte(p.s[p.i+1])
 				p.i += 2
 			case c == '{':
@@ -385,14 +386,16 @@ func (p *parser) path() (*Expr, error) {
 			break
 		}
 	}
-	_ = start
-	return &Expr{Kind: KindPath, Path: b.String()}, nil
+	return &Expr{Kind: KindPath, Path: b.String(), Raw: p.s[start:p.i]}, nil
 }
 
 // String renders the expression back in Graphite syntax.
 func (e *Expr) String() string {
 	switch e.Kind {
 	case KindPath:
+		if e.Raw != "" {
+			return e.Raw
+		}
 		return e.Path
 	case KindString:
 		return `"` + e.Str + `"`
@@ -444,3 +447,4 @@ func pyNum(f float64, isInt bool) string {
 	}
 	return PyRepr(f)
 }
+

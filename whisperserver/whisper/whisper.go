@@ -115,6 +115,7 @@ func ReadHeader(r io.ReaderAt, size int64) (*Header, error) {
 		return nil, fmt.Errorf("%w: reading archive headers: %v", ErrCorrupt, err)
 	}
 	dataStart := int64(metadataSize + archiveInfoSize*int(count))
+	var maxRet int64
 	for i := 0; i < int(count); i++ {
 		p := ai[i*archiveInfoSize:]
 		a := Archive{
@@ -131,6 +132,10 @@ func ReadHeader(r io.ReaderAt, size int64) (*Header, error) {
 				ErrCorrupt, i, a.Offset, a.Points, size)
 		}
 		h.Archives = append(h.Archives, a)
+		maxRet = max(maxRet, a.Retention())
+	}
+	if h.MaxRetention == 0 || h.MaxRetention > maxRet {
+		return nil, fmt.Errorf("%w: max retention %d does not match the archives (longest %d)", ErrCorrupt, h.MaxRetention, maxRet)
 	}
 	return h, nil
 }
@@ -201,6 +206,9 @@ func (w *File) fetchArchive(a Archive, from, until int64) (*Series, error) {
 		untilInterval += step
 	}
 	n := (untilInterval - fromInterval) / step
+	if n > a.Points+1 {
+		return nil, fmt.Errorf("range of %d points is longer than archive %d (%d points)", n, a.Index, a.Points)
+	}
 	s := &Series{Archive: a.Index, Start: fromInterval, End: untilInterval, Step: step}
 	var first [pointSize]byte
 	if _, err := w.f.ReadAt(first[:], a.Offset); err != nil {
