@@ -447,4 +447,3 @@ func pyNum(f float64, isInt bool) string {
 	}
 	return PyRepr(f)
 }
-
