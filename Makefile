@@ -10,7 +10,8 @@ HEKA     := .build/heka/.prepared-v0.10.0
 FUZZ_TARGETS := ./plugins/carbon/plaintext:FuzzParseLine \
 	./plugins/carbon/receiver:FuzzAppendLine ./plugins/carbon/receiver:FuzzValidName \
 	./collectors/mongotop:FuzzParseLine ./collectors/mongotop:FuzzNamer \
-	./plugins/whisper/schema:FuzzParseRetentions ./plugins/whisper/schema:FuzzParseConf
+	./plugins/whisper/schema:FuzzParseRetentions ./plugins/whisper/schema:FuzzParseConf \
+	./plugins/statsd/protocol:FuzzParseLine
 
 .PHONY: all build heka web run test lint gotest fuzz webtest bench clean
 

@@ -4,5 +4,6 @@ package main
 import (
 	_ "github.com/dreamcatcher-monitoring/dreamcatcher/plugins/carbon"
 	_ "github.com/dreamcatcher-monitoring/dreamcatcher/plugins/host"
+	_ "github.com/dreamcatcher-monitoring/dreamcatcher/plugins/statsd"
 	_ "github.com/dreamcatcher-monitoring/dreamcatcher/plugins/whisper"
 )

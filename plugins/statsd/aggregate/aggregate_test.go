@@ -1,0 +1,330 @@
+package aggregate
+
+import (
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// flush returns one flush as name → value.
+func flush(t *testing.T, a *Aggregator, ts int64) map[string]float64 {
+	t.Helper()
+	out := map[string]float64{}
+	for _, line := range strings.Split(strings.TrimSuffix(string(a.Flush(ts)), "\n"), "\n") {
+		f := strings.Fields(line)
+		if len(f) != 3 {
+			t.Fatalf("bad line %q", line)
+		}
+		if f[2] != strconv.FormatInt(ts, 10) {
+			t.Fatalf("line %q: timestamp, want %d", line, ts)
+		}
+		v, err := strconv.ParseFloat(f[1], 64)
+		if err != nil {
+			t.Fatalf("line %q: %v", line, err)
+		}
+		if _, dup := out[f[0]]; dup {
+			t.Fatalf("duplicate name %q", f[0])
+		}
+		out[f[0]] = v
+	}
+	return out
+}
+
+func expect(t *testing.T, got map[string]float64, want map[string]float64) {
+	t.Helper()
+	for k, w := range want {
+		g, ok := got[k]
+		if !ok {
+			t.Errorf("missing %s (want %v)", k, w)
+			continue
+		}
+		if math.Abs(g-w) > 1e-9*math.Max(1, math.Abs(w)) {
+			t.Errorf("%s = %v, want %v", k, g, w)
+		}
+	}
+}
+
+func absent(t *testing.T, got map[string]float64, names ...string) {
+	t.Helper()
+	for _, n := range names {
+		if _, ok := got[n]; ok {
+			t.Errorf("%s present, want absent", n)
+		}
+	}
+}
+
+func TestLegacyNamespace(t *testing.T) {
+	a := New(DefaultConfig(), 2)
+	s0, s1 := a.Shards()[0], a.Shards()[1]
+	s0.AddPacket([]byte("hits:1|c\nhits:2|c|@0.5\nlat:10|ms\nlat:20|ms:30|ms\n"))
+	s1.AddPacket([]byte("temp:21|g\ntemp:+4|g\nusers:a|s\nusers:b|s\nusers:a|s\nbad line\n\n"))
+	got := flush(t, a, 1000)
+	expect(t, got, map[string]float64{
+		"stats.hits":                           0.5, // (1 + 4) / 10 s
+		"stats_counts.hits":                    5,
+		"stats.timers.lat.count":               3,
+		"stats.timers.lat.count_ps":            0.3,
+		"stats.timers.lat.lower":               10,
+		"stats.timers.lat.upper":               30,
+		"stats.timers.lat.sum":                 60,
+		"stats.timers.lat.sum_squares":         1400,
+		"stats.timers.lat.mean":                20,
+		"stats.timers.lat.median":              20,
+		"stats.timers.lat.std":                 math.Sqrt(200.0 / 3),
+		"stats.timers.lat.count_90":            3,
+		"stats.timers.lat.upper_90":            30,
+		"stats.gauges.temp":                    25,
+		"stats.sets.users.count":               2,
+		"stats.statsd.packets_received":        0.2,
+		"stats_counts.statsd.packets_received": 2,
+		"stats_counts.statsd.metrics_received": 10,
+		"stats_counts.statsd.bad_lines_seen":   1,
+		"statsd.numStats":                      7, // 4 counters (3 own), 1 timer, 1 gauge, 1 set
+	})
+	for _, n := range []string{"stats.statsd.graphiteStats.calculationtime", "stats.statsd.processing_time"} {
+		if _, ok := got[n]; !ok {
+			t.Errorf("missing %s", n)
+		}
+	}
+
+	// Next flush: counters stay at 0, timers report count 0, sets 0, gauges
+	// keep their value, and the timestamp lag appears.
+	got = flush(t, a, 1011)
+	expect(t, got, map[string]float64{
+		"stats_counts.hits":                 0,
+		"stats.timers.lat.count":            0,
+		"stats.timers.lat.count_ps":         0,
+		"stats.gauges.temp":                 25,
+		"stats.sets.users.count":            0,
+		"stats.gauges.statsd.timestamp_lag": 1,
+	})
+	absent(t, got, "stats.timers.lat.upper", "stats.timers.lat.mean")
+}
+
+func TestModernNamespaceAndPrefixes(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.LegacyNamespace = false
+	cfg.GlobalPrefix = "app"
+	cfg.PrefixCounter = "c"
+	cfg.PrefixTimer = ""
+	cfg.GlobalSuffix = "sfx"
+	cfg.PrefixStats = "agg"
+	cfg.FlushCounts = false
+	a := New(cfg, 1)
+	a.Shards()[0].AddPacket([]byte("hits:4|c|#env:prod\nlat:5|ms\ntemp:1|g\nu:x|s"))
+	got := flush(t, a, 50)
+	expect(t, got, map[string]float64{
+		"app.c.hits.rate.sfx;env=prod":        0.4,
+		"app.lat.count.sfx":                   1,
+		"app.gauges.temp.sfx":                 1,
+		"app.sets.u.count.sfx":                1,
+		"app.c.agg.packets_received.rate.sfx": 0.1,
+		"app.agg.numStats.sfx":                7,
+	})
+	absent(t, got, "app.c.hits.count.sfx;env=prod")
+	if _, ok := got["app.agg.graphiteStats.calculationtime.sfx"]; !ok {
+		t.Errorf("no calculationtime in %v", got)
+	}
+	if _, ok := got["app.agg.processing_time.sfx"]; !ok {
+		t.Errorf("no processing_time in %v", got)
+	}
+}
+
+func TestGaugeDeltaRule(t *testing.T) {
+	a := New(DefaultConfig(), 1)
+	s := a.Shards()[0]
+	s.AddPacket([]byte("g1:+5|g\ng2:10|g\ng2:-3|g\ng3:0|g\ng3:-2|g"))
+	expect(t, flush(t, a, 10), map[string]float64{
+		"stats.gauges.g1": 5, "stats.gauges.g2": 7, "stats.gauges.g3": -2})
+	s.AddPacket([]byte("g1:+1|g\ng2:4|g\ng3:+2|g"))
+	expect(t, flush(t, a, 20), map[string]float64{
+		"stats.gauges.g1": 6, "stats.gauges.g2": 4, "stats.gauges.g3": 0})
+	s.AddPacket([]byte("g3:+3|g"))
+	expect(t, flush(t, a, 30), map[string]float64{"stats.gauges.g3": 3})
+}
+
+func TestPercentilesAndHistogram(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.PercentThresholds = []float64{90, 50, -10, 99.5}
+	cfg.Histograms = []Histogram{{Metric: "lat", Bins: []float64{5, 10.5, math.Inf(1)}}}
+	a := New(cfg, 1)
+	var b strings.Builder
+	for i := 1; i <= 10; i++ {
+		fmt.Fprintf(&b, "lat:%d|ms\n", i)
+	}
+	a.Shards()[0].AddPacket([]byte(b.String()))
+	expect(t, flush(t, a, 10), map[string]float64{
+		"stats.timers.lat.count_90":           9,
+		"stats.timers.lat.upper_90":           9,
+		"stats.timers.lat.sum_90":             45,
+		"stats.timers.lat.mean_90":            5,
+		"stats.timers.lat.sum_squares_90":     285,
+		"stats.timers.lat.count_50":           5,
+		"stats.timers.lat.upper_50":           5,
+		"stats.timers.lat.count_top10":        1,
+		"stats.timers.lat.lower_top10":        10,
+		"stats.timers.lat.sum_top10":          10,
+		"stats.timers.lat.count_99_5":         10,
+		"stats.timers.lat.median":             5.5,
+		"stats.timers.lat.histogram.bin_5":    4,
+		"stats.timers.lat.histogram.bin_10_5": 6,
+		"stats.timers.lat.histogram.bin_inf":  0,
+	})
+}
+
+func TestCalculatedTimerMetrics(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.PercentThresholds = []float64{90, 99.9}
+	cfg.CalculatedTimerMetrics = []string{"count", "upper_percent", "mean"}
+	a := New(cfg, 1)
+	a.Shards()[0].AddPacket([]byte("t:1|ms\nt:2|ms\nt:3|ms"))
+	got := flush(t, a, 10)
+	expect(t, got, map[string]float64{"stats.timers.t.count": 3, "stats.timers.t.upper_90": 3, "stats.timers.t.mean": 2})
+	// Etsy's filter maps upper_99_9 to upper_99_percent, which is unknown: dropped.
+	absent(t, got, "stats.timers.t.upper_99_9", "stats.timers.t.lower", "stats.timers.t.count_ps", "stats.timers.t.count_90")
+}
+
+func TestDeleteIdle(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.DeleteCounters, cfg.DeleteTimers, cfg.DeleteSets, cfg.DeleteGauges = true, true, true, true
+	cfg.GaugesMaxTTL = 2
+	a := New(cfg, 1)
+	a.Shards()[0].AddPacket([]byte("c:1|c\nt:1|ms\ns:1|s\ng:1|g"))
+	expect(t, flush(t, a, 10), map[string]float64{"stats_counts.c": 1, "stats.timers.t.count": 1, "stats.sets.s.count": 1, "stats.gauges.g": 1})
+	got := flush(t, a, 20)
+	absent(t, got, "stats_counts.c", "stats.timers.t.count", "stats.sets.s.count")
+	expect(t, got, map[string]float64{"stats.gauges.g": 1, "stats_counts.statsd.packets_received": 0})
+	got = flush(t, a, 30)
+	absent(t, got, "stats.gauges.g")
+}
+
+func TestTagsDropped(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.KeepTags = false
+	a := New(cfg, 1)
+	a.Shards()[0].AddPacket([]byte("hits:1|c|#a:b\nhits:2|c|#c:d"))
+	expect(t, flush(t, a, 10), map[string]float64{"stats_counts.hits": 3})
+}
+
+func TestIgnoredLines(t *testing.T) {
+	a := New(DefaultConfig(), 1)
+	a.Shards()[0].AddPacket([]byte("_e{3,4}:abc|defg\n_sc|svc|0\nx:1|h"))
+	expect(t, flush(t, a, 10), map[string]float64{
+		"stats_counts.statsd.ignored_lines_seen": 2,
+		"stats_counts.statsd.bad_lines_seen":     0,
+		"stats.timers.x.count":                   1,
+	})
+}
+
+func TestFormatNumber(t *testing.T) {
+	for v, want := range map[float64]string{
+		0: "0", 1: "1", -2.5: "-2.5", 0.1: "0.1", 1e21: "1e+21", 1.5e-7: "1.5e-7", 123456789: "123456789",
+		1.0 / 3: "0.3333333333333333", math.Inf(1): "Infinity",
+	} {
+		if got := string(FormatNumber(nil, v)); got != want {
+			t.Errorf("FormatNumber(%v) = %q, want %q", v, got, want)
+		}
+	}
+	if cleanNumber(-99.9) != "top99_9" {
+		t.Errorf("cleanNumber(-99.9) = %q", cleanNumber(-99.9))
+	}
+}
+
+func TestZeroAllocsSteadyState(t *testing.T) {
+	a := New(DefaultConfig(), 1)
+	s := a.Shards()[0]
+	pkt := []byte("app.hits:1|c\napp.lat:12|ms\napp.temp:+1|g\napp.u:7|s\napp.x:1|c|#env:prod")
+	s.AddPacket(pkt)
+	s.AddPacket(pkt)
+	n := testing.AllocsPerRun(1000, func() { s.AddPacket(pkt) })
+	if n != 0 {
+		t.Fatalf("%v allocations per packet in steady state, want 0", n)
+	}
+}
+
+func TestValidate(t *testing.T) {
+	for _, mod := range []func(*Config){
+		func(c *Config) { c.FlushInterval = 0 },
+		func(c *Config) { c.PercentThresholds = []float64{0} },
+		func(c *Config) { c.PercentThresholds = []float64{101} },
+		func(c *Config) { c.Histograms = []Histogram{{Metric: "x", Bins: []float64{5, 1}}} },
+		func(c *Config) { c.CalculatedTimerMetrics = []string{"p99"} },
+		func(c *Config) { c.PrefixStats = "" },
+	} {
+		c := DefaultConfig()
+		mod(&c)
+		if err := c.Validate(); err == nil {
+			t.Errorf("config %+v validated", c)
+		}
+	}
+	c := DefaultConfig()
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func benchPacket(names, lines int) [][]byte {
+	var pkts [][]byte
+	for p := 0; p < names/lines+1; p++ {
+		var b strings.Builder
+		for i := 0; i < lines; i++ {
+			n := (p*lines + i) % names
+			switch n % 4 {
+			case 0, 1:
+				fmt.Fprintf(&b, "bench.app.counter%d:1|c\n", n)
+			case 2:
+				fmt.Fprintf(&b, "bench.app.timer%d:%d.5|ms\n", n, n%1000)
+			case 3:
+				fmt.Fprintf(&b, "bench.app.gauge%d:+%d|g\n", n, n%100)
+			}
+		}
+		pkts = append(pkts, []byte(b.String()))
+	}
+	return pkts
+}
+
+// BenchmarkAddPacket measures parsing and aggregating datagrams of 20
+// lines (counters, timers, gauges) over 1,000 and 100,000 names; ns/line
+// and allocs/op (per datagram) are the figures to read.
+func BenchmarkAddPacket(b *testing.B) {
+	for _, names := range []int{1000, 100000} {
+		b.Run(fmt.Sprintf("names=%d", names), func(b *testing.B) {
+			a := New(DefaultConfig(), 1)
+			s := a.Shards()[0]
+			pkts := benchPacket(names, 20)
+			for _, p := range pkts {
+				s.AddPacket(p)
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				s.AddPacket(pkts[i%len(pkts)])
+				if i%len(pkts) == len(pkts)-1 {
+					// A flush empties the timers' value lists; do that
+					// without measuring a flush.
+					b.StopTimer()
+					for _, t := range s.timers {
+						t.values = t.values[:0]
+					}
+					b.StartTimer()
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*20), "ns/line")
+		})
+	}
+}
+
+// BenchmarkFlush reports the cost of one flush of 1,000 names.
+func BenchmarkFlush(b *testing.B) {
+	a := New(DefaultConfig(), 2)
+	pkts := benchPacket(1000, 20)
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		for _, p := range pkts {
+			a.Shards()[i%2].AddPacket(p)
+		}
+		a.Flush(int64(10 * (i + 1)))
+	}
+}

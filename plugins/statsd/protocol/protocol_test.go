@@ -1,0 +1,235 @@
+package protocol
+
+import (
+	"bytes"
+	"math"
+	"strings"
+	"testing"
+)
+
+func TestSplitLine(t *testing.T) {
+	cases := []struct {
+		in                 string
+		name, tags, values string
+		ignored, noValue   bool
+	}{
+		{in: "a.b:1|c", name: "a.b", values: "1|c"},
+		{in: "a:1|c:2|ms", name: "a", values: "1|c:2|ms"},
+		{in: "a:1|c|#env:prod,x", name: "a", tags: "env:prod,x", values: "1|c"},
+		{in: "a:1|c|#t1|#t2", name: "a", tags: "t1", values: "1|c"},
+		{in: "novalue", name: "novalue", noValue: true},
+		{in: "_e{5,4}:title|text", ignored: true},
+		{in: "_sc|check|0", ignored: true},
+		{in: "_scx:1|c", name: "_scx", values: "1|c"},
+	}
+	for _, c := range cases {
+		l := SplitLine([]byte(c.in))
+		if string(l.Name) != c.name || string(l.Tags) != c.tags || string(l.Values) != c.values ||
+			l.Ignored != c.ignored || l.NoValue != c.noValue {
+			t.Errorf("SplitLine(%q) = %+v", c.in, l)
+		}
+	}
+}
+
+func TestParseSample(t *testing.T) {
+	cases := []struct {
+		in    string
+		err   error
+		typ   Type
+		value float64
+		count float64
+		delta bool
+		mem   string
+	}{
+		{in: "1|c", typ: Counter, value: 1},
+		{in: "3|c|@0.5", typ: Counter, value: 6},
+		{in: "3|c|@.5", typ: Counter, value: 6},
+		{in: "3|c|@0.1", typ: Counter, value: 3 * (1 / 0.1)},
+		{in: "2.5|c", typ: Counter, value: 2.5},
+		{in: "-2|c", typ: Counter, value: -2},
+		{in: "0x10|c", typ: Counter, value: 16},
+		{in: "1e3|c", typ: Counter, value: 1000},
+		{in: " 7 |c", typ: Counter, value: 7},
+		{in: "1|foo", typ: Counter, value: 1}, // unknown type: a counter
+		{in: "1|c|@0.5|extra", typ: Counter, value: 2},
+		{in: "12|ms", typ: Timer, value: 12, count: 1},
+		{in: "12|ms|@0.25", typ: Timer, value: 12, count: 4},
+		{in: "12|h", typ: Timer, value: 12, count: 1},
+		{in: "-12|d", typ: Timer, value: -12, count: 1},
+		{in: "-1|ms ", typ: Timer, value: -1, count: 1}, // raw type "ms " skips the >= 0 check, as in Etsy
+		{in: "5|g", typ: Gauge, value: 5},
+		{in: "+5|g", typ: Gauge, value: 5, delta: true},
+		{in: "-5|g", typ: Gauge, value: -5, delta: true},
+		{in: "abc|s", typ: Set, mem: "abc"},
+		{in: "|s", typ: Set, mem: "0"},
+		{in: "1", err: ErrNoType},
+		{in: "", err: ErrNoType},
+		{in: "x|c", err: ErrValue},
+		{in: "|c", err: ErrValue},
+		{in: "-1|ms", err: ErrValue},
+		{in: "x|g", err: ErrValue},
+		{in: "Infinity|c", err: ErrValue},
+		{in: "1e999|g", err: ErrValue},
+		{in: "0x|c", err: ErrValue},
+		{in: "-0x10|c", err: ErrValue},
+		{in: "1|c|0.5", err: ErrSampleRate},
+		{in: "1|c|@", err: ErrSampleRate},
+		{in: "1|c|@-1", err: ErrSampleRate},
+		{in: "1|c|@x", err: ErrSampleRate},
+		{in: "1|c|@0", err: ErrSampleRate},
+		{in: "1|c|", err: ErrSampleRate},
+		{in: "a|s|@x", err: ErrSampleRate},
+	}
+	for _, c := range cases {
+		s, err := ParseSample([]byte(c.in))
+		if err != c.err {
+			t.Errorf("ParseSample(%q) error = %v, want %v", c.in, err, c.err)
+			continue
+		}
+		if err != nil {
+			continue
+		}
+		if s.Type != c.typ || s.Value != c.value || s.Delta != c.delta || string(s.Member) != c.mem ||
+			(c.typ == Timer && s.Count != c.count) {
+			t.Errorf("ParseSample(%q) = %+v (member %q)", c.in, s, s.Member)
+		}
+	}
+}
+
+func TestJSNumber(t *testing.T) {
+	cases := []struct {
+		in string
+		v  float64
+		ok bool
+	}{
+		{"0", 0, true}, {"42", 42, true}, {"-3.25", -3.25, true}, {"+.5", 0.5, true},
+		{"5.", 5, true}, {"1e3", 1000, true}, {"1E-2", 0.01, true}, {" 8\t", 8, true},
+		{"", 0, true}, {"  ", 0, true}, {"0b101", 5, true}, {"0o17", 15, true}, {"0XfF", 255, true},
+		{"Infinity", math.Inf(1), true}, {"-Infinity", math.Inf(-1), true},
+		{"1234567890123456789", 1234567890123456789, true},
+		{"0.1", 0.1, true}, {"123456.789012345", 123456.789012345, true},
+		{"inf", 0, false}, {"NaN", 0, false}, {"1.2.3", 0, false}, {"1e", 0, false}, {".", 0, false},
+		{"-", 0, false}, {"1_000", 0, false}, {"0x1p3", 0, false}, {"--1", 0, false}, {"1 2", 0, false},
+		{"\u00a07\u2003", 7, true},
+	}
+	for _, c := range cases {
+		v, ok := jsNumber([]byte(c.in))
+		if ok != c.ok || ok && v != c.v {
+			t.Errorf("jsNumber(%q) = %v, %v; want %v, %v", c.in, v, ok, c.v, c.ok)
+		}
+	}
+}
+
+func TestKey(t *testing.T) {
+	cases := []struct {
+		name, tags string
+		keep       bool
+		want       string
+	}{
+		{"a.b.c", "", true, "a.b.c"},
+		{"a b\t\tc", "", true, "a_b_c"},
+		{"a/b", "", true, "a-b"},
+		{"a$b%c!", "", true, "abc"},
+		{"é.ü", "", true, "."},
+		{"a \u00e9 b", "", true, "a__b"},
+		{"a\u00a0\u2003b", "", true, "a_b"},
+		{"a\xffb", "", true, "ab"},
+		{"m", "env:prod,role", true, "m;env=prod;role"},
+		{"m", "a:b:c,x;y;z", true, "m;a=bc;x_y;z"},
+		{"m", "a:b:c", true, "m;a=bc"},
+		{"m", "a,,b,", true, "m;a;;b;"},
+		{"m", "sp ace:v/1", true, "m;sp_ace=v-1"},
+		{"m", "env:prod", false, "m"},
+		{"m x", "env:prod", false, "m_x"},
+	}
+	for _, c := range cases {
+		got, _ := Key(nil, []byte(c.name), []byte(c.tags), c.keep)
+		if string(got) != c.want {
+			t.Errorf("Key(%q, %q, %v) = %q, want %q", c.name, c.tags, c.keep, got, c.want)
+		}
+	}
+}
+
+func TestZeroAllocs(t *testing.T) {
+	lines := [][]byte{
+		[]byte("app.requests:1|c|@0.5"),
+		[]byte("app.latency:12.5|ms"),
+		[]byte("app.temp:-3|g"),
+		[]byte("app.users:alice|s"),
+		[]byte("app.tagged:1|c|#env:prod,zone:a"),
+		[]byte("app with space:1|c"),
+	}
+	scratch := make([]byte, 0, 256)
+	n := testing.AllocsPerRun(200, func() {
+		for _, line := range lines {
+			l := SplitLine(line)
+			var key []byte
+			key, scratch = Key(scratch, l.Name, l.Tags, true)
+			_ = key
+			for v, more := l.Values, true; more; {
+				var s []byte
+				s, v, more = NextValue(v)
+				if _, err := ParseSample(s); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+	})
+	if n != 0 {
+		t.Fatalf("%v allocations per run, want 0", n)
+	}
+}
+
+// FuzzParseLine checks that no input crashes the parser, that keys only hold
+// Etsy's allowed characters, and that accepted values are finite.
+func FuzzParseLine(f *testing.F) {
+	for _, s := range []string{
+		"a:1|c", "a:1|c|@0.1", "t:12|ms:13|ms", "g:+4|g", "g:-4|g", "s:x|s", "h:1|h", "d:2|d",
+		"a:1|c|#env:prod,role", "_e{1,1}:a|b", "_sc|n|0", "bad", "a:", "a:|", ":1|c",
+		"a b/c:1|c", "\xff\xfe:1|c", "a:0x1F|c", "a:1e400|g", "a:1|c|@", "a:1|c|#a;b:c,,",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		for _, line := range bytes.Split(data, []byte("\n")) {
+			l := SplitLine(line)
+			if l.Ignored {
+				continue
+			}
+			for _, keep := range []bool{true, false} {
+				key, _ := Key(nil, l.Name, l.Tags, keep)
+				for _, c := range key {
+					if !keyChar[c] {
+						t.Fatalf("key %q of %q holds %q", key, line, c)
+					}
+				}
+				if !keep && bytes.IndexByte(key, ';') >= 0 && bytes.IndexByte(l.Name, ';') < 0 {
+					t.Fatalf("dropped tags still in key %q", key)
+				}
+			}
+			if l.NoValue {
+				continue
+			}
+			for v, more := l.Values, true; more; {
+				var s []byte
+				s, v, more = NextValue(v)
+				smp, err := ParseSample(s)
+				if err != nil {
+					continue
+				}
+				if smp.Type != Set && (math.IsNaN(smp.Value) || math.IsInf(smp.Value, 0)) {
+					t.Fatalf("non-finite value from %q", s)
+				}
+				if smp.Type == Timer && (smp.Count <= 0 || math.IsInf(smp.Count, 0)) {
+					t.Fatalf("bad count %v from %q", smp.Count, s)
+				}
+				if smp.Type == Set && len(smp.Member) == 0 {
+					t.Fatalf("empty set member from %q", s)
+				}
+				if smp.Type == Timer && !strings.Contains(string(s), "|") {
+					t.Fatalf("timer without type from %q", s)
+				}
+			}
+		}
+	})
+}

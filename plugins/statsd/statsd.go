@@ -1,0 +1,387 @@
+// Package statsd is the Heka adapter of Dreamcatcher's statsd input,
+// registered as DreamcatcherStatsdInput: it listens on UDP (and optionally
+// TCP), feeds the datagrams to the aggregator (package aggregate, which uses
+// the parser in package protocol), flushes every flush_interval seconds and
+// injects the result as heka.statmetric messages through package statmetric.
+// On stop it flushes what is pending, stamped with the next regular flush's
+// time, so a final partial flush never overwrites the previous flush's
+// whisper point.
+package statsd
+
+import (
+	"fmt"
+	"math"
+	"net"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/dreamcatcher-monitoring/dreamcatcher/plugins/statmetric"
+	"github.com/dreamcatcher-monitoring/dreamcatcher/plugins/statsd/aggregate"
+	"github.com/mozilla-services/heka/message"
+	"github.com/mozilla-services/heka/pipeline"
+)
+
+// PluginName is the name the input registers with Heka.
+const PluginName = "DreamcatcherStatsdInput"
+
+func init() {
+	pipeline.RegisterPlugin(PluginName, func() interface{} { return new(Input) })
+}
+
+// HistogramConfig is one entry of the histogram option.
+type HistogramConfig struct {
+	Metric string        `toml:"metric"`
+	Bins   []interface{} `toml:"bins"`
+}
+
+// Config is the TOML configuration; option names follow Etsy statsd's
+// configuration keys in snake_case.
+type Config struct {
+	Address         string `toml:"address"`
+	TCPAddress      string `toml:"tcp_address"`
+	ReadBufferBytes int    `toml:"read_buffer_bytes"`
+	MaxDatagramSize int    `toml:"max_datagram_size"`
+	Readers         int    `toml:"readers"`
+	MaxTCPConns     int    `toml:"max_tcp_connections"`
+	TCPIdleTimeout  uint   `toml:"tcp_idle_timeout"`
+
+	FlushInterval   uint   `toml:"flush_interval"`
+	LegacyNamespace bool   `toml:"legacy_namespace"`
+	GlobalPrefix    string `toml:"global_prefix"`
+	PrefixCounter   string `toml:"prefix_counter"`
+	PrefixTimer     string `toml:"prefix_timer"`
+	PrefixGauge     string `toml:"prefix_gauge"`
+	PrefixSet       string `toml:"prefix_set"`
+	GlobalSuffix    string `toml:"global_suffix"`
+	PrefixStats     string `toml:"prefix_stats"`
+
+	PercentThresholds      []float64         `toml:"percent_thresholds"`
+	Histogram              []HistogramConfig `toml:"histogram"`
+	CalculatedTimerMetrics []string          `toml:"calculated_timer_metrics"`
+
+	DeleteIdleStats bool   `toml:"delete_idle_stats"`
+	DeleteCounters  *bool  `toml:"delete_counters"`
+	DeleteTimers    *bool  `toml:"delete_timers"`
+	DeleteGauges    *bool  `toml:"delete_gauges"`
+	DeleteSets      *bool  `toml:"delete_sets"`
+	GaugesMaxTTL    int    `toml:"gauges_max_ttl"`
+	FlushCounts     bool   `toml:"flush_counts"`
+	Tags            string `toml:"tags"`
+}
+
+// Input is the DreamcatcherStatsdInput plugin.
+type Input struct {
+	cfg    Config
+	agg    *aggregate.Aggregator
+	aggCfg aggregate.Config
+
+	udp []*net.UDPConn
+	tcp net.Listener
+
+	stopOnce sync.Once
+	stop     chan struct{}
+	wg       sync.WaitGroup // readers and TCP connections
+
+	connMu sync.Mutex
+	conns  map[net.Conn]struct{}
+
+	truncated atomic.Int64
+	flushes   atomic.Int64
+}
+
+// ConfigStruct returns the defaults.
+func (in *Input) ConfigStruct() interface{} {
+	return &Config{
+		Address:           "127.0.0.1:8125",
+		ReadBufferBytes:   32 << 20,
+		MaxDatagramSize:   65535,
+		MaxTCPConns:       1024,
+		TCPIdleTimeout:    600,
+		FlushInterval:     10,
+		LegacyNamespace:   true,
+		GlobalPrefix:      "stats",
+		PrefixCounter:     "counters",
+		PrefixTimer:       "timers",
+		PrefixGauge:       "gauges",
+		PrefixSet:         "sets",
+		PrefixStats:       "statsd",
+		PercentThresholds: []float64{90},
+		GaugesMaxTTL:      1,
+		FlushCounts:       true,
+		Tags:              "keep",
+	}
+}
+
+// aggregateConfig turns the TOML options into the aggregator's
+// configuration, applying Etsy's delete_idle_stats defaults.
+func aggregateConfig(c *Config) (aggregate.Config, error) {
+	a := aggregate.DefaultConfig()
+	a.FlushInterval = int(c.FlushInterval)
+	a.LegacyNamespace = c.LegacyNamespace
+	a.GlobalPrefix, a.PrefixCounter, a.PrefixTimer = c.GlobalPrefix, c.PrefixCounter, c.PrefixTimer
+	a.PrefixGauge, a.PrefixSet, a.GlobalSuffix = c.PrefixGauge, c.PrefixSet, c.GlobalSuffix
+	a.PrefixStats = c.PrefixStats
+	a.PercentThresholds = c.PercentThresholds
+	a.CalculatedTimerMetrics = c.CalculatedTimerMetrics
+	a.GaugesMaxTTL = c.GaugesMaxTTL
+	a.FlushCounts = c.FlushCounts
+	pick := func(p *bool) bool {
+		if p != nil {
+			return *p
+		}
+		return c.DeleteIdleStats
+	}
+	a.DeleteCounters, a.DeleteTimers = pick(c.DeleteCounters), pick(c.DeleteTimers)
+	a.DeleteGauges, a.DeleteSets = pick(c.DeleteGauges), pick(c.DeleteSets)
+	switch c.Tags {
+	case "keep", "":
+		a.KeepTags = true
+	case "drop":
+		a.KeepTags = false
+	default:
+		return a, fmt.Errorf("tags must be \"keep\" or \"drop\", got %q", c.Tags)
+	}
+	for i, h := range c.Histogram {
+		hc := aggregate.Histogram{Metric: h.Metric}
+		for _, b := range h.Bins {
+			f, err := aggregate.ParseBin(b)
+			if err != nil {
+				return a, fmt.Errorf("histogram[%d]: %w", i, err)
+			}
+			hc.Bins = append(hc.Bins, f)
+		}
+		a.Histograms = append(a.Histograms, hc)
+	}
+	if err := a.Validate(); err != nil {
+		return a, err
+	}
+	return a, nil
+}
+
+// Init checks the configuration; sockets are opened in Run.
+func (in *Input) Init(config interface{}) error {
+	c := config.(*Config)
+	if c.Address == "" {
+		return fmt.Errorf("address must be set (host:port for UDP)")
+	}
+	if _, err := net.ResolveUDPAddr("udp", c.Address); err != nil {
+		return fmt.Errorf("address %q: %w", c.Address, err)
+	}
+	if c.TCPAddress != "" {
+		if _, err := net.ResolveTCPAddr("tcp", c.TCPAddress); err != nil {
+			return fmt.Errorf("tcp_address %q: %w", c.TCPAddress, err)
+		}
+	}
+	if c.MaxDatagramSize < 512 || c.MaxDatagramSize > 65535 {
+		return fmt.Errorf("max_datagram_size must be in [512, 65535], got %d", c.MaxDatagramSize)
+	}
+	if c.ReadBufferBytes < 0 {
+		return fmt.Errorf("read_buffer_bytes must not be negative")
+	}
+	if c.Readers <= 0 {
+		c.Readers = runtime.GOMAXPROCS(0)
+	}
+	if c.Readers > 64 {
+		return fmt.Errorf("readers must be at most 64, got %d", c.Readers)
+	}
+	if c.MaxTCPConns < 1 {
+		return fmt.Errorf("max_tcp_connections must be at least 1")
+	}
+	ac, err := aggregateConfig(c)
+	if err != nil {
+		return err
+	}
+	in.cfg = *c
+	in.aggCfg = ac
+	in.agg = aggregate.New(ac, c.Readers)
+	in.stop = make(chan struct{})
+	return nil
+}
+
+// Run listens, aggregates and flushes until Stop; then it flushes what is
+// pending and returns once the final messages have left the router's queue.
+func (in *Input) Run(ir pipeline.InputRunner, h pipeline.PluginHelper) error {
+	in.conns = map[net.Conn]struct{}{}
+	shards := in.agg.Shards()
+
+	udp, granted, err := listenUDP(in.cfg.Address, in.cfg.Readers, in.cfg.ReadBufferBytes)
+	if err != nil {
+		return err
+	}
+	in.udp = udp
+	if in.cfg.ReadBufferBytes > 0 && granted[0] < in.cfg.ReadBufferBytes {
+		ir.LogError(fmt.Errorf("the kernel capped the UDP receive buffer at %d bytes (read_buffer_bytes = %d): "+
+			"raise it with `sysctl -w net.core.rmem_max=%d` (or run with CAP_NET_ADMIN)",
+			granted[0], in.cfg.ReadBufferBytes, in.cfg.ReadBufferBytes))
+	}
+	if in.cfg.TCPAddress != "" {
+		l, err := net.Listen("tcp", in.cfg.TCPAddress)
+		if err != nil {
+			in.closeUDP()
+			return fmt.Errorf("listening on tcp %s: %w", in.cfg.TCPAddress, err)
+		}
+		in.tcp = l
+		in.wg.Add(1)
+		go in.acceptTCP(ir, l, shards)
+	}
+	for i, c := range udp {
+		in.wg.Add(1)
+		go in.readUDP(ir, c, shards[i])
+	}
+	msg := fmt.Sprintf("listening on udp %s (%d sockets, receive buffer %d bytes each)",
+		udp[0].LocalAddr(), len(udp), granted[0])
+	if in.tcp != nil {
+		msg += fmt.Sprintf(" and tcp %s", in.tcp.Addr())
+	}
+	ir.LogMessage(msg)
+
+	inj := statmetric.Injector{Runner: ir, Hostname: h.PipelineConfig().Hostname()}
+	interval := time.Duration(in.cfg.FlushInterval) * time.Second
+	next := time.Now().Truncate(interval).Add(interval)
+	var lastTS int64
+	timer := time.NewTimer(time.Until(next))
+	defer timer.Stop()
+	for {
+		select {
+		case <-timer.C:
+			now := time.Now()
+			ts := int64(math.Round(float64(now.UnixMilli()) / 1000))
+			in.flush(ir, inj, ts)
+			lastTS = ts
+			next = next.Add(interval)
+			for !next.After(now) { // a stalled process skips missed ticks
+				next = next.Add(interval)
+			}
+			timer.Reset(time.Until(next))
+		case <-in.stop:
+			in.closeListeners()
+			in.wg.Wait()
+			in.closeUDP()
+			// The final, partial interval belongs to the next regular
+			// flush's slot: stamping it with that time keeps it from
+			// overwriting the previous flush's point.
+			ts := next.Unix()
+			if lastTS > 0 {
+				ts = lastTS + int64(in.cfg.FlushInterval)
+			}
+			in.flush(ir, inj, ts)
+			in.waitRouter(h, 5*time.Second)
+			ir.LogMessage(fmt.Sprintf("final flush stamped %d done", ts))
+			return nil
+		}
+	}
+}
+
+func (in *Input) flush(ir pipeline.InputRunner, inj statmetric.Injector, ts int64) {
+	payload := in.agg.Flush(ts)
+	in.flushes.Add(1)
+	if n := in.truncated.Swap(0); n > 0 {
+		ir.LogError(fmt.Errorf("%d datagrams longer than max_datagram_size (%d bytes) were dropped",
+			n, in.cfg.MaxDatagramSize))
+	}
+	_, dropped, err := inj.Inject(payload, time.Unix(ts, 0))
+	if err != nil {
+		ir.LogError(fmt.Errorf("flush at %d: %w", ts, err))
+	}
+	if dropped > 0 {
+		ir.LogError(fmt.Errorf("flush at %d: %d metric lines longer than the maximum message size were dropped", ts, dropped))
+	}
+}
+
+// waitRouter waits (bounded) until the router has taken every queued
+// message: Heka removes the outputs' matchers right after the inputs
+// return, and a message still queued then would be lost.
+func (in *Input) waitRouter(h pipeline.PluginHelper, timeout time.Duration) {
+	ch := h.PipelineConfig().Router().InChan()
+	deadline := time.Now().Add(timeout)
+	for len(ch) > 0 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	// The router hands a message to the matchers right after taking it.
+	time.Sleep(20 * time.Millisecond)
+}
+
+func (in *Input) readUDP(ir pipeline.InputRunner, c *net.UDPConn, shard *aggregate.Shard) {
+	defer in.wg.Done()
+	buf := make([]byte, in.cfg.MaxDatagramSize+1)
+	var lastErr time.Time
+	for {
+		n, _, flags, _, err := c.ReadMsgUDP(buf, nil)
+		if err != nil {
+			if isClosed(err) || in.stopping() {
+				return
+			}
+			if time.Since(lastErr) > time.Minute {
+				ir.LogError(fmt.Errorf("reading udp %s: %w", c.LocalAddr(), err))
+				lastErr = time.Now()
+			}
+			time.Sleep(10 * time.Millisecond)
+			continue
+		}
+		if flags&syscallMsgTrunc != 0 || n > in.cfg.MaxDatagramSize {
+			in.truncated.Add(1)
+			continue
+		}
+		shard.AddPacket(buf[:n])
+	}
+}
+
+func (in *Input) closeUDP() {
+	for _, c := range in.udp {
+		c.Close()
+	}
+}
+
+func (in *Input) closeListeners() {
+	// Drain what the UDP sockets already hold (closing them would discard
+	// it): the readers stop at the deadline, then the sockets are closed.
+	drain := time.Now().Add(100 * time.Millisecond)
+	for _, c := range in.udp {
+		_ = c.SetReadDeadline(drain)
+	}
+	if in.tcp != nil {
+		in.tcp.Close()
+	}
+	in.connMu.Lock()
+	for c := range in.conns {
+		// Let a connection deliver what it already sent: its reader sees
+		// EOF or the deadline shortly.
+		_ = c.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+	}
+	in.connMu.Unlock()
+}
+
+func (in *Input) stopping() bool {
+	select {
+	case <-in.stop:
+		return true
+	default:
+		return false
+	}
+}
+
+// Stop makes Run flush and return.
+func (in *Input) Stop() {
+	in.stopOnce.Do(func() { close(in.stop) })
+}
+
+// ReportMsg adds the input's state to Heka's self-report.
+func (in *Input) ReportMsg(msg *message.Message) error {
+	if in.agg == nil {
+		return nil
+	}
+	var packets, metrics, bad int64
+	for _, s := range in.agg.Shards() {
+		p, m, b, _ := s.Stats()
+		packets += p
+		metrics += m
+		bad += b
+	}
+	message.NewInt64Field(msg, "PacketsThisInterval", packets, "count")
+	message.NewInt64Field(msg, "MetricsThisInterval", metrics, "count")
+	message.NewInt64Field(msg, "BadLinesThisInterval", bad, "count")
+	message.NewInt64Field(msg, "Flushes", in.flushes.Load(), "count")
+	return nil
+}

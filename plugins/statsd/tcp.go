@@ -1,0 +1,113 @@
+package statsd
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"time"
+
+	"github.com/dreamcatcher-monitoring/dreamcatcher/plugins/statsd/aggregate"
+	"github.com/mozilla-services/heka/pipeline"
+	"golang.org/x/sys/unix"
+)
+
+const syscallMsgTrunc = unix.MSG_TRUNC
+
+// acceptTCP serves newline-framed statsd lines on l, one goroutine per
+// connection, at most max_tcp_connections at a time.
+func (in *Input) acceptTCP(ir pipeline.InputRunner, l net.Listener, shards []*aggregate.Shard) {
+	defer in.wg.Done()
+	n := 0
+	var lastErr time.Time
+	for {
+		c, err := l.Accept()
+		if err != nil {
+			if isClosed(err) {
+				return
+			}
+			if time.Since(lastErr) > time.Minute {
+				ir.LogError(fmt.Errorf("accepting on tcp %s: %w", l.Addr(), err))
+				lastErr = time.Now()
+			}
+			time.Sleep(50 * time.Millisecond)
+			continue
+		}
+		in.connMu.Lock()
+		if len(in.conns) >= in.cfg.MaxTCPConns {
+			in.connMu.Unlock()
+			c.Close()
+			if time.Since(lastErr) > time.Minute {
+				ir.LogError(fmt.Errorf("tcp %s: refusing a connection from %s: max_tcp_connections (%d) reached",
+					l.Addr(), c.RemoteAddr(), in.cfg.MaxTCPConns))
+				lastErr = time.Now()
+			}
+			continue
+		}
+		in.conns[c] = struct{}{}
+		in.connMu.Unlock()
+		in.wg.Add(1)
+		go in.serveTCP(c, shards[n%len(shards)])
+		n++
+	}
+}
+
+// serveTCP hands the connection's complete lines to the shard, one chunk of
+// lines per read (Etsy counts each such chunk as a packet). A line longer
+// than max_datagram_size is dropped and counted as a bad line. What remains
+// without a final newline when the peer closes is processed too.
+func (in *Input) serveTCP(c net.Conn, shard *aggregate.Shard) {
+	defer in.wg.Done()
+	defer func() {
+		in.connMu.Lock()
+		delete(in.conns, c)
+		in.connMu.Unlock()
+		c.Close()
+	}()
+	idle := time.Duration(in.cfg.TCPIdleTimeout) * time.Second
+	buf := make([]byte, in.cfg.MaxDatagramSize)
+	have := 0
+	skipping := false // inside an over-long line
+	for {
+		if idle > 0 {
+			select {
+			case <-in.stop:
+				// closeListeners set a short deadline; keep it.
+			default:
+				_ = c.SetReadDeadline(time.Now().Add(idle))
+			}
+		}
+		n, err := c.Read(buf[have:])
+		have += n
+		if n > 0 {
+			chunk := buf[:have]
+			if skipping {
+				i := bytes.IndexByte(chunk, '\n')
+				if i < 0 {
+					have = 0
+					continue
+				}
+				skipping = false
+				copy(buf, chunk[i+1:])
+				have -= i + 1
+				chunk = buf[:have]
+			}
+			if last := bytes.LastIndexByte(chunk, '\n'); last >= 0 {
+				shard.AddPacket(chunk[:last+1])
+				have = copy(buf, chunk[last+1:])
+			} else if have == len(buf) {
+				shard.AddBad(1)
+				skipping = true
+				have = 0
+			}
+		}
+		if err != nil {
+			if have > 0 && !skipping && (errors.Is(err, io.EOF) || errors.Is(err, os.ErrDeadlineExceeded)) {
+				shard.AddPacket(buf[:have])
+			}
+			return
+		}
+	}
+}
