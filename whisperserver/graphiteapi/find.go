@@ -249,7 +249,12 @@ func treeJSON(matches []index.Match, basePath string, wildcards bool) []map[stri
 		}
 	}
 	var branches, leaves []map[string]any
+	found := map[string]bool{}
 	for _, m := range matches {
+		if found[m.Name()] {
+			continue // graphite-web lists each name once
+		}
+		found[m.Name()] = true
 		text, err := url.QueryUnescape(m.Name())
 		if err != nil {
 			text = m.Name()

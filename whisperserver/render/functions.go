@@ -314,8 +314,9 @@ func init() {
 	register(&Func{Name: "constantLine", Group: "Special", Description: "A horizontal line at value over the requested range.",
 		Params: []Param{{Name: "value", Type: "float", Required: true}},
 		Fn: func(a *args) ([]*Series, error) {
+			// graphite-web validates value as a float: 100 becomes 100.0.
 			v := a.vals[0]
-			str := pyNum(v.Num, v.IsInt)
+			str := PyRepr(v.Num)
 			start, end := a.ctx.Start, a.ctx.End
 			step := int64(float64(end-start) / 2.0)
 			if step <= 0 {
@@ -323,7 +324,7 @@ func init() {
 			}
 			return []*Series{{Name: str, PathExpression: "constantLine(" + str + ")", Start: start, End: end, Step: step,
 				Values: []float64{v.Num, v.Num, v.Num}, ValuesPerPoint: 1, ConsolidationFunc: "average",
-				XFilesFactor: a.ctx.XFilesFactor, IntValues: v.IsInt}}, nil
+				XFilesFactor: a.ctx.XFilesFactor}}, nil
 		}})
 	register(&Func{Name: "consolidateBy", Group: "Special", Description: "Sets how points are consolidated when there are more than maxDataPoints.",
 		Params: []Param{pSeries, {Name: "consolidationFunc", Type: "string", Required: true, Options: consolidations}},

@@ -1,0 +1,169 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/dreamcatcher-monitoring/dreamcatcher/internal/testutil"
+)
+
+// Every implemented function, as Grafana and people write them.
+var crossTargets = []string{
+	"cc.avg.a", "cc.avg.*", "cc.avg.{a,b}", "cc.avg.[ab]", "cc.avg.?", "cc.*.*", "cc.tree.*.leaf", "cc.nope",
+	"sumSeries(cc.avg.*)", "averageSeries(cc.avg.*)", "maxSeries(cc.avg.*)", "minSeries(cc.avg.*)",
+	"sumSeries(cc.avg.a,cc.m1.y)", "averageSeries(cc.avg.a,cc.avg.b)", "sumSeries(cc.tree.*.leaf)",
+	`alias(cc.avg.a,"foo")`, "aliasByNode(cc.avg.*,1,2)", "aliasByNode(scale(cc.avg.*,2),-1)",
+	`aliasSub(cc.avg.*,"(^.*$)","\1 A")`, `aliasSub(sumSeries(cc.avg.*),"(^.*$)","\1 B")`, `aliasSub(cc.avg.a,"avg\.(\w)","x-\1")`,
+	"scale(cc.avg.a,2.5)", "scale(cc.avg.b,-1)", "offset(cc.avg.a,-3)", "offset(cc.avg.a,0.5)",
+	"derivative(cc.avg.a)", "nonNegativeDerivative(cc.counter.z)", "nonNegativeDerivative(transformNull(cc.counter.z),2000)",
+	"perSecond(cc.counter.z)", "perSecond(cc.avg.b)",
+	"movingAverage(cc.avg.a,5)", `movingAverage(cc.avg.b,"1min")`, "movingAverage(cc.avg.*,10)",
+	`summarize(cc.avg.a,"5min")`, `summarize(cc.avg.a,"5min","avg")`, `summarize(cc.avg.b,"7min","max",true)`, `summarize(cc.sum.x,"1h","sum")`,
+	"integral(cc.avg.a)", "integral(cc.avg.b)",
+	"highestAverage(cc.avg.*,2)", "highestCurrent(cc.avg.*,1)", "highestMax(cc.avg.*,2)", "highestMax(cc.*.*,3)",
+	"limit(cc.avg.*,2)", "sortByName(cc.avg.*,reverse=true)", "sortByName(cc.*.*)",
+	"asPercent(cc.avg.*)", "asPercent(cc.avg.a,cc.avg.c)", "asPercent(cc.avg.a,200)", "asPercent(cc.tree.*.leaf,None,2)",
+	"absolute(cc.neg.w)", "absolute(cc.avg.b)",
+	"transformNull(cc.avg.a)", "transformNull(cc.avg.a,-1)", "transformNull(cc.avg.a,0,cc.avg.c)",
+	"keepLastValue(cc.avg.a)", "keepLastValue(cc.avg.c,2)",
+	`timeShift(cc.avg.a,"10min")`, `timeShift(cc.avg.b,"-5min")`, `timeShift(cc.avg.a,"+1h",false)`,
+	"constantLine(100)", "constantLine(2.5)",
+	`consolidateBy(cc.sum.x,"max")`,
+	"cc.avg.a|scale(2)|alias('piped')",
+	`sumSeries(derivative(cc.avg.*))`, `aliasByNode(summarize(cc.avg.a,"10min","max"),2)`,
+}
+
+func graphiteJSON(t *testing.T, base, target string, extra ...string) ([]graphiteSeries, string) {
+	t.Helper()
+	code, b := get(t, base+"/render?"+q(append([]string{"target", target, "format", "json"}, extra...)...))
+	if code != http.StatusOK {
+		t.Errorf("%s render %s: %d %.300s", base, target, code, b)
+		return nil, string(b)
+	}
+	var s []graphiteSeries
+	if err := json.Unmarshal(b, &s); err != nil {
+		t.Fatalf("%s render %s: %v in %s", base, target, err, b)
+	}
+	return s, string(b)
+}
+
+// TestCrossCheckGraphiteWeb sends the same find and render requests to
+// whisperserver and to graphite-web over the same whisper folder.
+func TestCrossCheckGraphiteWeb(t *testing.T) {
+	testutil.RequireReference(t, "graphite-web", testutil.GraphiteWebAvailable())
+	f := newFixture(t)
+	ws := startServer(t, f.Dir)
+	gw := testutil.StartGraphiteWeb(t, testutil.GraphiteWebOptions{WhisperDir: f.Dir})
+	now := fmt.Sprint(f.T)
+	compared := 0
+	for _, target := range crossTargets {
+		for _, rng := range [][]string{{"from", "-1h"}, {"from", "-2h", "until", "-30min"}} {
+			extra := append([]string{"now", now}, rng...)
+			want, wantRaw := graphiteJSON(t, gw.URL, target, extra...)
+			got, gotRaw := graphiteJSON(t, ws.URL, target, extra...)
+			if d := equalSeries(got, want); d != "" {
+				t.Errorf("render %s %v: %s\nwhisperserver: %.600s\ngraphite-web:  %.600s", target, rng, d, gotRaw, wantRaw)
+			}
+			for _, s := range want {
+				compared += len(s.Datapoints)
+			}
+		}
+	}
+	t.Logf("%d targets, %d datapoints compared", len(crossTargets), compared)
+
+	// maxDataPoints: identical where the file averages or consolidateBy says average.
+	for _, target := range []string{"cc.avg.a", `consolidateBy(cc.sum.x,"average")`, "sumSeries(cc.avg.*)", "cc.avg.*"} {
+		for _, mdp := range []string{"1", "7", "50", "500"} {
+			extra := []string{"now", now, "from", "-2h", "maxDataPoints", mdp}
+			want, wantRaw := graphiteJSON(t, gw.URL, target, extra...)
+			got, gotRaw := graphiteJSON(t, ws.URL, target, extra...)
+			if d := equalSeries(got, want); d != "" {
+				t.Errorf("render %s maxDataPoints=%s: %s\nwhisperserver: %.400s\ngraphite-web:  %.400s", target, mdp, d, gotRaw, wantRaw)
+			}
+		}
+	}
+
+	// raw and csv byte for byte.
+	for _, target := range []string{"cc.avg.a", "sumSeries(cc.avg.*)", "constantLine(100)", "perSecond(cc.counter.z)", "cc.avg.*", "scale(cc.avg.c,0.1)"} {
+		for _, format := range []string{"raw", "csv"} {
+			u := "/render?" + q("target", target, "format", format, "now", now, "from", "-1h")
+			_, want := get(t, gw.URL+u)
+			_, got := get(t, ws.URL+u)
+			if string(got) != string(want) {
+				t.Errorf("format=%s %s differs:\nwhisperserver: %.300q\ngraphite-web:  %.300q", format, target, got, want)
+			}
+		}
+	}
+
+	// find (treejson and completer), expand.
+	for _, query := range []string{"*", "cc.*", "cc.avg.*", "cc.{avg,sum}.*", "cc.avg.[ab]", "cc.tree.*.leaf", "cc.tree.*", "cc.nope.*", "cc.avg.a"} {
+		for _, extra := range [][]string{nil, {"format", "completer"}, {"wildcards", "1"}, {"leavesOnly", "1"}, {"format", "nodelist", "position", "0"}} {
+			u := "/metrics/find?" + q(append([]string{"query", query}, extra...)...)
+			var want, got any
+			getJSON(t, gw.URL+u, &want)
+			getJSON(t, ws.URL+u, &got)
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("find %s %v:\nwhisperserver: %v\ngraphite-web:  %v", query, extra, got, want)
+			}
+		}
+	}
+	for _, u := range []string{"/metrics/expand?" + q("query", "cc.*.*", "query", "cc.tree.*"),
+		"/metrics/expand?" + q("query", "cc.*", "groupByExpr", "1", "leavesOnly", "1"),
+		"/metrics/expand?" + q("query", "cc.*.*", "leavesOnly", "1")} {
+		var want, got any
+		getJSON(t, gw.URL+u, &want)
+		getJSON(t, ws.URL+u, &got)
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("%s:\nwhisperserver: %v\ngraphite-web:  %v", u, got, want)
+		}
+	}
+
+	// Errors: both refuse an unknown function with a 400 in graphite's words.
+	for _, base := range []string{gw.URL, ws.URL} {
+		code, b := get(t, base+"/render?"+q("target", "nosuchFunction(cc.avg.a)", "format", "json"))
+		if code != http.StatusBadRequest || !strings.Contains(string(b), "Received request for unknown function: nosuchFunction") {
+			t.Errorf("%s unknown function: %d %s", base, code, b)
+		}
+	}
+}
+
+// TestClusterProtocol puts whisperserver behind a graphite-web that has no
+// data of its own (CLUSTER_SERVERS): graphite-web asks it over the pickle
+// protocol and must answer exactly as a graphite-web reading the files.
+func TestClusterProtocol(t *testing.T) {
+	testutil.RequireReference(t, "graphite-web", testutil.GraphiteWebAvailable())
+	f := newFixture(t)
+	ws := startServer(t, f.Dir)
+	direct := testutil.StartGraphiteWeb(t, testutil.GraphiteWebOptions{WhisperDir: f.Dir})
+	front := testutil.StartGraphiteWeb(t, testutil.GraphiteWebOptions{ClusterServers: []string{strings.TrimPrefix(ws.URL, "http://")}})
+	now := fmt.Sprint(f.T)
+	for _, target := range []string{"cc.avg.a", "cc.avg.*", "sumSeries(cc.avg.*)", "cc.*.*", `aliasByNode(cc.tree.*.leaf,2)`,
+		`movingAverage(cc.avg.b,"1min")`, "perSecond(cc.counter.z)", "cc.nope"} {
+		extra := []string{"now", now, "from", "-1h"}
+		want, wantRaw := graphiteJSON(t, direct.URL, target, extra...)
+		got, gotRaw := graphiteJSON(t, front.URL, target, extra...)
+		if d := equalSeries(got, want); d != "" {
+			t.Errorf("federated render %s: %s\nvia whisperserver: %.400s\ndirect:            %.400s", target, d, gotRaw, wantRaw)
+		}
+		if target != "cc.nope" && len(want) == 0 {
+			t.Errorf("%s: no series at all, the comparison is empty", target)
+		}
+	}
+	for _, query := range []string{"*", "cc.*", "cc.avg.*", "cc.tree.*.leaf"} {
+		u := "/metrics/find?" + q("query", query)
+		var want, got any
+		getJSON(t, direct.URL+u, &want)
+		getJSON(t, front.URL+u, &got)
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("federated find %s:\nvia whisperserver: %v\ndirect:            %v", query, got, want)
+		}
+	}
+	// The pickle answers were really used (the front has no files).
+	if !strings.Contains(ws.Proc.Output(), "format=pickle") {
+		t.Errorf("whisperserver saw no pickle request:\n%s", ws.Proc.Output())
+	}
+}
