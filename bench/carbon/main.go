@@ -302,4 +302,3 @@ func (p *proc) stop() {
 		<-p.done
 	}
 }
-

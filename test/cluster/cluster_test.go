@@ -60,6 +60,7 @@ base_dir = %q
 address = %q
 self_metrics = ""
 batch_delay_ms = 50
+idle_timeout = 0   # behind carbon-c-relay, as docs/scaling.md advises
 
 [DreamcatcherWhisperOutput]
 base_path = %q
