@@ -259,6 +259,7 @@ func TestCarbonRelayCluster(t *testing.T) {
 	hekadBin := testutil.Binary(t, "hekad")
 	serverBin := testutil.Binary(t, "whisperserver")
 	root := t.TempDir()
+	begin := time.Now()
 
 	// Three storage nodes.
 	var ns []*node
@@ -295,6 +296,7 @@ func TestCarbonRelayCluster(t *testing.T) {
 		servers = append(servers, n.web)
 	}
 	gw := testutil.StartGraphiteWeb(t, testutil.GraphiteWebOptions{ClusterServers: servers})
+	t.Logf("%s: relay, 3 nodes and graphite-web started", time.Since(begin).Round(time.Millisecond))
 
 	// A few thousand metrics through the relay, one point each.
 	now := time.Now().Unix()
@@ -331,6 +333,7 @@ func TestCarbonRelayCluster(t *testing.T) {
 	}
 	sendTCP(t, relayAddr, lines.Bytes())
 
+	t.Logf("%s: sent %d metrics through the relay", time.Since(begin).Round(time.Millisecond), metrics)
 	// Each metric is stored on exactly the nodes the relay chose.
 	for i, n := range ns {
 		testutil.Eventually(t, 60*time.Second, func() bool {
@@ -362,12 +365,14 @@ func TestCarbonRelayCluster(t *testing.T) {
 		t.FailNow()
 	}
 
+	t.Logf("%s: placement and values on disk checked", time.Since(begin).Round(time.Millisecond))
 	// graphite-web sees every metric of the three nodes, merged, with the
 	// right values.
 	checkGraphiteWeb(t, gw.URL, map[int64]func(i int) float64{
 		t1: func(i int) float64 { return float64(i) + 0.25 },
 	}, t1-30, t1+40)
 
+	t.Logf("%s: graphite-web find and render checked", time.Since(begin).Round(time.Millisecond))
 	// The edge: statsd aggregated by a hekad and forwarded to the relay.
 	edgeStatsd := testutil.FreePort(t)
 	edgeCfg := testutil.WriteFile(t, filepath.Join(root, "edge"), "hekad.toml", fmt.Sprintf(`
@@ -415,6 +420,7 @@ self_metrics = ""
 		t.Errorf("edge exit %d", code)
 	}
 
+	t.Logf("%s: edge checked", time.Since(begin).Round(time.Millisecond))
 	// One storage node down (hekad and whisperserver): the others keep
 	// taking writes, and graphite-web still answers for every metric, each
 	// having a replica on a live node.
@@ -447,6 +453,7 @@ self_metrics = ""
 		t2: func(i int) float64 { return float64(i) + 1000.5 },
 	}, t1-30, t2+40)
 
+	t.Logf("%s: node down phase checked", time.Since(begin).Round(time.Millisecond))
 	// The node comes back: the relay delivers what it queued for it.
 	down.startHekad(t, hekadBin)
 	for name := range want[nodes-1] {
