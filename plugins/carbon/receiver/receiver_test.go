@@ -374,3 +374,42 @@ func TestValidNameLimits(t *testing.T) {
 		}
 	}
 }
+
+func TestLineSplitAcrossWrites(t *testing.T) {
+	r := start(t, Config{})
+	col := collect(r)
+	c := dial(t, r)
+	for _, part := range []string{"split.", "name 1", "2.5 17000", "00000\nnext 1 1700000000", "\n"} {
+		if _, err := c.Write([]byte(part)); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	eventually(t, "2 lines", func() bool { return len(col.get()) == 2 })
+	got := col.get()
+	sort.Strings(got)
+	if got[0] != "next 1 1700000000" || got[1] != "split.name 12.5 1700000000" {
+		t.Errorf("got %q", got)
+	}
+}
+
+func TestIPv6(t *testing.T) {
+	l, err := net.Listen("tcp", "[::1]:0")
+	if err != nil {
+		t.Skipf("no IPv6 loopback here: %v", err)
+	}
+	l.Close()
+	r := start(t, Config{Address: "[::1]:0"})
+	col := collect(r)
+	c := dial(t, r)
+	fmt.Fprint(c, "v6.tcp 1 1700000000\n")
+	u, err := net.Dial("udp", r.UDPAddr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer u.Close()
+	if _, err := u.Write([]byte("v6.udp 2 1700000000\n")); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "2 lines over IPv6", func() bool { return len(col.get()) == 2 })
+}
