@@ -395,6 +395,9 @@ self_metrics = ""
 	testutil.SendUDP(t, fmt.Sprintf("127.0.0.1:%d", edgeStatsd), "edge.temperature:21.5|g")
 	edgeName := "stats.gauges.edge.temperature"
 	edgeRoutes := routes(t, relayBin, relayConf, []byte(edgeName+" 1 1\n"))[edgeName]
+	if len(edgeRoutes) != replication {
+		t.Fatalf("carbon-c-relay -t routes %s to %v", edgeName, edgeRoutes)
+	}
 	testutil.Eventually(t, 60*time.Second, func() bool {
 		for _, d := range edgeRoutes {
 			if !storedNames(byAddr[d].whisperDir, "stats.")[edgeName] {
