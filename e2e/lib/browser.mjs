@@ -30,6 +30,7 @@ export async function launch({ colorScheme = 'light', viewport = { width: 1280, 
   });
   // Fail a step with its own message well before the test's timeout.
   context.setDefaultTimeout(10000);
+  context.setDefaultNavigationTimeout(30000);
   return {
     context,
     async close() {

@@ -180,22 +180,35 @@ export class Chart {
       .call((a) => a.select('.domain').remove());
 
     const lines = g.append('g').attr('class', 'lines').attr('clip-path', `url(#${clipId})`);
-    series.forEach((s, k) => {
-      const pts = s.values.map((v, i) => [s.start + i * s.step, v]);
-      const line = d3.line()
-        .defined((d) => d[1] !== null && Number.isFinite(d[1]))
-        .x((d) => x(d[0] * 1000))
-        .y((d) => y(d[1]));
+    // One pass per series: the path (a new run after each null, so gaps
+    // stay gaps) and the lone points, which a line would not show.
+    const kx = plotW / (r.until - r.from);
+    for (const s of series) {
+      let d = '';
+      let run = 0;
+      let px = 0;
+      let py = 0;
+      const lone = [];
+      for (let i = 0; i < s.values.length; i++) {
+        const v = s.values[i];
+        if (v === null || !Number.isFinite(v)) {
+          if (run === 1) lone.push([px, py]);
+          run = 0;
+          continue;
+        }
+        px = (s.start + i * s.step - r.from) * kx;
+        py = y(v);
+        d += `${run === 0 ? 'M' : 'L'}${px.toFixed(2)},${py.toFixed(2)}`;
+        run++;
+      }
+      if (run === 1) lone.push([px, py]);
       const color = `s${this.colorIndex(s.name) % PALETTE}`;
       lines.append('path').attr('class', `line ${color}`).attr('data-name', s.name)
         .attr('data-step', s.step).attr('data-start', s.start).attr('data-archive', s.archive)
-        .attr('d', line(pts) || '');
-      // A point with no neighbour would be invisible as a line: dot it.
-      const lone = pts.filter((d, i) => d[1] !== null && (i === 0 || pts[i - 1][1] === null) && (i === pts.length - 1 || pts[i + 1][1] === null));
+        .attr('d', d);
       lines.selectAll(null).data(lone).join('circle').attr('class', `lone ${color}`)
-        .attr('cx', (d) => x(d[0] * 1000)).attr('cy', (d) => y(d[1])).attr('r', 2.5);
-      void k;
-    });
+        .attr('cx', (p) => p[0]).attr('cy', (p) => p[1]).attr('r', 2.5);
+    }
     if (count === 0) {
       this.message(failed.length && !series.length ? 'gone' : 'nodata',
         failed.length && !series.length ? '' : 'No data in this range (every point is empty).');

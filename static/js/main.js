@@ -243,11 +243,12 @@ async function loadAll({ quiet = false } = {}) {
     return;
   }
   if (!quiet) charts.forEach((c) => c.names.length && c.setLoading(true));
-  try {
-    await Promise.all(wanted.map((n) => ensureInfo(n)));
-  } catch (err) {
+  // Headers (for the archive shown, "all" and gone metrics) load beside the
+  // data; only the whole-retention range has to wait for them.
+  const infos = Promise.all(wanted.map((n) => ensureInfo(n))).catch((err) => {
     if (err.unreachable) setUnreachable(err);
-  }
+  });
+  if (!state.zoom && state.from === 'all') await infos;
   if (seq !== loadSeq) return;
   const now = Math.floor(Date.now() / 1000);
   const range = currentRange(now);
@@ -259,21 +260,17 @@ async function loadAll({ quiet = false } = {}) {
     return;
   }
   $('#range-error').textContent = '';
-  await Promise.all(charts.map((c) => loadChart(c, range)));
+  await Promise.all(charts.map((c) => loadChart(c, range, infos)));
   if (seq !== loadSeq) return;
   $('#updated').textContent = `updated ${formatClock(new Date())}`;
   scheduleRefresh();
 }
 
-async function loadChart(chart, range) {
+async function loadChart(chart, range, infos) {
   if (!chart.names.length) return;
   if (chart.ctrl) chart.ctrl.abort();
   const ctrl = new AbortController();
   chart.ctrl = ctrl;
-  for (const n of chart.names) {
-    const hit = infoCache.get(n);
-    if (hit && hit.info) chart.setInfo(n, hit.info);
-  }
   let mdp;
   if (state.mdp === null) mdp = chart.plotWidth();
   else if (state.mdp !== 'off') mdp = state.mdp;
@@ -281,6 +278,12 @@ async function loadChart(chart, range) {
   try {
     const res = await api.data(chart.names, { from: range.from, until: range.until, maxDataPoints: mdp }, { signal: ctrl.signal });
     if (ctrl.signal.aborted) return;
+    await infos;
+    if (ctrl.signal.aborted) return;
+    for (const n of chart.names) {
+      const hit = infoCache.get(n);
+      if (hit && hit.info) chart.setInfo(n, hit.info);
+    }
     const result = {
       from: Number.isFinite(res.from) ? res.from : range.from,
       until: Number.isFinite(res.until) ? res.until : range.until,
