@@ -118,17 +118,13 @@ func New(cfg Config, static fs.FS, log *slog.Logger) (*Server, error) {
 		MaxFind: cfg.MaxFind, Log: log}).Register(r)
 	r.PathPrefix("/api/").HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		api.WriteError(w, http.StatusNotFound, "no such API endpoint: "+r.URL.Path)
-	})
+	}).Methods(http.MethodGet, http.MethodHead)
 	if static != nil {
 		files := http.FileServer(http.FS(static))
 		r.PathPrefix("/").Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if r.Method != http.MethodGet && r.Method != http.MethodHead {
-				http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
-				return
-			}
 			w.Header().Set("X-Content-Type-Options", "nosniff")
 			files.ServeHTTP(w, r)
-		}))
+		})).Methods(http.MethodGet, http.MethodHead)
 	}
 	r.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		api.WriteError(w, http.StatusMethodNotAllowed, "method not allowed (the server is read-only)")
