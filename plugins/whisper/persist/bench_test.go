@@ -1,0 +1,79 @@
+package persist
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/dreamcatcher-monitoring/dreamcatcher/plugins/whisper/cache"
+)
+
+// BenchmarkUpdate measures steady-state updates of existing files: each op
+// is one point written to one of `metrics` files (10s:6h,1m:1d, sparse),
+// files created before the timer starts.
+func BenchmarkUpdate(b *testing.B) {
+	for _, metrics := range []int{1000, 10000} {
+		b.Run(fmt.Sprintf("metrics=%d", metrics), func(b *testing.B) {
+			base := b.TempDir()
+			c := cache.New(0)
+			p, err := New(Config{Base: base, Rules: rules(b, "10s:6h,1m:1d"), Writers: 2, Sparse: true, MaxFuture: time.Hour, Poll: time.Millisecond}, c)
+			if err != nil {
+				b.Fatal(err)
+			}
+			names := make([][]byte, metrics)
+			for i := range names {
+				names[i] = []byte(fmt.Sprintf("bench.host%d.cpu.user", i))
+			}
+			now := time.Now().Unix()
+			for _, n := range names {
+				c.Add(n, now-3600, 1)
+			}
+			p.Start()
+			for p.Stats().PointsWritten < uint64(metrics) {
+				time.Sleep(10 * time.Millisecond)
+			}
+			b.ResetTimer()
+			start := p.Stats().PointsWritten
+			for i := 0; i < b.N; i++ {
+				c.Add(names[i%metrics], now-3590+int64(10*(i/metrics%300)), float64(i))
+			}
+			for p.Stats().PointsWritten < start+uint64(b.N) {
+				time.Sleep(time.Millisecond)
+			}
+			b.StopTimer()
+			p.Stop(time.Minute)
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "points/s")
+		})
+	}
+}
+
+// BenchmarkCreate measures file creation with 10s:1h,1m:1d archives
+// (21.6 kB each, written out or sparse). b.N is capped at 50,000 files
+// (about 1 GB) so a long -benchtime cannot fill the disk.
+func BenchmarkCreate(b *testing.B) {
+	for _, sparse := range []bool{false, true} {
+		b.Run(fmt.Sprintf("sparse=%v", sparse), func(b *testing.B) {
+			base := b.TempDir()
+			c := cache.New(0)
+			if b.N > 50000 {
+				b.Skip("b.N above 50,000 files; use -benchtime Nx with N <= 50000")
+			}
+			p, err := New(Config{Base: base, Rules: rules(b, "10s:1h,1m:1d"), Writers: 2, Sparse: sparse, Poll: time.Millisecond}, c)
+			if err != nil {
+				b.Fatal(err)
+			}
+			now := time.Now().Unix()
+			p.Start()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				c.Add([]byte(fmt.Sprintf("create.d%d.m%d", i/1000, i)), now, 1)
+			}
+			for p.Stats().Creates < uint64(b.N) {
+				time.Sleep(time.Millisecond)
+			}
+			b.StopTimer()
+			p.Stop(time.Minute)
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "files/s")
+		})
+	}
+}
