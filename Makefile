@@ -11,7 +11,9 @@ FUZZ_TARGETS := ./plugins/carbon/plaintext:FuzzParseLine \
 	./plugins/carbon/receiver:FuzzAppendLine ./plugins/carbon/receiver:FuzzValidName \
 	./collectors/mongotop:FuzzParseLine ./collectors/mongotop:FuzzNamer \
 	./plugins/whisper/schema:FuzzParseRetentions ./plugins/whisper/schema:FuzzParseConf \
-	./plugins/statsd/protocol:FuzzParseLine
+	./plugins/statsd/protocol:FuzzParseLine \
+	./whisperserver/render:FuzzParse ./whisperserver/attime:FuzzParse \
+	./whisperserver/whisper:FuzzReadHeader ./whisperserver/index:FuzzCompile
 
 .PHONY: all build heka web run test lint gotest fuzz webtest bench clean
 
