@@ -301,6 +301,41 @@ describe('with a whisper folder of six metrics', () => {
     await page.close();
   });
 
+  test('range presets and a custom range; "All" shows the archive the server chose', T, async () => {
+    const page = await browser.context.newPage();
+    const errors = watchConsole(page);
+    await page.goto(`${server.url}?c=servers.web1.cpu.user`);
+    await page.waitForSelector('path.line', ATTACHED);
+    await page.click('#presets button:has-text("All")');
+    await page.waitForURL(/from=all/);
+    // Max retention of the file: 720 points of 1 h = 30 days, served from archive 1.
+    await waitFor('the 30-day range', () => page.$eval('svg.plot', (s) => Math.abs(+s.dataset.until - +s.dataset.from - 30 * 86400) < 10));
+    await waitFor('archive 1 shown', async () => /archive 1 \(1 h per point, 30 d\)/.test(await page.textContent('.chart-meta')));
+    await page.click('#presets button:has-text("15 min")');
+    await waitFor('15 minutes', () => page.$eval('svg.plot', (s) => Math.abs(+s.dataset.until - +s.dataset.from - 900) < 10));
+    assert.match(await page.textContent('.chart-meta'), /archive 0/);
+    // Custom: the half hour that ended 10 minutes ago, in local time.
+    const fx = metric('servers.web1.cpu.user');
+    const lastT = fx.points[fx.points.length - 1][0];
+    const until = lastT - (lastT % 60) - 600;
+    const from = until - 1800;
+    const local = (t) => page.evaluate((x) => {
+      const d = new Date(x * 1000);
+      const p = (n) => String(n).padStart(2, '0');
+      return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}T${p(d.getHours())}:${p(d.getMinutes())}`;
+    }, t);
+    await page.click('#custom-toggle');
+    await page.fill('#custom-from', await local(from));
+    await page.fill('#custom-until', await local(until));
+    await page.click('#custom-form button[type=submit]');
+    await page.waitForURL(new RegExp(`from=${from}&until=${until}`));
+    await waitFor('the custom range', () => page.$eval('svg.plot', (s) => [+s.dataset.from, +s.dataset.until]).then(([f, u]) => f === from && u === until));
+    assertMatchesFixture(await drawnPoints(page, fx.name), fx, 60);
+    assert.match(await page.textContent('#refresh-status'), /does not end now/);
+    assert.deepEqual(errors, []);
+    await page.close();
+  });
+
   test('phone width and dark scheme, wide screen', T, async () => {
     const page = await browser.context.newPage();
     const errors = watchConsole(page);
@@ -346,6 +381,28 @@ describe('states', () => {
       await srv.stop();
       fs.rmSync(empty, { recursive: true, force: true });
     }
+  });
+
+  test('loading: names and chart say so while the server is slow', T, async () => {
+    const page = await browser.context.newPage();
+    const errors = watchConsole(page);
+    // Hold the real server's answers back for a moment (no data is made up).
+    let release;
+    const held = new Promise((r) => { release = r; });
+    await page.route(/\/api\//, async (route) => {
+      await held;
+      await route.continue();
+    });
+    await page.goto(`${server.url}?c=servers.web2.cpu.user`);
+    await page.waitForSelector('#list-status:has-text("Loading metric names")');
+    await page.waitForSelector('.chart-msg.loading:has-text("Loading")');
+    assert.equal(await page.getAttribute('.chart', 'data-state'), 'loading');
+    await shot(page, '00-loading');
+    release();
+    await page.waitForSelector('path.line', ATTACHED);
+    assert.ok(await page.isHidden('#list-status'));
+    assert.deepEqual(errors, []);
+    await page.close();
   });
 
   test('auto-refresh picks up new points; pause stops it', T, async () => {

@@ -93,11 +93,15 @@ export function formatValue(v, unit) {
 export function formatDuration(seconds) {
   if (seconds === null || seconds === undefined) return '—';
   const units = [[31536000, 'y'], [604800, 'w'], [86400, 'd'], [3600, 'h'], [60, 'min'], [1, 's']];
-  for (const [n, u] of units) {
-    if (seconds >= n && seconds % n === 0) return `${seconds / n} ${u}`;
-  }
-  for (const [n, u] of units) {
-    if (seconds >= n) return `${d3.format('.3~r')(seconds / n)} ${u}`;
+  for (let i = 0; i < units.length; i++) {
+    const [n, u] = units[i];
+    if (seconds < n) continue;
+    if (seconds % n === 0) return `${seconds / n} ${u}`;
+    // 90 s, 90 min, 30 d rather than 1.5 min, 1.5 h, 4.29 w.
+    for (const [m, v] of units.slice(i + 1)) {
+      if (seconds % m === 0 && seconds / m < 100) return `${seconds / m} ${v}`;
+    }
+    return `${d3.format('.3~r')(seconds / n)} ${u}`;
   }
   return `${seconds} s`;
 }
