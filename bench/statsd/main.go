@@ -1,0 +1,402 @@
+// Command statsd-bench measures how many statsd lines per second a receiver
+// takes in with at most 1 % loss over a window on loopback, side by side for
+// Dreamcatcher's DreamcatcherStatsdInput, Heka's stock StatsdInput +
+// StatAccumInput (both in the project's hekad) and Etsy statsd 0.9.0.
+//
+// "Received" comes from each receiver's own counters: Dreamcatcher's
+// statsd.metrics_received, the sum of the stock StatAccumInput's
+// stats.counters.*.count, and Etsy's statsd.metrics_received from its
+// Graphite output. The load is counters ("name:1|c"), sent from several UDP
+// sockets on 127.0.0.1, at rates raised until the loss exceeds the limit
+// (bounded steps, each one window long). CPU is the receiver's user+system
+// time over the window, in cores.
+//
+//	go run ./bench/statsd -duration 10s
+package main
+
+import (
+	"bufio"
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+func main() {
+	var (
+		duration = flag.Duration("duration", 10*time.Second, "length of each measuring window")
+		targets  = flag.String("targets", "dreamcatcher,heka,etsy", "receivers to measure")
+		linesF   = flag.String("lines", "20,1", "lines per datagram, comma-separated")
+		namesF   = flag.String("names", "1000,100000", "distinct names, comma-separated")
+		hekad    = flag.String("hekad", "bin/hekad", "the project's hekad binary")
+		etsyJS   = flag.String("etsy", ".build/etsy-statsd/node_modules/statsd/stats.js", "Etsy statsd 0.9.0's stats.js")
+		senders  = flag.Int("senders", 4, "sending UDP sockets")
+		maxLoss  = flag.Float64("max-loss", 0.01, "highest acceptable loss")
+		steps    = flag.Int("steps", 7, "at most this many windows per receiver and load shape")
+		start20  = flag.Float64("start20", 1e6, "first rate (lines/s) tried with many lines per datagram")
+		start1   = flag.Float64("start1", 150e3, "first rate (lines/s) tried with one line per datagram")
+		readers  = flag.Int("readers", 0, "readers option of DreamcatcherStatsdInput (0: its default)")
+	)
+	flag.Parse()
+	lines, err := ints(*linesF)
+	check(err)
+	names, err := ints(*namesF)
+	check(err)
+	work, err := os.MkdirTemp("", "statsd-bench-")
+	check(err)
+	defer os.RemoveAll(work)
+
+	fmt.Printf("# statsd input throughput: highest rate with loss <= %.1f%% over %s, %d sender sockets, %s\n",
+		*maxLoss*100, *duration, *senders, time.Now().UTC().Format(time.RFC3339))
+	fmt.Printf("%-13s %6s %7s %14s %14s %7s %9s\n", "receiver", "lines", "names", "offered/s", "received/s", "loss", "cpu cores")
+	for _, target := range strings.Split(*targets, ",") {
+		for _, l := range lines {
+			for _, n := range names {
+				r, err := start(target, work, *hekad, *etsyJS, *readers)
+				if err != nil {
+					fmt.Fprintf(os.Stderr, "%s: %v\n", target, err)
+					os.Exit(1)
+				}
+				rate := *start20
+				if l == 1 {
+					rate = *start1
+				}
+				var best *result
+				lo, hi := 0.0, 0.0
+				for s := 0; s < *steps; s++ {
+					res := measure(r, l, n, rate, *senders, *duration)
+					fmt.Fprintf(os.Stderr, "  %s lines=%d names=%d offered %.0f/s: received %.0f/s, loss %.2f%%, cpu %.2f\n",
+						target, l, n, res.offered, res.received, res.loss*100, res.cpu)
+					if res.loss <= *maxLoss {
+						if best == nil || res.received > best.received {
+							b := res
+							best = &b
+						}
+						lo = rate
+						if hi == 0 {
+							rate *= 1.6
+						} else {
+							rate = (lo + hi) / 2
+						}
+					} else {
+						hi = rate
+						if lo == 0 {
+							rate /= 1.6
+						} else {
+							rate = (lo + hi) / 2
+						}
+					}
+				}
+				r.stop()
+				if best == nil {
+					fmt.Printf("%-13s %6d %7d %14s %14s %7s %9s\n", target, l, n, "-", "none <= limit", "-", "-")
+					continue
+				}
+				fmt.Printf("%-13s %6d %7d %14.0f %14.0f %6.2f%% %9.2f\n", target, l, n, best.offered, best.received, best.loss*100, best.cpu)
+			}
+		}
+	}
+}
+
+type result struct {
+	offered, received, loss, cpu float64
+}
+
+// receiver is one running receiver process and its received-lines counter.
+type receiver struct {
+	addr  string
+	cmd   *exec.Cmd
+	total atomic.Int64 // lines received so far, from the receiver's counters
+	done  chan struct{}
+	close func()
+}
+
+func (r *receiver) stop() {
+	_ = r.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-r.done:
+	case <-time.After(20 * time.Second):
+		_ = r.cmd.Process.Kill()
+		<-r.done
+	}
+	if r.close != nil {
+		r.close()
+	}
+}
+
+func freePort() int {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	check(err)
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+func start(target, work, hekad, etsyJS string, readers int) (*receiver, error) {
+	dir, err := os.MkdirTemp(work, target+"-")
+	if err != nil {
+		return nil, err
+	}
+	port := freePort()
+	r := &receiver{addr: fmt.Sprintf("127.0.0.1:%d", port), done: make(chan struct{})}
+	var match func(name string) bool
+	switch target {
+	case "dreamcatcher", "heka":
+		out := filepath.Join(dir, "out.txt")
+		input := fmt.Sprintf("[DreamcatcherStatsdInput]\naddress = %q\nflush_interval = 1\n", r.addr)
+		if readers > 0 {
+			input += fmt.Sprintf("readers = %d\n", readers)
+		}
+		match = func(name string) bool { return name == "stats_counts.statsd.metrics_received" }
+		if target == "heka" {
+			input = fmt.Sprintf("[StatsdInput]\naddress = %q\n[StatAccumInput]\nticker_interval = 1\nemit_in_fields = false\n", r.addr)
+			match = func(name string) bool {
+				return strings.HasPrefix(name, "stats.counters.bench.") && strings.HasSuffix(name, ".count")
+			}
+		}
+		cfg := filepath.Join(dir, "hekad.toml")
+		err := os.WriteFile(cfg, []byte(fmt.Sprintf(`[hekad]
+base_dir = %q
+%s
+[PayloadEncoder]
+append_newlines = false
+[FileOutput]
+message_matcher = "Type == 'heka.statmetric'"
+path = %q
+encoder = "PayloadEncoder"
+`, filepath.Join(dir, "base"), input, out)), 0o644)
+		if err != nil {
+			return nil, err
+		}
+		r.cmd = exec.Command(hekad, "-config", cfg)
+		ctx, cancel := context.WithCancel(context.Background())
+		r.close = cancel
+		go tailFile(ctx, out, match, &r.total)
+	case "etsy":
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		r.close = func() { l.Close() }
+		match = func(name string) bool { return name == "stats_counts.statsd.metrics_received" }
+		go func() {
+			for {
+				c, err := l.Accept()
+				if err != nil {
+					return
+				}
+				go func() {
+					defer c.Close()
+					_ = c.SetReadDeadline(time.Now().Add(time.Minute))
+					readLines(c, match, &r.total)
+				}()
+			}
+		}()
+		cfg := filepath.Join(dir, "etsy.js")
+		err = os.WriteFile(cfg, []byte(fmt.Sprintf(`{address: "127.0.0.1", port: %d, mgmt_address: "127.0.0.1",
+mgmt_port: %d, flushInterval: 1000, backends: ["./backends/graphite"], graphiteHost: "127.0.0.1", graphitePort: %d}`,
+			port, freePort(), l.Addr().(*net.TCPAddr).Port)), 0o644)
+		if err != nil {
+			return nil, err
+		}
+		r.cmd = exec.Command("node", etsyJS, cfg)
+	default:
+		return nil, fmt.Errorf("unknown receiver %q (dreamcatcher, heka, etsy)", target)
+	}
+	logf, err := os.Create(filepath.Join(dir, "log.txt"))
+	if err != nil {
+		return nil, err
+	}
+	r.cmd.Stdout, r.cmd.Stderr = logf, logf
+	if err := r.cmd.Start(); err != nil {
+		return nil, err
+	}
+	go func() { _ = r.cmd.Wait(); logf.Close(); close(r.done) }()
+	// Ready when a probe line is counted.
+	deadline := time.Now().Add(30 * time.Second)
+	c, err := net.Dial("udp", r.addr)
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	for r.total.Load() == 0 {
+		if time.Now().After(deadline) {
+			r.stop()
+			b, _ := os.ReadFile(logf.Name())
+			return nil, fmt.Errorf("no probe counted after 30 s; log:\n%s", b)
+		}
+		_, _ = c.Write([]byte("bench.probe:1|c"))
+		time.Sleep(200 * time.Millisecond)
+	}
+	return r, nil
+}
+
+// tailFile follows a FileOutput file and adds the values of matching lines.
+func tailFile(ctx context.Context, path string, match func(string) bool, total *atomic.Int64) {
+	var f *os.File
+	for f == nil {
+		f, _ = os.Open(path)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	defer f.Close()
+	rd := bufio.NewReaderSize(f, 1<<20)
+	var partial string
+	for {
+		line, err := rd.ReadString('\n')
+		if err == io.EOF {
+			partial += line
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(100 * time.Millisecond):
+			}
+			continue
+		}
+		line = partial + line
+		partial = ""
+		addLine(line, match, total)
+	}
+}
+
+func readLines(rd io.Reader, match func(string) bool, total *atomic.Int64) {
+	sc := bufio.NewScanner(rd)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		addLine(sc.Text(), match, total)
+	}
+}
+
+func addLine(line string, match func(string) bool, total *atomic.Int64) {
+	f := strings.Fields(line)
+	if len(f) != 3 || !match(f[0]) {
+		return
+	}
+	v, err := strconv.ParseFloat(f[1], 64)
+	if err == nil {
+		total.Add(int64(v))
+	}
+}
+
+// waitQuiet waits until the received total has not changed for 2.5 s
+// (bounded at 30 s) and returns it.
+func waitQuiet(r *receiver) int64 {
+	last, since := r.total.Load(), time.Now()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+		if v := r.total.Load(); v != last {
+			last, since = v, time.Now()
+		} else if time.Since(since) > 2500*time.Millisecond {
+			break
+		}
+	}
+	return last
+}
+
+func cpuTicks(pid int) int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	s := string(b)
+	s = s[strings.LastIndexByte(s, ')')+2:]
+	f := strings.Fields(s)
+	u, _ := strconv.ParseInt(f[11], 10, 64)
+	st, _ := strconv.ParseInt(f[12], 10, 64)
+	return u + st
+}
+
+// measure offers rate lines/s for d and returns what the receiver counted.
+func measure(r *receiver, lines, names int, rate float64, senders int, d time.Duration) result {
+	// Pre-built datagrams cycling through the names.
+	var dgrams [][]byte
+	n := 0
+	for n < names || len(dgrams) == 0 {
+		var b strings.Builder
+		for i := 0; i < lines; i++ {
+			fmt.Fprintf(&b, "bench.n%06d:1|c\n", n%names)
+			n++
+		}
+		dgrams = append(dgrams, []byte(b.String()))
+	}
+	before := waitQuiet(r)
+	ticks0 := cpuTicks(r.cmd.Process.Pid)
+	perSender := rate / float64(lines) / float64(senders)
+	var sent atomic.Int64
+	var wg sync.WaitGroup
+	begin := time.Now()
+	for s := 0; s < senders; s++ {
+		wg.Add(1)
+		go func(s int) {
+			defer wg.Done()
+			c, err := net.Dial("udp", r.addr)
+			if err != nil {
+				return
+			}
+			defer c.Close()
+			i := s * len(dgrams) / senders
+			var count int64
+			for {
+				el := time.Since(begin)
+				if el >= d {
+					break
+				}
+				due := int64(el.Seconds() * perSender)
+				for count < due {
+					if _, err := c.Write(dgrams[i%len(dgrams)]); err == nil {
+						count++
+					} else {
+						time.Sleep(time.Millisecond) // ECONNREFUSED/ENOBUFS: back off
+						break
+					}
+					i++
+				}
+				time.Sleep(200 * time.Microsecond)
+			}
+			sent.Add(count * int64(lines))
+		}(s)
+	}
+	wg.Wait()
+	elapsed := time.Since(begin).Seconds()
+	ticks1 := cpuTicks(r.cmd.Process.Pid)
+	after := waitQuiet(r)
+	got := float64(after - before)
+	res := result{offered: float64(sent.Load()) / elapsed, received: got / elapsed}
+	if s := float64(sent.Load()); s > 0 {
+		res.loss = 1 - got/s
+	}
+	res.cpu = float64(ticks1-ticks0) / 100 / elapsed // USER_HZ = 100 on Linux
+	return res
+}
+
+func ints(s string) ([]int, error) {
+	var out []int
+	for _, f := range strings.Split(s, ",") {
+		v, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil {
+			return nil, fmt.Errorf("%q: %w", s, err)
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+func check(err error) {
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "statsd-bench:", err)
+		os.Exit(1)
+	}
+}
