@@ -1,0 +1,553 @@
+// Command whisper-bench measures how fast metric points are persisted to
+// whisper files, side by side for Dreamcatcher (the project's hekad:
+// DreamcatcherCarbonInput → DreamcatcherWhisperOutput) and Graphite's
+// carbon-cache (Debian graphite-carbon), both fed the same carbon plaintext
+// points over TCP on 127.0.0.1, both with the same storage schema, no create
+// or update limits, non-sparse files.
+//
+// For each metric count it runs two phases, each bounded in time:
+//
+//   - paced: a statsd-like flush every -interval: every metric gets one point
+//     per flush (round 0 creates the files and is not measured). It reports
+//     the offered rate, the points persisted per second over the measured
+//     rounds, the lag of each round (time until all of its points are on
+//     disk, as counted by the program itself) and the largest cache.
+//   - flood: -flood rounds sent back to back (distinct past timestamps): the
+//     drain rate, points persisted per second while a backlog exists: the
+//     sustained maximum.
+//
+// CPU (user+system, in cores) and the largest RSS of the program under test
+// are sampled from /proc every second. "Persisted" comes from each program's
+// own counters: Dreamcatcher's self metric points_written (via a FileOutput),
+// carbon-cache's carbon.agents.*.committedPoints (CARBON_METRIC_INTERVAL=1).
+//
+// With -memory N it instead loads N distinct metrics into Dreamcatcher's
+// cache (file creation throttled to 1/s so they stay cached) and reports
+// the RSS.
+//
+//	go build -o bin/ ./cmd/hekad && go run ./bench/whisper -metrics 10000,100000
+//	go run ./bench/whisper -targets dreamcatcher -memory 1000000
+package main
+
+import (
+	"bufio"
+	"flag"
+	"fmt"
+	"math"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	whisper "github.com/lomik/go-whisper"
+)
+
+var (
+	targetsF  = flag.String("targets", "dreamcatcher,carbon", "programs to measure")
+	metricsF  = flag.String("metrics", "10000,100000", "distinct metric counts, comma-separated")
+	interval  = flag.Duration("interval", 10*time.Second, "flush interval of the paced phase")
+	rounds    = flag.Int("rounds", 4, "measured flushes in the paced phase")
+	flood     = flag.Int("flood", 5, "rounds sent back to back in the flood phase (0: skip)")
+	retention = flag.String("retention", "10s:1h", "storage schema retentions for the metrics")
+	hekadBin  = flag.String("hekad", "bin/hekad", "the project's hekad")
+	carbonBin = flag.String("carbon-cache", "/usr/bin/carbon-cache", "Graphite's carbon-cache")
+	writers   = flag.Int("writers", 4, "Dreamcatcher writers")
+	conns     = flag.Int("conns", 4, "sending TCP connections")
+	memory    = flag.Int("memory", 0, "only measure Dreamcatcher's RSS with this many cached metrics")
+	maxWait   = flag.Duration("max-wait", 3*time.Minute, "longest wait for any phase to be persisted")
+	keep      = flag.Bool("keep", false, "keep the work folder")
+)
+
+func main() {
+	flag.Parse()
+	work, err := os.MkdirTemp("", "whisper-bench-")
+	check(err)
+	if !*keep {
+		defer os.RemoveAll(work)
+	}
+	if *memory > 0 {
+		memoryRun(work, *memory)
+		return
+	}
+	fmt.Printf("# whisper persistence: %s, retention %s, interval %s, %d paced + %d flood rounds, %s\n",
+		*targetsF, *retention, *interval, *rounds, *flood, time.Now().UTC().Format(time.RFC3339))
+	fmt.Printf("%-12s %8s %12s %12s %10s %12s %12s %6s %8s\n",
+		"target", "metrics", "offered/s", "paced/s", "max_lag", "max_cache", "flood/s", "cpu", "rss_MiB")
+	for _, m := range ints(*metricsF) {
+		for _, t := range strings.Split(*targetsF, ",") {
+			dir := filepath.Join(work, fmt.Sprintf("%s-%d", t, m))
+			check(os.MkdirAll(dir, 0o755))
+			var tg *target
+			switch t {
+			case "dreamcatcher":
+				tg = startDreamcatcher(dir)
+			case "carbon":
+				tg = startCarbon(dir)
+			default:
+				check(fmt.Errorf("unknown target %q", t))
+			}
+			r := run(tg, m)
+			tg.stop()
+			fmt.Printf("%-12s %8d %12.0f %12.0f %10s %12d %12.0f %6.2f %8.0f\n", t, m, r.offered, r.paced,
+				r.maxLag.Round(10*time.Millisecond), r.maxCache, r.flood, r.cpu, r.rssMiB)
+			if !*keep {
+				os.RemoveAll(dir)
+			}
+		}
+	}
+}
+
+type result struct {
+	offered, paced, flood, cpu, rssMiB float64
+	maxLag                             time.Duration
+	maxCache                           int64
+}
+
+type target struct {
+	cmd     *exec.Cmd
+	addr    string
+	counts  func() (persisted, cache int64) // cumulative points persisted, cache size now
+	sampler *sampler
+	logFile string
+}
+
+func (t *target) stop() {
+	_ = t.cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() { _ = t.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(2 * time.Minute):
+		_ = t.cmd.Process.Kill()
+		<-done
+	}
+	t.sampler.stop()
+}
+
+func run(t *target, metrics int) result {
+	var r result
+	names := make([]string, metrics)
+	for i := range names {
+		names[i] = fmt.Sprintf("bench.g%03d.m%07d", i%1000, i)
+	}
+	now := time.Now().Unix()
+	// Round 0 creates the files.
+	send(t.addr, names, []int64{now - now%10})
+	want := int64(metrics)
+	waitPersisted(t, want, *maxWait)
+	t.sampler.reset()
+	// Paced rounds.
+	start := time.Now()
+	var lastDone time.Time
+	for k := 1; k <= *rounds; k++ {
+		due := start.Add(time.Duration(k-1) * *interval)
+		time.Sleep(time.Until(due))
+		ts := time.Now().Unix()
+		send(t.addr, names, []int64{ts - ts%10 + 10*int64(k)})
+		want += int64(metrics)
+		deadline := due.Add(*interval)
+		for {
+			p, c := t.counts()
+			if c > r.maxCache {
+				r.maxCache = c
+			}
+			if p >= want {
+				lastDone = time.Now()
+				if lag := lastDone.Sub(due); lag > r.maxLag {
+					r.maxLag = lag
+				}
+				break
+			}
+			if time.Now().After(deadline) {
+				// Not kept up within the interval: the lag is at least that.
+				if lag := time.Since(due); lag > r.maxLag {
+					r.maxLag = lag
+				}
+				break
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	end := waitPersisted(t, want, *maxWait)
+	if end.After(lastDone) {
+		lastDone = end
+	}
+	r.offered = float64(metrics) / interval.Seconds()
+	r.paced = float64(metrics**rounds) / math.Max(lastDone.Sub(start).Seconds(), float64(*rounds-1)*interval.Seconds()+0.001)
+	// Flood: rounds back to back, with past timestamps inside the retention.
+	if *flood > 0 {
+		base := time.Now().Unix() - 3000
+		base -= base % 10
+		var tss []int64
+		for k := 0; k < *flood; k++ {
+			tss = append(tss, base+int64(10*k))
+		}
+		p0, _ := t.counts()
+		began := time.Now()
+		send(t.addr, names, tss)
+		target := p0 + int64(metrics**flood)
+		doneAt := waitPersistedTrack(t, target, *maxWait, &r.maxCache)
+		p1, _ := t.counts()
+		r.flood = float64(p1-p0) / doneAt.Sub(began).Seconds()
+	}
+	r.cpu, r.rssMiB = t.sampler.result()
+	return r
+}
+
+func waitPersisted(t *target, want int64, max time.Duration) time.Time {
+	var c int64
+	return waitPersistedTrack(t, want, max, &c)
+}
+
+func waitPersistedTrack(t *target, want int64, max time.Duration, maxCache *int64) time.Time {
+	deadline := time.Now().Add(max)
+	for time.Now().Before(deadline) {
+		p, c := t.counts()
+		if c > *maxCache {
+			*maxCache = c
+		}
+		if p >= want {
+			return time.Now()
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	p, _ := t.counts()
+	fmt.Fprintf(os.Stderr, "warning: only %d of %d points persisted after %s (log: %s)\n", p, want, max, t.logFile)
+	return time.Now()
+}
+
+// send writes one point per name per timestamp over several connections.
+func send(addr string, names []string, tss []int64) {
+	var wg sync.WaitGroup
+	for c := 0; c < *conns; c++ {
+		wg.Add(1)
+		go func(c int) {
+			defer wg.Done()
+			conn, err := net.DialTimeout("tcp", addr, 5*time.Second)
+			check(err)
+			defer conn.Close()
+			_ = conn.SetWriteDeadline(time.Now().Add(*maxWait))
+			w := bufio.NewWriterSize(conn, 256*1024)
+			var b []byte
+			for _, ts := range tss {
+				for i := c; i < len(names); i += *conns {
+					b = append(b[:0], names[i]...)
+					b = append(b, ' ')
+					b = strconv.AppendInt(b, int64(i%100), 10)
+					b = append(b, ' ')
+					b = strconv.AppendInt(b, ts, 10)
+					b = append(b, '\n')
+					_, err := w.Write(b)
+					check(err)
+				}
+			}
+			check(w.Flush())
+		}(c)
+	}
+	wg.Wait()
+}
+
+func freePort() int {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	check(err)
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+func waitListening(addr string, logFile string) {
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
+		if err == nil {
+			c.Close()
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	check(fmt.Errorf("nothing listens on %s; see %s", addr, logFile))
+}
+
+func startDreamcatcher(dir string) *target {
+	return startDreamcatcherWith(dir, 0)
+}
+
+func startDreamcatcherWith(dir string, maxCreates int) *target {
+	port := freePort()
+	self := filepath.Join(dir, "self.txt")
+	cfg := filepath.Join(dir, "hekad.toml")
+	check(os.WriteFile(cfg, []byte(fmt.Sprintf(`
+[hekad]
+base_dir = %q
+[DreamcatcherCarbonInput]
+address = "127.0.0.1:%d"
+tcp = true
+udp = false
+[DreamcatcherWhisperOutput]
+base_path = %q
+default_retentions = %q
+max_creates_per_second = %d
+max_cache_points = 50000000
+writers = %d
+self_metrics = "benchself"
+self_metrics_interval = 1
+[PayloadEncoder]
+append_newlines = false
+[SelfMetricsFile]
+type = "FileOutput"
+message_matcher = "Logger == 'DreamcatcherWhisperOutput'"
+path = %q
+encoder = "PayloadEncoder"
+flush_interval = 100
+`, filepath.Join(dir, "heka"), port, filepath.Join(dir, "data"), *retention, maxCreates, *writers, self)), 0o644))
+	logFile := filepath.Join(dir, "hekad.log")
+	cmd := startCmd(logFile, *hekadBin, "-config", cfg)
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	waitListening(addr, logFile)
+	return &target{cmd: cmd, addr: addr, logFile: logFile, sampler: newSampler(cmd.Process.Pid),
+		counts: func() (int64, int64) { return selfCounts(self) }}
+}
+
+// selfCounts sums benchself.points_written and returns the latest
+// benchself.cache.points from the FileOutput's copy of the self metrics.
+func selfCounts(path string) (persisted, cache int64) {
+	b, _ := os.ReadFile(path)
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) != 3 {
+			continue
+		}
+		v, _ := strconv.ParseFloat(f[1], 64)
+		switch f[0] {
+		case "benchself.points_written":
+			persisted += int64(v)
+		case "benchself.cache.points":
+			cache = int64(v)
+		}
+	}
+	return persisted, cache
+}
+
+func startCarbon(dir string) *target {
+	port := freePort()
+	for _, d := range []string{"conf", "log", "data"} {
+		check(os.MkdirAll(filepath.Join(dir, d), 0o755))
+	}
+	conf := filepath.Join(dir, "conf")
+	data := filepath.Join(dir, "data")
+	check(os.WriteFile(filepath.Join(conf, "carbon.conf"), []byte(fmt.Sprintf(`[cache]
+STORAGE_DIR = %[1]s/
+LOCAL_DATA_DIR = %[2]s/
+WHITELISTS_DIR = %[1]s/lists/
+CONF_DIR = %[3]s/
+LOG_DIR = %[1]s/log/
+PID_DIR = %[1]s/
+ENABLE_LOGROTATION = False
+MAX_CACHE_SIZE = inf
+MAX_UPDATES_PER_SECOND = inf
+MAX_CREATES_PER_MINUTE = inf
+LINE_RECEIVER_INTERFACE = 127.0.0.1
+LINE_RECEIVER_PORT = %[4]d
+ENABLE_UDP_LISTENER = False
+PICKLE_RECEIVER_INTERFACE = 127.0.0.1
+PICKLE_RECEIVER_PORT = 0
+CACHE_QUERY_INTERFACE = 127.0.0.1
+CACHE_QUERY_PORT = 0
+USE_FLOW_CONTROL = True
+LOG_UPDATES = False
+LOG_CREATES = False
+LOG_CACHE_HITS = False
+LOG_CACHE_QUEUE_SORTS = False
+CACHE_WRITE_STRATEGY = sorted
+WHISPER_AUTOFLUSH = False
+CARBON_METRIC_PREFIX = benchcarbon
+CARBON_METRIC_INTERVAL = 1
+`, dir, data, conf, port)), 0o644))
+	check(os.WriteFile(filepath.Join(conf, "storage-schemas.conf"), []byte(fmt.Sprintf(`[self]
+pattern = ^benchcarbon\.
+retentions = 1s:1h
+
+[bench]
+pattern = .*
+retentions = %s
+`, *retention)), 0o644))
+	check(os.WriteFile(filepath.Join(conf, "storage-aggregation.conf"), []byte("[default]\npattern = .*\nxFilesFactor = 0.5\naggregationMethod = average\n"), 0o644))
+	logFile := filepath.Join(dir, "carbon.out")
+	cmd := startCmd(logFile, "/usr/bin/python3", *carbonBin, "--config="+filepath.Join(conf, "carbon.conf"),
+		"--pidfile="+filepath.Join(dir, "carbon.pid"), "--logdir="+filepath.Join(dir, "log"), "--nodaemon", "start")
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	waitListening(addr, logFile)
+	return &target{cmd: cmd, addr: addr, logFile: logFile, sampler: newSampler(cmd.Process.Pid),
+		counts: func() (int64, int64) { return carbonCounts(data) }}
+}
+
+// carbonCounts reads carbon-cache's own metrics (1 s points) from its
+// whisper files: the sum of committedPoints and the latest cache.size.
+func carbonCounts(data string) (persisted, cache int64) {
+	agents, _ := filepath.Glob(filepath.Join(data, "benchcarbon", "agents", "*"))
+	for _, a := range agents {
+		sum, _ := readSeries(filepath.Join(a, "committedPoints.wsp"))
+		persisted += int64(sum)
+		_, last := readSeries(filepath.Join(a, "cache", "size.wsp"))
+		cache += int64(last)
+	}
+	return persisted, cache
+}
+
+func readSeries(path string) (sum, last float64) {
+	db, err := whisper.Open(path)
+	if err != nil {
+		return 0, 0
+	}
+	defer db.Close()
+	now := int(time.Now().Unix())
+	ts, err := db.Fetch(now-3599, now)
+	if err != nil || ts == nil {
+		return 0, 0
+	}
+	for _, v := range ts.Values() {
+		if !math.IsNaN(v) {
+			sum += v
+			last = v
+		}
+	}
+	return sum, last
+}
+
+func startCmd(logFile string, name string, args ...string) *exec.Cmd {
+	out, err := os.Create(logFile)
+	check(err)
+	cmd := exec.Command(name, args...)
+	cmd.Stdout, cmd.Stderr = out, out
+	check(cmd.Start())
+	return cmd
+}
+
+// memoryRun loads n metrics into Dreamcatcher's cache and reports RSS.
+func memoryRun(work string, n int) {
+	dir := filepath.Join(work, "memory")
+	check(os.MkdirAll(dir, 0o755))
+	t := startDreamcatcherWith(dir, 1)
+	defer t.stop()
+	names := make([]string, n)
+	for i := range names {
+		names[i] = fmt.Sprintf("bench.g%03d.m%07d", i%1000, i)
+	}
+	now := time.Now().Unix()
+	began := time.Now()
+	send(t.addr, names, []int64{now - now%10})
+	deadline := time.Now().Add(*maxWait)
+	var cache int64
+	for time.Now().Before(deadline) {
+		if _, cache = t.counts(); cache >= int64(n)-100 {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	time.Sleep(2 * time.Second)
+	_, rss := t.sampler.result()
+	fmt.Printf("# memory: %d distinct metrics sent in %s; cache holds %d points; hekad RSS %.0f MiB (largest sample)\n",
+		n, time.Since(began).Round(time.Millisecond), cache, rss)
+}
+
+// sampler reads a process's CPU time and RSS from /proc every second.
+type sampler struct {
+	pid    int
+	mu     sync.Mutex
+	t0     time.Time
+	cpu0   float64
+	maxRSS float64
+	done   chan struct{}
+}
+
+func newSampler(pid int) *sampler {
+	s := &sampler{pid: pid, done: make(chan struct{})}
+	s.reset()
+	go func() {
+		tick := time.NewTicker(time.Second)
+		defer tick.Stop()
+		for {
+			select {
+			case <-s.done:
+				return
+			case <-tick.C:
+				rss := readRSS(pid)
+				s.mu.Lock()
+				if rss > s.maxRSS {
+					s.maxRSS = rss
+				}
+				s.mu.Unlock()
+			}
+		}
+	}()
+	return s
+}
+
+func (s *sampler) reset() {
+	s.mu.Lock()
+	s.t0, s.cpu0 = time.Now(), readCPU(s.pid)
+	s.mu.Unlock()
+}
+
+func (s *sampler) result() (cores, rssMiB float64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return (readCPU(s.pid) - s.cpu0) / time.Since(s.t0).Seconds(), math.Max(s.maxRSS, readRSS(s.pid))
+}
+
+func (s *sampler) stop() { close(s.done) }
+
+// readCPU is the process's user+system time in seconds.
+func readCPU(pid int) float64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	s := string(b)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
+	if len(f) < 13 {
+		return 0
+	}
+	u, _ := strconv.ParseFloat(f[11], 64)
+	k, _ := strconv.ParseFloat(f[12], 64)
+	return (u + k) / 100 // USER_HZ
+}
+
+// readRSS is the resident set size in MiB.
+func readRSS(pid int) float64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, "VmRSS:") {
+			f := strings.Fields(line)
+			if len(f) >= 2 {
+				kb, _ := strconv.ParseFloat(f[1], 64)
+				return kb / 1024
+			}
+		}
+	}
+	return 0
+}
+
+func ints(s string) []int {
+	var out []int
+	for _, p := range strings.Split(s, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(p))
+		check(err)
+		out = append(out, n)
+	}
+	return out
+}
+
+func check(err error) {
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "whisper-bench:", err)
+		os.Exit(1)
+	}
+}
