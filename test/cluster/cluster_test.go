@@ -3,7 +3,8 @@
 // replication 2) in front of three storage nodes (hekad with
 // DreamcatcherCarbonInput → DreamcatcherWhisperOutput, and a whisperserver
 // each), graphite-web federating the three whisperservers, and an edge hekad
-// aggregating statsd and forwarding with DreamcatcherCarbonOutput.
+// aggregating statsd (DreamcatcherStatsdInput) and forwarding with
+// DreamcatcherCarbonOutput.
 package cluster
 
 import (
@@ -379,19 +380,16 @@ func TestCarbonRelayCluster(t *testing.T) {
 [hekad]
 base_dir = %q
 
-[StatsdInput]
+[DreamcatcherStatsdInput]
 address = "127.0.0.1:%d"
-
-[StatAccumInput]
-ticker_interval = 1
-emit_in_fields = false
+flush_interval = 1
 
 [DreamcatcherCarbonOutput]
 address = %q
 self_metrics = ""
 `, filepath.Join(root, "edge", "base"), edgeStatsd, relayAddr))
 	edge := testutil.Start(t, hekadBin, "-config", edgeCfg)
-	edge.WaitOutput("Input started: StatsdInput", 20*time.Second)
+	edge.WaitOutput("Input started: DreamcatcherStatsdInput", 20*time.Second)
 	testutil.SendUDP(t, fmt.Sprintf("127.0.0.1:%d", edgeStatsd), "edge.temperature:21.5|g")
 	edgeName := "stats.gauges.edge.temperature"
 	edgeRoutes := routes(t, relayBin, relayConf, []byte(edgeName+" 1 1\n"))[edgeName]
