@@ -413,3 +413,57 @@ func TestIPv6(t *testing.T) {
 	}
 	eventually(t, "2 lines over IPv6", func() bool { return len(col.get()) == 2 })
 }
+
+// BenchmarkReceiverTCP: lines per second through the receiver over real
+// loopback TCP (4 connections), parsed, checked and batched, with a
+// consumer that only recycles the batches.
+func BenchmarkReceiverTCP(b *testing.B) {
+	r, err := Listen(Config{Address: "127.0.0.1:0", TCP: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	r.Serve()
+	done := make(chan struct{})
+	go func() {
+		for batch := range r.Batches() {
+			r.Recycle(batch)
+		}
+		close(done)
+	}()
+	const conns = 4
+	var chunk bytes.Buffer
+	for i := 0; i < 1000; i++ {
+		fmt.Fprintf(&chunk, "bench.receiver.m%04d %d.5 1700000000\n", i, i)
+	}
+	b.SetBytes(int64(chunk.Len() / 1000))
+	b.ResetTimer()
+	var wg sync.WaitGroup
+	per := b.N/1000/conns + 1
+	for c := 0; c < conns; c++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			conn, err := net.Dial("tcp", r.TCPAddr().String())
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			defer conn.Close()
+			for i := 0; i < per; i++ {
+				if _, err := conn.Write(chunk.Bytes()); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	want := uint64(per * 1000 * conns)
+	for r.Stats().TCPLines < want {
+		time.Sleep(time.Millisecond)
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(want)/b.Elapsed().Seconds(), "lines/s")
+	r.Close()
+	<-done
+}
