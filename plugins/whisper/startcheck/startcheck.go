@@ -32,7 +32,7 @@ func FlushIntervals(l *hekad.Loaded) []string {
 		body, _ := s.Body.(map[string]interface{})
 		switch s.Type() {
 		case "DreamcatcherStatsdInput":
-			flushers = append(flushers, flusher{s.Name, intKey(body, "flush_interval", 10), statsdNames(body, "prefix")})
+			flushers = append(flushers, flusher{s.Name, intKey(body, "flush_interval", 10), statsdNames(body, "global_prefix")})
 		case "StatAccumInput":
 			flushers = append(flushers, flusher{s.Name, intKey(body, "ticker_interval", 10), statsdNames(body, "global_prefix")})
 		case whisper.Name, whisper.StockName:
@@ -94,5 +94,6 @@ func statsdNames(body map[string]interface{}, prefixKey string) []string {
 	return []string{
 		prefix + ".counters.x.count", prefix + ".counters.x.rate", prefix + ".timers.x.mean",
 		prefix + ".timers.x.upper_90", prefix + ".gauges.x", prefix + ".sets.x.count", "stats_counts.x",
+		prefix + ".x", // legacy namespace counters
 	}
 }
