@@ -296,6 +296,10 @@ func (a *API) data(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, http.StatusUnprocessableEntity, fmt.Sprintf("%d series requested, over the limit of %d (max_series)", len(names), a.cfg.MaxSeries))
 		return
 	}
+	if r.Context().Err() != nil {
+		WriteError(w, http.StatusServiceUnavailable, "request took longer than the request timeout")
+		return
+	}
 	nowU := now.Unix()
 	out := make([]seriesOut, 0, len(names))
 	points := 0

@@ -218,7 +218,11 @@ func appendJSONString(b []byte, s string) []byte {
 }
 
 func renderJSON(series []*render.Series, noNull bool) []byte {
-	b := make([]byte, 0, 256)
+	size := 2
+	for _, s := range series {
+		size += 64 + 2*len(s.Name) + 32*len(s.Values)/max(1, s.ValuesPerPoint)
+	}
+	b := make([]byte, 0, size)
 	b = append(b, '[')
 	first := true
 	for _, s := range series {

@@ -55,6 +55,9 @@ func (s *Store) With(ctx context.Context, name string, fn func(*whisper.File) er
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrBadName, err)
 	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	select {
 	case s.sem <- struct{}{}:
 	case <-ctx.Done():
