@@ -204,3 +204,32 @@ address = "not-an-address"
 		}
 	}
 }
+
+// TestProfilesWrittenOnShutdown: cpuprof and memprof hold a profile after a
+// SIGTERM, although Heka's pipeline ends the process with os.Exit.
+func TestProfilesWrittenOnShutdown(t *testing.T) {
+	bin := testutil.Binary(t, "hekad")
+	dir := t.TempDir()
+	cpu, mem := filepath.Join(dir, "cpu.prof"), filepath.Join(dir, "mem.prof")
+	cfg := testutil.WriteFile(t, dir, "prof.toml", fmt.Sprintf(`
+[hekad]
+base_dir = %q
+cpuprof = %q
+memprof = %q
+[StatsdInput]
+address = "127.0.0.1:%d"
+[StatAccumInput]
+ticker_interval = 1
+`, filepath.Join(dir, "base"), cpu, mem, testutil.FreePort(t)))
+	p := testutil.Start(t, bin, "-config", cfg)
+	p.WaitOutput("Input started: StatsdInput", 10*time.Second)
+	if code := p.Stop(syscall.SIGTERM, 10*time.Second); code != 0 {
+		t.Fatalf("exit code %d", code)
+	}
+	for _, f := range []string{cpu, mem} {
+		fi, err := os.Stat(f)
+		if err != nil || fi.Size() == 0 {
+			t.Errorf("%s: missing or empty (%v)", f, err)
+		}
+	}
+}

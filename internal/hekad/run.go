@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
@@ -143,14 +144,8 @@ func Run(l *Loaded, checks ...Check) error {
 		// pipeline.Run exits the process without running deferred calls; a
 		// stale pid file is recognised (no live process) on the next start.
 	}
-	if c.CPUProfName != "" {
-		f, err := os.Create(c.CPUProfName)
-		if err != nil {
-			return fmt.Errorf("[hekad]: cpuprof: %w", err)
-		}
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return fmt.Errorf("[hekad]: cpuprof: %w", err)
-		}
+	if err := startProfiles(c.CPUProfName, c.MemProfName); err != nil {
+		return err
 	}
 
 	pc := pipeline.NewPipelineConfig(c.Globals())
@@ -188,6 +183,55 @@ func (l *Loaded) locate(msg string) string {
 		}
 	}
 	return msg
+}
+
+// startProfiles starts the CPU profile and arranges for both profiles to be
+// written when SIGINT or SIGTERM arrives: pipeline.Run ends the process with
+// os.Exit, so deferred calls would never run.
+func startProfiles(cpuName, memName string) error {
+	if cpuName == "" && memName == "" {
+		return nil
+	}
+	var cpuFile *os.File
+	if cpuName != "" {
+		f, err := os.Create(cpuName)
+		if err != nil {
+			return fmt.Errorf("[hekad]: cpuprof: %w", err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			f.Close()
+			return fmt.Errorf("[hekad]: cpuprof: %w", err)
+		}
+		cpuFile = f
+	}
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	go func() {
+		<-sigs
+		signal.Stop(sigs)
+		if cpuFile != nil {
+			pprof.StopCPUProfile()
+			cpuFile.Close()
+		}
+		if memName != "" {
+			if err := writeHeapProfile(memName); err != nil {
+				pipeline.LogError.Println("memprof:", err)
+			}
+		}
+	}()
+	return nil
+}
+
+func writeHeapProfile(name string) error {
+	f, err := os.Create(name)
+	if err != nil {
+		return err
+	}
+	if err := pprof.WriteHeapProfile(f); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 func describeFiles(files []string) string {
