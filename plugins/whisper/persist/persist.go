@@ -187,12 +187,20 @@ type writer struct {
 	batch  []cache.Batch
 	retry  map[string]retry
 	warned map[string]bool
-	tsp    []whisper.TimeSeriesPoint
-	ptrs   []*whisper.TimeSeriesPoint
+	// checked holds when a metric's path (symlinks resolved) and file
+	// header were last fully checked; within recheckAfter only the file
+	// itself is looked at (it must not have become a symlink).
+	checked   map[string]int64
+	lastPrune int64
+	tsp       []whisper.TimeSeriesPoint
+	ptrs      []*whisper.TimeSeriesPoint
 }
 
+// recheckAfter is how long (seconds) a full path and header check holds.
+const recheckAfter = 60
+
 func (p *Persister) newWriter(id int) *writer {
-	return &writer{p: p, id: id, retry: map[string]retry{}, warned: map[string]bool{}}
+	return &writer{p: p, id: id, retry: map[string]retry{}, warned: map[string]bool{}, checked: map[string]int64{}}
 }
 
 // pass takes each of the writer's shards once and writes what it holds.
@@ -200,6 +208,14 @@ func (p *Persister) newWriter(id int) *writer {
 // It reports whether anything was written or attempted.
 func (w *writer) pass(final bool) bool {
 	worked := false
+	if now := time.Now().Unix(); now-w.lastPrune > recheckAfter {
+		w.lastPrune = now
+		for name, t := range w.checked {
+			if t <= now-recheckAfter {
+				delete(w.checked, name)
+			}
+		}
+	}
 	for s := w.id; s < cache.Shards; s += w.p.cfg.Writers {
 		w.batch = w.p.cache.Take(s, w.batch[:0])
 		for i := range w.batch {
@@ -226,11 +242,20 @@ func (w *writer) write(b cache.Batch, final bool) bool {
 		p.cfg.Log.Log("name", "refused metric name: %v", err)
 		return true
 	}
-	inside, err := metricpath.Within(p.cfg.Base, path)
-	if err != nil || !inside {
-		p.c.outside.Add(uint64(len(b.Points)))
-		p.cfg.Log.Log("outside", "refused %s: its path leads outside %s (symlink?) %v", b.Name, p.cfg.Base, errOrNil(err))
-		return true
+	fresh := w.checked[b.Name] > now.Unix()-recheckAfter
+	if fresh {
+		if fi, err := os.Lstat(path); err != nil || fi.Mode()&os.ModeSymlink != 0 {
+			fresh = false
+			delete(w.checked, b.Name)
+		}
+	}
+	if !fresh {
+		inside, err := metricpath.Within(p.cfg.Base, path)
+		if err != nil || !inside {
+			p.c.outside.Add(uint64(len(b.Points)))
+			p.cfg.Log.Log("outside", "refused %s: its path leads outside %s (symlink?) %v", b.Name, p.cfg.Base, errOrNil(err))
+			return true
+		}
 	}
 	// Points too far in the future would overwrite valid data in the ring.
 	maxTime := now.Add(p.cfg.MaxFuture).Unix()
@@ -251,17 +276,21 @@ func (w *writer) write(b cache.Batch, final bool) bool {
 	}
 
 	start := time.Now()
-	err = w.update(path, b, now, final)
+	err = w.update(path, b, now, final, fresh)
 	p.c.writeNanos.Add(uint64(time.Since(start)))
 	switch {
 	case err == nil:
 		delete(w.retry, b.Name)
+		if !fresh {
+			w.checked[b.Name] = now.Unix()
+		}
 	case errors.Is(err, errCreateLimit):
 		p.cache.Requeue(b)
 		if _, ok := w.retry[b.Name]; !ok {
 			w.retry[b.Name] = retry{at: now.Add(100 * time.Millisecond)}
 		}
 	default:
+		delete(w.checked, b.Name)
 		if final {
 			p.c.atStop.Add(uint64(len(b.Points)))
 			p.cfg.Log.Log("stop", "at stop, %d points of %s not written: %v", len(b.Points), b.Name, err)
@@ -290,10 +319,30 @@ func errOrNil(err error) string {
 var errCreateLimit = errors.New("create limit reached")
 
 // update writes b to path, creating the file if needed.
-func (w *writer) update(path string, b cache.Batch, now time.Time, final bool) error {
+func (w *writer) update(path string, b cache.Batch, now time.Time, final, fresh bool) error {
 	p := w.p
-	match := p.cfg.Rules.Match(b.Name)
 	var db *whisper.Whisper
+	var hdr Header
+	if fresh {
+		// Checked recently: go-whisper's own header read is enough.
+		err := safely(func() error {
+			var e error
+			db, e = whisper.Open(path)
+			return e
+		})
+		if err != nil {
+			p.c.updateErrors.Add(1)
+			p.cfg.Log.Log("open", "opening %s: %v (points kept, will retry)", path, err)
+			return err
+		}
+		hdr.MaxRetention = db.MaxRetention()
+		for _, r := range db.Retentions() {
+			hdr.Archives = append(hdr.Archives, schema.Archive{SecondsPerPoint: r.SecondsPerPoint(), Points: r.NumberOfPoints()})
+		}
+		defer db.Close()
+		return w.writePoints(db, hdr, b, now, path)
+	}
+	match := p.cfg.Rules.Match(b.Name)
 	hdr, err := ReadHeaderFile(path)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
@@ -337,7 +386,12 @@ func (w *writer) update(path string, b cache.Batch, now time.Time, final bool) e
 		}
 	}
 	defer db.Close()
+	return w.writePoints(db, hdr, b, now, path)
+}
 
+// writePoints writes the points no archive is too short for.
+func (w *writer) writePoints(db *whisper.Whisper, hdr Header, b cache.Batch, now time.Time, path string) error {
+	p := w.p
 	// Drop what no archive covers (whisper would skip it silently).
 	oldest := now.Unix() - int64(hdr.MaxRetention)
 	pts := b.Points[:0]

@@ -200,7 +200,7 @@ func TestBadNamesAndSymlinks(t *testing.T) {
 		st := p.Stats()
 		return st.DroppedBadName == uint64(len(bad)) && st.DroppedOutside == 2 && st.PointsWritten == 1
 	}, "stats %+v\n%s", p.Stats(), lb)
-	err := filepath.Walk(outside, func(path string, fi os.FileInfo, err error) error {
+	err := filepath.Walk(outside, func(path string, fi os.FileInfo, err error) error { // before the swap below
 		if path != outside {
 			t.Errorf("written outside the data folder: %s", path)
 		}
@@ -211,6 +211,23 @@ func TestBadNamesAndSymlinks(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(base, "good", "one.wsp")); err != nil {
 		t.Error(err)
+	}
+	// A file written once, then swapped for a symlink leading out: refused
+	// at once, even within the time a full path check is trusted.
+	victim := filepath.Join(outside, "victim.wsp")
+	if err := os.WriteFile(victim, []byte("keep"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(filepath.Join(base, "good", "one.wsp")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(victim, filepath.Join(base, "good", "one.wsp")); err != nil {
+		t.Fatal(err)
+	}
+	c.Add([]byte("good.one"), now+1, 2)
+	testutil.Eventually(t, 20*time.Second, func() bool { return p.Stats().DroppedOutside == 3 }, "stats %+v", p.Stats())
+	if b, _ := os.ReadFile(victim); string(b) != "keep" {
+		t.Errorf("file outside the data folder modified through a symlink")
 	}
 }
 
