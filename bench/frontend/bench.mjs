@@ -79,8 +79,9 @@ async function main() {
       const t = performance.now();
       input.value = value;
       input.dispatchEvent(new Event('input', { bubbles: true }));
+      const sync = performance.now() - t;
       await new Promise((r) => requestAnimationFrame(() => setTimeout(r, 0)));
-      return performance.now() - t;
+      return { sync, frame: performance.now() - t };
     }, q);
     const typing = [];
     const deleting = [];
@@ -131,14 +132,18 @@ async function main() {
     const fitted = await select(null);
     if (errors.length) console.error('console errors:', errors);
 
-    const ty = stats(typing);
-    const de = stats(deleting);
+    const ty = stats(typing.map((k) => k.frame));
+    const de = stats(deleting.map((k) => k.frame));
+    const tys = stats(typing.map((k) => k.sync));
+    const des = stats(deleting.map((k) => k.sync));
     console.log(`Front end, headless Chromium (${NAMES.toLocaleString('en-US')} names), ${new Date().toISOString()}`);
     console.log('');
     console.log('| what | median | p90 | max | target |');
     console.log('|---|---|---|---|---|');
-    console.log(`| filter keystroke, typing (${ty.n} keys over ${total.toLocaleString('en-US')} names) | ${ms(ty.median)} | ${ms(ty.p90)} | ${ms(ty.max)} | < 50 ms |`);
-    console.log(`| filter keystroke, deleting (${de.n} keys: full rescans) | ${ms(de.median)} | ${ms(de.p90)} | ${ms(de.max)} | < 50 ms |`);
+    console.log(`| filter keystroke → next frame, typing (${ty.n} keys over ${total.toLocaleString('en-US')} names) | ${ms(ty.median)} | ${ms(ty.p90)} | ${ms(ty.max)} | < 50 ms |`);
+    console.log(`| filter keystroke → next frame, deleting (${de.n} keys: full rescans) | ${ms(de.median)} | ${ms(de.p90)} | ${ms(de.max)} | < 50 ms |`);
+    console.log(`| of which the input handler (filter + list rows), typing | ${ms(tys.median)} | ${ms(tys.p90)} | ${ms(tys.max)} | |`);
+    console.log(`| of which the input handler (filter + list rows), deleting | ${ms(des.median)} | ${ms(des.p90)} | ${ms(des.max)} | |`);
     console.log(`| select → chart drawn, ${raw.points.toLocaleString('en-US')} points drawn (mdp=off, ${raw.n} runs) | ${ms(raw.median)} | ${ms(raw.p90)} | ${ms(raw.max)} | < 200 ms |`);
     console.log(`| select → chart drawn, 10,000 stored points fitted to the chart width (${fitted.points} drawn, ${fitted.n} runs) | ${ms(fitted.median)} | ${ms(fitted.p90)} | ${ms(fitted.max)} | < 200 ms |`);
     console.log('');

@@ -74,8 +74,12 @@ async function loadNames() {
     total = typeof r.total === 'number' ? r.total : fresh.length;
     namesError = null;
     if (!sameList(fresh, names)) {
+      const first = !namesLoaded;
       names = fresh;
       list.setNames(names);
+      // A bookmarked view: open the tree where its first metric is.
+      const charted = state.charts.flat();
+      if (first && charted.length && !state.q.trim()) list.reveal(charted[0]);
     }
     namesLoaded = true;
     applyFilter();
@@ -670,6 +674,11 @@ function setup() {
   document.addEventListener('keydown', (e) => {
     const typing = /^(INPUT|SELECT|TEXTAREA)$/.test(e.target.tagName);
     if (e.key === 'Escape' && !$('#info-panel').hidden) closeInfo();
+    else if (e.key === 'Escape' && !$('#custom-form').hidden) {
+      $('#custom-form').hidden = true;
+      $('#custom-toggle').setAttribute('aria-expanded', 'false');
+      $('#custom-toggle').focus();
+    }
     else if (e.key === '/' && !typing) {
       e.preventDefault();
       filter.focus();
