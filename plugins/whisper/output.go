@@ -244,7 +244,12 @@ func truncate(s string) string {
 // this goroutine, so the output's message loop never waits on the router.
 func (o *Output) selfMetrics(or pipeline.OutputRunner, h pipeline.PluginHelper, c *cache.Cache, p *persist.Persister, stop chan struct{}) {
 	prefix := o.conf.SelfMetrics
-	host := strings.NewReplacer(".", "_", " ", "_").Replace(h.Hostname())
+	host := strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' {
+			return r
+		}
+		return '_'
+	}, h.Hostname())
 	prefix = strings.TrimSuffix(strings.ReplaceAll(prefix, "{hostname}", host), ".")
 	interval := time.Duration(o.conf.SelfMetricsInterval) * time.Second
 	tick := time.NewTicker(interval)

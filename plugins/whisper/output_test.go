@@ -185,3 +185,78 @@ self_metrics = ""
 	}, "field counter total never 11")
 	p.Stop(syscall.SIGTERM, 30*time.Second)
 }
+
+// TestGraphiteConfFiles: pointed at Graphite's storage-schemas.conf and
+// storage-aggregation.conf, new files get the archives, aggregation and
+// xFilesFactor those files say (first match wins), read back by whisper.py.
+func TestGraphiteConfFiles(t *testing.T) {
+	testutil.RequireWhisperPy(t)
+	bin := testutil.Binary(t, "hekad")
+	dir := t.TempDir()
+	base := filepath.Join(dir, "whisper")
+	schemas := testutil.WriteFile(t, dir, "storage-schemas.conf", `
+# first match wins
+[timers]
+pattern = ^stats\.timers\.
+retentions = 1s:5m,10s:1h
+
+[everything]
+pattern = .*
+retentions = 1s:2m,1m:1d
+`)
+	aggs := testutil.WriteFile(t, dir, "storage-aggregation.conf", `
+[upper]
+pattern = \.upper$
+xFilesFactor = 0.25
+aggregationMethod = max
+
+[all]
+pattern = .*
+xFilesFactor = 0.7
+aggregationMethod = average
+`)
+	port := testutil.FreePort(t)
+	cfg := testutil.WriteFile(t, dir, "hekad.toml", fmt.Sprintf(`
+[hekad]
+base_dir = %q
+[StatsdInput]
+address = "127.0.0.1:%d"
+[StatAccumInput]
+ticker_interval = 1
+[DreamcatcherWhisperOutput]
+base_path = %q
+storage_schemas_file = %q
+storage_aggregation_file = %q
+self_metrics = ""
+`, filepath.Join(dir, "heka"), port, base, schemas, aggs))
+	p := testutil.Start(t, bin, "-config", cfg)
+	p.WaitOutput("Input started: StatsdInput", 15*time.Second)
+	testutil.SendUDP(t, fmt.Sprintf("127.0.0.1:%d", port), "g.hits:1|c\ng.rt:5|ms")
+	files := map[string]struct {
+		archives, method string
+		xff              float64
+	}{
+		"stats.timers.g.rt.upper":     {"1:300,10:360", "max", 0.25},
+		"stats.timers.g.rt.lower":     {"1:300,10:360", "average", 0.7}, // the file's [all] comes before statsd's rules
+		"stats.counters.g.hits.count": {"1:120,60:1440", "average", 0.7},
+	}
+	testutil.Eventually(t, 20*time.Second, func() bool {
+		for name := range files {
+			if !exists(wsp(base, name)) {
+				return false
+			}
+		}
+		return true
+	}, "files not created")
+	for name, w := range files {
+		py := testutil.ReadWhisperPy(t, wsp(base, name), 0, 0)
+		var arch []string
+		for _, a := range py.Archives {
+			arch = append(arch, fmt.Sprintf("%d:%d", a.SecondsPerPoint, a.Points))
+		}
+		if strings.Join(arch, ",") != w.archives || py.AggregationMethod != w.method || float32(py.XFilesFactor) != float32(w.xff) {
+			t.Errorf("%s: %v %s %v, want %s %s %v", name, arch, py.AggregationMethod, py.XFilesFactor, w.archives, w.method, w.xff)
+		}
+	}
+	p.Stop(syscall.SIGTERM, 30*time.Second)
+}
