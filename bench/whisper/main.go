@@ -9,9 +9,10 @@
 //
 //   - paced: a statsd-like flush every -interval: every metric gets one point
 //     per flush (round 0 creates the files and is not measured). It reports
-//     the offered rate, the points persisted per second over the measured
-//     rounds, the lag of each round (time until all of its points are on
-//     disk, as counted by the program itself) and the largest cache.
+//     the offered rate, whether every round was on disk before the next one
+//     (kept_up), the largest lag of a round (time until all of its points are
+//     on disk, as counted by the program itself; 1 s resolution) and the
+//     largest cache.
 //   - flood: -flood rounds sent back to back (distinct past timestamps): the
 //     drain rate, points persisted per second while a backlog exists: the
 //     sustained maximum.
@@ -76,8 +77,8 @@ func main() {
 	}
 	fmt.Printf("# whisper persistence: %s, retention %s, interval %s, %d paced + %d flood rounds, %s\n",
 		*targetsF, *retention, *interval, *rounds, *flood, time.Now().UTC().Format(time.RFC3339))
-	fmt.Printf("%-12s %8s %12s %12s %10s %12s %12s %6s %8s\n",
-		"target", "metrics", "offered/s", "paced/s", "max_lag", "max_cache", "flood/s", "cpu", "rss_MiB")
+	fmt.Printf("%-12s %8s %10s %8s %10s %12s %10s %6s %8s\n",
+		"target", "metrics", "offered/s", "kept_up", "max_lag", "max_cache", "flood/s", "cpu", "rss_MiB")
 	for _, m := range ints(*metricsF) {
 		for _, t := range strings.Split(*targetsF, ",") {
 			dir := filepath.Join(work, fmt.Sprintf("%s-%d", t, m))
@@ -93,7 +94,7 @@ func main() {
 			}
 			r := run(tg, m)
 			tg.stop()
-			fmt.Printf("%-12s %8d %12.0f %12.0f %10s %12d %12.0f %6.2f %8.0f\n", t, m, r.offered, r.paced,
+			fmt.Printf("%-12s %8d %10.0f %8v %10s %12d %10.0f %6.2f %8.0f\n", t, m, r.offered, r.maxLag < *interval,
 				r.maxLag.Round(10*time.Millisecond), r.maxCache, r.flood, r.cpu, r.rssMiB)
 			if !*keep {
 				os.RemoveAll(dir)
@@ -103,9 +104,9 @@ func main() {
 }
 
 type result struct {
-	offered, paced, flood, cpu, rssMiB float64
-	maxLag                             time.Duration
-	maxCache                           int64
+	offered, flood, cpu, rssMiB float64
+	maxLag                      time.Duration
+	maxCache                    int64
 }
 
 type target struct {
@@ -143,7 +144,6 @@ func run(t *target, metrics int) result {
 	t.sampler.reset()
 	// Paced rounds.
 	start := time.Now()
-	var lastDone time.Time
 	for k := 1; k <= *rounds; k++ {
 		due := start.Add(time.Duration(k-1) * *interval)
 		time.Sleep(time.Until(due))
@@ -157,8 +157,7 @@ func run(t *target, metrics int) result {
 				r.maxCache = c
 			}
 			if p >= want {
-				lastDone = time.Now()
-				if lag := lastDone.Sub(due); lag > r.maxLag {
+				if lag := time.Since(due); lag > r.maxLag {
 					r.maxLag = lag
 				}
 				break
@@ -173,12 +172,8 @@ func run(t *target, metrics int) result {
 			time.Sleep(20 * time.Millisecond)
 		}
 	}
-	end := waitPersisted(t, want, *maxWait)
-	if end.After(lastDone) {
-		lastDone = end
-	}
+	waitPersisted(t, want, *maxWait)
 	r.offered = float64(metrics) / interval.Seconds()
-	r.paced = float64(metrics**rounds) / math.Max(lastDone.Sub(start).Seconds(), float64(*rounds-1)*interval.Seconds()+0.001)
 	// Flood: rounds back to back, with past timestamps inside the retention.
 	if *flood > 0 {
 		base := time.Now().Unix() - 3000
