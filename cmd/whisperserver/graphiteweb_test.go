@@ -96,6 +96,26 @@ func TestCrossCheckGraphiteWeb(t *testing.T) {
 		}
 	}
 
+	// noNullPoints, and several targets in one request.
+	for _, extra := range [][]string{{"target", "cc.avg.c", "noNullPoints", "1"}, {"target", "cc.avg.a", "target", "constantLine(5)", "target", "cc.avg.b", "noNullPoints", "1"}} {
+		u := "/render?" + q(append([]string{"format", "json", "now", now, "from", "-1h"}, extra...)...)
+		var want, got []graphiteSeries
+		getJSON(t, gw.URL+u, &want)
+		getJSON(t, ws.URL+u, &got)
+		if d := equalSeries(got, want); d != "" {
+			t.Errorf("%s: %s", u, d)
+		}
+	}
+	// index.json
+	{
+		var want, got []string
+		getJSON(t, gw.URL+"/metrics/index.json", &want)
+		getJSON(t, ws.URL+"/metrics/index.json", &got)
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("index.json:\nwhisperserver: %v\ngraphite-web:  %v", got, want)
+		}
+	}
+
 	// raw and csv byte for byte.
 	for _, target := range []string{"cc.avg.a", "sumSeries(cc.avg.*)", "constantLine(100)", "perSecond(cc.counter.z)", "cc.avg.*", "scale(cc.avg.c,0.1)"} {
 		for _, format := range []string{"raw", "csv"} {

@@ -128,6 +128,45 @@ func TestServer(t *testing.T) {
 		}
 	})
 
+	t.Run("grafana endpoints", func(t *testing.T) {
+		code, b := get(t, ws.URL+"/version")
+		if code != 200 || strings.TrimSpace(string(b)) != "1.1.8" {
+			t.Errorf("/version: %d %s", code, b)
+		}
+		var funcs map[string]struct {
+			Name   string `json:"name"`
+			Params []struct {
+				Name, Type string
+			} `json:"params"`
+		}
+		getJSON(t, ws.URL+"/functions", &funcs)
+		want := []string{"absolute", "alias", "aliasByNode", "aliasSub", "asPercent", "averageSeries", "consolidateBy", "constantLine",
+			"derivative", "highestAverage", "highestCurrent", "highestMax", "integral", "keepLastValue", "limit", "maxSeries", "minSeries",
+			"movingAverage", "nonNegativeDerivative", "offset", "perSecond", "scale", "sortByName", "sumSeries", "summarize",
+			"timeShift", "transformNull"}
+		if len(funcs) != len(want) {
+			t.Errorf("/functions lists %d functions, want %d", len(funcs), len(want))
+		}
+		for _, n := range want {
+			if f, ok := funcs[n]; !ok || f.Name != n || len(f.Params) == 0 {
+				t.Errorf("/functions %s: %+v", n, f)
+			}
+		}
+		if code, _ := get(t, ws.URL+"/functions/nope"); code != 404 {
+			t.Errorf("/functions/nope: %d", code)
+		}
+		for _, u := range []string{"/tags/autoComplete/tags?expr=x", "/tags/autoComplete/values?tag=a", "/events/get_data?from=-1h", "/tags"} {
+			if code, b := get(t, ws.URL+u); code != 200 || strings.TrimSpace(string(b)) != "[]" {
+				t.Errorf("%s: %d %s", u, code, b)
+			}
+		}
+		var names []string
+		getJSON(t, ws.URL+"/metrics/index.json", &names)
+		if len(names) != 10 || names[0] != "cc.avg.a" {
+			t.Errorf("index.json: %v", names)
+		}
+	})
+
 	t.Run("maxDataPoints uses the file's aggregation", func(t *testing.T) {
 		// cc.sum.x sums: consolidating 10 points gives their sum, where
 		// graphite-web would average.
