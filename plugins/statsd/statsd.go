@@ -305,10 +305,15 @@ func (in *Input) waitRouter(h pipeline.PluginHelper, timeout time.Duration) {
 
 func (in *Input) readUDP(ir pipeline.InputRunner, c *net.UDPConn, shard *aggregate.Shard) {
 	defer in.wg.Done()
-	buf := make([]byte, in.cfg.MaxDatagramSize+1)
+	br, err := newBatchReader(c, in.cfg.MaxDatagramSize+1)
+	if err != nil {
+		ir.LogError(err)
+		return
+	}
 	var lastErr time.Time
+	batch := make([][]byte, 0, batchSize)
 	for {
-		n, _, flags, _, err := c.ReadMsgUDP(buf, nil)
+		n, err := br.read()
 		if err != nil {
 			if isClosed(err) || in.stopping() {
 				return
@@ -320,11 +325,16 @@ func (in *Input) readUDP(ir pipeline.InputRunner, c *net.UDPConn, shard *aggrega
 			time.Sleep(10 * time.Millisecond)
 			continue
 		}
-		if flags&syscallMsgTrunc != 0 || n > in.cfg.MaxDatagramSize {
-			in.truncated.Add(1)
-			continue
+		batch = batch[:0]
+		for i := 0; i < n; i++ {
+			d, trunc := br.datagram(i)
+			if trunc || len(d) > in.cfg.MaxDatagramSize {
+				in.truncated.Add(1)
+				continue
+			}
+			batch = append(batch, d)
 		}
-		shard.AddPacket(buf[:n])
+		shard.AddPackets(batch)
 	}
 }
 

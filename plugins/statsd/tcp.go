@@ -11,10 +11,7 @@ import (
 
 	"github.com/dreamcatcher-monitoring/dreamcatcher/plugins/statsd/aggregate"
 	"github.com/mozilla-services/heka/pipeline"
-	"golang.org/x/sys/unix"
 )
-
-const syscallMsgTrunc = unix.MSG_TRUNC
 
 // acceptTCP serves newline-framed statsd lines on l, one goroutine per
 // connection, at most max_tcp_connections at a time.

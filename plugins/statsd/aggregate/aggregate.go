@@ -115,8 +115,8 @@ func New(cfg Config, n int) *Aggregator {
 		if p > 0 {
 			bound = "upper_"
 		}
-		a.pcts = append(a.pcts, pctName{pct: p, count: "count_" + c, mean: "mean_" + c,
-			bound: bound + c, sum: "sum_" + c, sumSq: "sum_squares_" + c})
+		a.pcts = append(a.pcts, pctName{pct: p, count: ".count_" + c, mean: ".mean_" + c,
+			bound: "." + bound + c, sum: ".sum_" + c, sumSq: ".sum_squares_" + c})
 	}
 	for _, h := range cfg.Histograms {
 		var names []string
@@ -319,15 +319,16 @@ func (a *Aggregator) Flush(ts int64) []byte {
 }
 
 func (a *Aggregator) timerLines(key string, t *timerState, interval float64, ts []byte) {
+	// stat is ".name": the name with its separating dot.
 	emit := func(stat string, v float64) {
-		if a.keepTimer(stat) {
-			a.line(a.timerNS, key, "."+stat, v, ts)
+		if a.keepTimer(stat[1:]) {
+			a.line(a.timerNS, key, stat, v, ts)
 		}
 	}
 	count := len(t.values)
 	if count == 0 {
-		emit("count", 0)
-		emit("count_ps", 0)
+		emit(".count", 0)
+		emit(".count_ps", 0)
 		return
 	}
 	values := t.values
@@ -389,15 +390,15 @@ func (a *Aggregator) timerLines(key string, t *timerState, interval float64, ts 
 	if count%2 == 0 {
 		median = (values[mid-1] + values[mid]) / 2
 	}
-	emit("std", math.Sqrt(diffs/float64(count)))
-	emit("upper", max)
-	emit("lower", min)
-	emit("count", t.count)
-	emit("count_ps", t.count/interval)
-	emit("sum", sum)
-	emit("sum_squares", sumSq)
-	emit("mean", mean)
-	emit("median", median)
+	emit(".std", math.Sqrt(diffs/float64(count)))
+	emit(".upper", max)
+	emit(".lower", min)
+	emit(".count", t.count)
+	emit(".count_ps", t.count/interval)
+	emit(".sum", sum)
+	emit(".sum_squares", sumSq)
+	emit(".mean", mean)
+	emit(".median", median)
 
 	for hi, h := range a.cfg.Histograms {
 		if !strings.Contains(key, h.Metric) {

@@ -316,15 +316,22 @@ func BenchmarkAddPacket(b *testing.B) {
 	}
 }
 
-// BenchmarkFlush reports the cost of one flush of 1,000 names.
+// BenchmarkFlush reports the cost of one flush (merge of two shards, every
+// derived metric, formatting) of 1,000 and 100,000 names.
 func BenchmarkFlush(b *testing.B) {
-	a := New(DefaultConfig(), 2)
-	pkts := benchPacket(1000, 20)
-	b.ReportAllocs()
-	for i := 0; i < b.N; i++ {
-		for _, p := range pkts {
-			a.Shards()[i%2].AddPacket(p)
-		}
-		a.Flush(int64(10 * (i + 1)))
+	for _, names := range []int{1000, 100000} {
+		b.Run(fmt.Sprintf("names=%d", names), func(b *testing.B) {
+			a := New(DefaultConfig(), 2)
+			pkts := benchPacket(names, 20)
+			b.ReportAllocs()
+			for i := 0; i < b.N; i++ {
+				b.StopTimer()
+				for j, p := range pkts {
+					a.Shards()[j%2].AddPacket(p)
+				}
+				b.StartTimer()
+				a.Flush(int64(10 * (i + 1)))
+			}
+		})
 	}
 }

@@ -151,6 +151,9 @@ func FormatNumber(dst []byte, v float64) []byte {
 		return append(dst, '0')
 	}
 	a := math.Abs(v)
+	if a < 1e15 && v == math.Trunc(v) {
+		return strconv.AppendInt(dst, int64(v), 10)
+	}
 	if a >= 1e-6 && a < 1e21 {
 		return strconv.AppendFloat(dst, v, 'f', -1, 64)
 	}

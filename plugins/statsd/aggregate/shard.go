@@ -62,6 +62,20 @@ func newShard(keepTags bool) *Shard {
 // packet, one metric per non-empty line and each bad sample.
 func (s *Shard) AddPacket(p []byte) {
 	s.mu.Lock()
+	s.addPacket(p)
+	s.mu.Unlock()
+}
+
+// AddPackets is AddPacket for several datagrams, under one lock.
+func (s *Shard) AddPackets(ps [][]byte) {
+	s.mu.Lock()
+	for _, p := range ps {
+		s.addPacket(p)
+	}
+	s.mu.Unlock()
+}
+
+func (s *Shard) addPacket(p []byte) {
 	s.packets++
 	for len(p) > 0 {
 		line := p
@@ -74,7 +88,6 @@ func (s *Shard) AddPacket(p []byte) {
 			s.addLine(line)
 		}
 	}
-	s.mu.Unlock()
 }
 
 // AddBad counts n bad lines (for example an over-long TCP line).
