@@ -117,8 +117,10 @@ type receiver struct {
 	addr  string
 	cmd   *exec.Cmd
 	total atomic.Int64 // lines received so far, from the receiver's counters
-	done  chan struct{}
-	close func()
+	// behind is true while the output file has bytes not parsed yet.
+	behind atomic.Bool
+	done   chan struct{}
+	close  func()
 }
 
 func (r *receiver) stop() {
@@ -180,7 +182,7 @@ encoder = "PayloadEncoder"
 		r.cmd = exec.Command(hekad, "-config", cfg)
 		ctx, cancel := context.WithCancel(context.Background())
 		r.close = cancel
-		go tailFile(ctx, out, match, &r.total)
+		go tailFile(ctx, out, match, &r.total, &r.behind)
 	case "etsy":
 		l, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
@@ -217,6 +219,8 @@ mgmt_port: %d, flushInterval: 1000, backends: ["./backends/graphite"], graphiteH
 		return nil, err
 	}
 	r.cmd.Stdout, r.cmd.Stderr = logf, logf
+	// The receiver dies with the bench, even when the bench is killed.
+	r.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := r.cmd.Start(); err != nil {
 		return nil, err
 	}
@@ -241,7 +245,7 @@ mgmt_port: %d, flushInterval: 1000, backends: ["./backends/graphite"], graphiteH
 }
 
 // tailFile follows a FileOutput file and adds the values of matching lines.
-func tailFile(ctx context.Context, path string, match func(string) bool, total *atomic.Int64) {
+func tailFile(ctx context.Context, path string, match func(string) bool, total *atomic.Int64, behind *atomic.Bool) {
 	var f *os.File
 	for f == nil {
 		f, _ = os.Open(path)
@@ -257,6 +261,7 @@ func tailFile(ctx context.Context, path string, match func(string) bool, total *
 	for {
 		line, err := rd.ReadString('\n')
 		if err == io.EOF {
+			behind.Store(false)
 			partial += line
 			select {
 			case <-ctx.Done():
@@ -265,6 +270,7 @@ func tailFile(ctx context.Context, path string, match func(string) bool, total *
 			}
 			continue
 		}
+		behind.Store(true)
 		line = partial + line
 		partial = ""
 		addLine(line, match, total)
@@ -290,14 +296,15 @@ func addLine(line string, match func(string) bool, total *atomic.Int64) {
 	}
 }
 
-// waitQuiet waits until the received total has not changed for 2.5 s
-// (bounded at 30 s) and returns it.
+// waitQuiet waits until the received total has not changed for 2.5 s and
+// the receiver's output is parsed to its end (bounded at 60 s), and
+// returns the total.
 func waitQuiet(r *receiver) int64 {
 	last, since := r.total.Load(), time.Now()
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(60 * time.Second)
 	for time.Now().Before(deadline) {
 		time.Sleep(100 * time.Millisecond)
-		if v := r.total.Load(); v != last {
+		if v := r.total.Load(); v != last || r.behind.Load() {
 			last, since = v, time.Now()
 		} else if time.Since(since) > 2500*time.Millisecond {
 			break
