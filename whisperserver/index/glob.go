@@ -11,7 +11,8 @@ const MaxPatternLen = 4096
 
 // component matches one dotted component of a Graphite path pattern.
 type component struct {
-	literal string // set when the component has no wildcard
+	literal string   // set when the component has no wildcard
+	stars   []string // set when '*' is the only wildcard: the literal pieces
 	re      *regexp.Regexp
 	hidden  bool // the pattern itself starts with '.', so hidden names may match
 }
@@ -22,6 +23,9 @@ func (c *component) match(s string) bool {
 	}
 	if !c.hidden && strings.HasPrefix(s, ".") {
 		return false
+	}
+	if c.stars != nil {
+		return starMatch(c.stars, s)
 	}
 	return c.re.MatchString(s)
 }
@@ -90,6 +94,9 @@ func compile(pattern string) ([]component, error) {
 			return nil, fmt.Errorf("pattern %q: %w", pattern, err)
 		}
 		out[i] = component{re: re, hidden: strings.HasPrefix(p, ".")}
+		if !strings.ContainsAny(p, "?[{") {
+			out[i].stars = strings.Split(p, "*")
+		}
 	}
 	return out, nil
 }
@@ -158,4 +165,22 @@ func globToRegexp(p string) (string, error) {
 		return "", fmt.Errorf("unbalanced braces")
 	}
 	return b.String(), nil
+}
+
+// starMatch matches s against pieces separated by '*' (pieces[0] is a
+// prefix, the last a suffix, the others in order between).
+func starMatch(pieces []string, s string) bool {
+	first, last := pieces[0], pieces[len(pieces)-1]
+	if len(s) < len(first)+len(last) || !strings.HasPrefix(s, first) || !strings.HasSuffix(s, last) {
+		return false
+	}
+	s = s[len(first) : len(s)-len(last)]
+	for _, p := range pieces[1 : len(pieces)-1] {
+		i := strings.Index(s, p)
+		if i < 0 {
+			return false
+		}
+		s = s[i+len(p):]
+	}
+	return true
 }

@@ -195,8 +195,8 @@ func (x *Index) refreshDir(n *node, parts []string, force bool) map[string]*node
 			changed = true
 		}
 	}
-	if changed {
-		n.kids = nil
+	if changed || n.kids == nil {
+		n.kids = buildKids(n)
 		x.names = nil
 	}
 	sub := make(map[string]*node, len(n.dirs))
@@ -315,11 +315,8 @@ func countLeaves(n *node) int {
 	return c
 }
 
-// sortedKids returns the node's child names, sorted; x.mu must be held.
-func (x *Index) sortedKids(n *node) []string {
-	if n.kids != nil {
-		return n.kids
-	}
+// buildKids returns the node's child names, sorted; x.mu must be held.
+func buildKids(n *node) []string {
 	kids := make([]string, 0, len(n.dirs)+len(n.leaves))
 	for d := range n.dirs {
 		kids = append(kids, d)
@@ -375,7 +372,7 @@ func (x *Index) Find(ctx context.Context, pattern string, limit int) ([]Match, e
 				x.refreshDir(n, parts, false)
 			}
 		}
-		x.mu.Lock()
+		x.mu.RLock()
 		var names []string
 		if c.re == nil {
 			_, isDir := n.dirs[c.literal]
@@ -384,9 +381,7 @@ func (x *Index) Find(ctx context.Context, pattern string, limit int) ([]Match, e
 				names = []string{c.literal}
 			}
 		} else {
-			kids := x.sortedKids(n)
-			n.kids = kids
-			for _, k := range kids {
+			for _, k := range n.kids {
 				if c.match(k) {
 					names = append(names, k)
 				}
@@ -403,7 +398,7 @@ func (x *Index) Find(ctx context.Context, pattern string, limit int) ([]Match, e
 			_, isLeaf := n.leaves[name]
 			steps = append(steps, step{name, child, isLeaf})
 		}
-		x.mu.Unlock()
+		x.mu.RUnlock()
 		for _, s := range steps {
 			p := append(append(make([]string, 0, len(parts)+1), parts...), s.name)
 			if last {
@@ -515,10 +510,9 @@ func (x *Index) Children(prefix string) ([]Child, bool) {
 		return nil, false
 	}
 	x.refreshDir(n, parts, false)
-	x.mu.Lock()
-	defer x.mu.Unlock()
-	kids := x.sortedKids(n)
-	n.kids = kids
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	kids := n.kids
 	out := make([]Child, 0, len(kids))
 	for _, k := range kids {
 		_, leaf := n.leaves[k]
