@@ -60,6 +60,12 @@ var (
 	writers   = flag.Int("writers", 4, "Dreamcatcher writers")
 	conns     = flag.Int("conns", 4, "sending TCP connections")
 	memory    = flag.Int("memory", 0, "only measure Dreamcatcher's RSS with this many cached metrics")
+	e2e       = flag.Bool("e2e", false, "only measure statsd over UDP → DreamcatcherStatsdInput → this output → files")
+	e2eRates  = flag.String("e2e-rates", "500000,1000000,2000000", "lines/s tried in the e2e mode (each in a fresh hekad)")
+	e2eNames  = flag.Int("e2e-names", 10000, "distinct statsd names in the e2e mode")
+	e2eLines  = flag.Int("e2e-lines", 20, "lines per datagram in the e2e mode")
+	e2eWindow = flag.Duration("e2e-window", 25*time.Second, "sending time per rate in the e2e mode")
+	e2eOuts   = flag.String("e2e-outputs", "whisper,none", "e2e runs with this output, and without (none) for comparison")
 	maxWait   = flag.Duration("max-wait", 3*time.Minute, "longest wait for any phase to be persisted")
 	keep      = flag.Bool("keep", false, "keep the work folder")
 )
@@ -73,6 +79,10 @@ func main() {
 	}
 	if *memory > 0 {
 		memoryRun(work, *memory)
+		return
+	}
+	if *e2e {
+		e2eRun(work)
 		return
 	}
 	fmt.Printf("# whisper persistence: %s, retention %s, interval %s, %d paced + %d flood rounds, %s\n",
@@ -545,4 +555,196 @@ func check(err error) {
 		fmt.Fprintln(os.Stderr, "whisper-bench:", err)
 		os.Exit(1)
 	}
+}
+
+// e2eRun sends statsd counters over UDP to hekad (DreamcatcherStatsdInput,
+// flush_interval 10, → DreamcatcherWhisperOutput, finest archive 10 s) at
+// each rate for the window, stops hekad (its final flush is written out),
+// and counts what reached the files: the sum of every counter file's
+// points. Loss = 1 - persisted/sent.
+func e2eRun(work string) {
+	fmt.Printf("# statsd → whisper end to end: %d names, %d lines/datagram, %s per rate, flush 10 s, archive 10s:1h, %s\n",
+		*e2eNames, *e2eLines, *e2eWindow, time.Now().UTC().Format(time.RFC3339))
+	fmt.Printf("%-8s %10s %10s %10s %10s %10s %8s %8s %6s %8s\n", "output", "asked/s", "sent/s", "sent", "received", "persisted", "rx_loss%", "loss_%", "cpu", "rss_MiB")
+	for _, rate := range ints(*e2eRates) {
+		for _, out := range strings.Split(*e2eOuts, ",") {
+			e2eOne(work, rate, out)
+		}
+	}
+}
+
+func e2eOne(work string, rate int, out string) {
+	{
+		dir := filepath.Join(work, fmt.Sprintf("e2e-%d", rate))
+		check(os.MkdirAll(dir, 0o755))
+		port := freePort()
+		data := filepath.Join(dir, "data")
+		cfg := filepath.Join(dir, "hekad.toml")
+		check(os.WriteFile(cfg, []byte(fmt.Sprintf(`
+[hekad]
+base_dir = %q
+[DreamcatcherStatsdInput]
+address = "127.0.0.1:%d"
+flush_interval = 10
+[PayloadEncoder]
+append_newlines = false
+[FileOutput]
+message_matcher = "Type == 'heka.statmetric'"
+path = %q
+encoder = "PayloadEncoder"
+flush_interval = 100
+%s
+`, filepath.Join(dir, "heka"), port, filepath.Join(dir, "flushes.txt"), map[bool]string{true: fmt.Sprintf(`
+[DreamcatcherWhisperOutput]
+base_path = %q
+default_retentions = "10s:1h"
+max_creates_per_second = 0
+self_metrics = ""
+`, data), false: ""}[out == "whisper"])), 0o644))
+		logFile := filepath.Join(dir, "hekad.log")
+		cmd := startCmd(logFile, *hekadBin, "-config", cfg)
+		waitLog(logFile, "listening on udp", 60*time.Second)
+		addr := fmt.Sprintf("127.0.0.1:%d", port)
+		// Warm-up: every name once, then wait until the first flush has
+		// created the files, so the window measures steady state.
+		warm := sendStatsdOnce(addr)
+		deadline := time.Now().Add(*maxWait)
+		if out != "whisper" {
+			time.Sleep(12 * time.Second) // one flush
+		}
+		for i := 0; i < *e2eNames && out == "whisper" && time.Now().Before(deadline); {
+			if _, err := os.Stat(e2eFile(data, i)); err == nil {
+				i += 97
+				continue
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+		smp := newSampler(cmd.Process.Pid)
+		sent := sendStatsd(addr, rate, *e2eWindow)
+		cpu, rss := smp.result()
+		// Let a regular flush carry the last points: the final flush at
+		// stop is stamped with the next slot, in the future, where
+		// whisper's fetch cannot read yet.
+		time.Sleep(12 * time.Second)
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		done := make(chan struct{})
+		go func() { _ = cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(3 * time.Minute):
+			_ = cmd.Process.Kill()
+			<-done
+		}
+		smp.stop()
+		var persisted float64
+		for i := 0; i < *e2eNames; i++ {
+			sum, _ := readSeries(e2eFile(data, i))
+			persisted += sum
+		}
+		persisted -= float64(warm)
+		var received float64
+		b, _ := os.ReadFile(filepath.Join(dir, "flushes.txt"))
+		for _, line := range strings.Split(string(b), "\n") {
+			if f := strings.Fields(line); len(f) == 3 && f[0] == "stats_counts.statsd.metrics_received" {
+				v, _ := strconv.ParseFloat(f[1], 64)
+				received += v
+			}
+		}
+		received -= float64(warm)
+		loss := 100 * (1 - persisted/float64(sent))
+		if out != "whisper" {
+			loss = math.NaN()
+		}
+		fmt.Printf("%-8s %10d %10.0f %10d %10.0f %10.0f %8.2f %8.2f %6.2f %8.0f\n", out, rate, float64(sent)/e2eWindow.Seconds(),
+			sent, received, persisted, 100*(1-received/float64(sent)), loss, cpu, rss)
+		os.RemoveAll(dir)
+	}
+}
+
+func e2eFile(data string, i int) string {
+	// Etsy's default (legacy) namespace: stats_counts.NAME is the count.
+	return filepath.Join(data, "stats_counts", "e2e", fmt.Sprintf("g%02d", i%100), fmt.Sprintf("n%05d.wsp", i))
+}
+
+// sendStatsdOnce sends every name once (one line each) and returns how many.
+func sendStatsdOnce(addr string) int {
+	conn, err := net.Dial("udp", addr)
+	check(err)
+	defer conn.Close()
+	for i := 0; i < *e2eNames; i++ {
+		_, err := fmt.Fprintf(conn, "e2e.g%02d.n%05d:1|c", i%100, i)
+		check(err)
+		if i%100 == 99 {
+			time.Sleep(time.Millisecond)
+		}
+	}
+	return *e2eNames
+}
+
+func waitLog(path, s string, timeout time.Duration) {
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		if b, _ := os.ReadFile(path); strings.Contains(string(b), s) {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	check(fmt.Errorf("%q not in %s after %s", s, path, timeout))
+}
+
+// sendStatsd sends "e2e.gNN.nNNNNN:1|c" lines, *e2eLines per datagram, at
+// rate lines/s for the window from 4 sockets, and returns the lines sent.
+func sendStatsd(addr string, rate int, window time.Duration) int64 {
+	const senders = 4
+	var total int64
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	end := time.Now().Add(window)
+	for s := 0; s < senders; s++ {
+		wg.Add(1)
+		go func(s int) {
+			defer wg.Done()
+			conn, err := net.Dial("udp", addr)
+			check(err)
+			defer conn.Close()
+			perTick := float64(rate) / senders / 100 // lines per 10 ms
+			var owed float64
+			var n int64
+			// The datagrams of one pass over every name, built once.
+			var grams [][]byte
+			for i := 0; i < *e2eNames; i += *e2eLines {
+				var b []byte
+				for l := i; l < i+*e2eLines; l++ {
+					if l > i {
+						b = append(b, '\n')
+					}
+					k := l % *e2eNames
+					b = fmt.Appendf(b, "e2e.g%02d.n%05d:1|c", k%100, k)
+				}
+				grams = append(grams, b)
+			}
+			next := s
+			tick := time.NewTicker(10 * time.Millisecond)
+			defer tick.Stop()
+			for now := range tick.C {
+				if now.After(end) {
+					break
+				}
+				owed += perTick
+				for owed >= float64(*e2eLines) {
+					buf := grams[next%len(grams)]
+					next++
+					if _, err := conn.Write(buf); err == nil {
+						n += int64(*e2eLines)
+					}
+					owed -= float64(*e2eLines)
+				}
+			}
+			mu.Lock()
+			total += n
+			mu.Unlock()
+		}(s)
+	}
+	wg.Wait()
+	return total
 }
