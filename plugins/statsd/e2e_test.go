@@ -334,3 +334,18 @@ func TestConfigErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestPortInUse: a second instance on a busy port fails instead of sharing
+// it through SO_REUSEPORT.
+func TestPortInUse(t *testing.T) {
+	h := startHekad(t, "flush_interval = 1", "")
+	dir := t.TempDir()
+	cfg := testutil.WriteFile(t, dir, "second.toml", fmt.Sprintf(
+		"[hekad]\nbase_dir = %q\n[DreamcatcherStatsdInput]\naddress = %q\n",
+		filepath.Join(dir, "base"), h.addr))
+	p := testutil.Start(t, testutil.Binary(t, "hekad"), "-config", cfg)
+	testutil.Eventually(t, 20*time.Second, func() bool {
+		return strings.Contains(p.Output(), "address already in use")
+	}, "second hekad on the same port did not report it")
+	_ = p.Stop(syscall.SIGTERM, 15*time.Second)
+}

@@ -33,7 +33,15 @@ func listenUDP(addr string, n, rcvbuf int) ([]*net.UDPConn, []int, error) {
 			c.Close()
 		}
 	}
-	bindAddr := addr
+	// A plain bind first: SO_REUSEPORT would let a second hekad (same user)
+	// silently share the port and take part of the traffic; a socket without
+	// it cannot join, so this fails when anything already listens there.
+	probe, err := net.ListenPacket("udp", addr)
+	if err != nil {
+		return nil, nil, fmt.Errorf("listening on udp %s: %w", addr, err)
+	}
+	bindAddr := probe.LocalAddr().String()
+	probe.Close()
 	for i := 0; i < n; i++ {
 		pc, err := lc.ListenPacket(context.Background(), "udp", bindAddr)
 		if err != nil {
@@ -42,8 +50,6 @@ func listenUDP(addr string, n, rcvbuf int) ([]*net.UDPConn, []int, error) {
 		}
 		conn := pc.(*net.UDPConn)
 		conns = append(conns, conn)
-		// Port 0: the other sockets join the port the first one got.
-		bindAddr = conn.LocalAddr().String()
 		got, err := setReadBuffer(conn, rcvbuf)
 		if err != nil {
 			closeAll()
