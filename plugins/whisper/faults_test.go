@@ -193,11 +193,19 @@ func TestDiskFullAndReadOnly(t *testing.T) {
 		t.Skipf("cannot mount a tmpfs here (needs root): %v %s", err, out)
 	}
 	t.Cleanup(func() { _ = exec.Command("umount", "-l", base).Run() })
+	// A remount read-only fails while a file is open for writing, which
+	// the writers do briefly on every update: try until it lands.
 	remount := func(opts string) {
 		t.Helper()
-		if out, err := exec.Command("mount", "-o", "remount,"+opts, base).CombinedOutput(); err != nil {
-			t.Fatalf("remount %s: %v %s", opts, err, out)
+		var out []byte
+		var err error
+		for i := 0; i < 200; i++ {
+			if out, err = exec.Command("mount", "-o", "remount,"+opts, base).CombinedOutput(); err == nil {
+				return
+			}
+			time.Sleep(20 * time.Millisecond)
 		}
+		t.Fatalf("remount %s: %v %s", opts, err, out)
 	}
 	port := testutil.FreePort(t)
 	// 1s:10m,1m:1d files are 24 kB: about 8 fit in 200 kB.

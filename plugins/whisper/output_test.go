@@ -120,7 +120,7 @@ default_archive_info = [[0,1,600],[0,600,144],[0,3600,168]]
 		"stats.timers.app.latency.lower": 10, "stats.timers.app.latency.upper": 30,
 		"stats.timers.app.latency.sum": 60, "stats.timers.app.latency.mean": 20, "stats.timers.app.latency.count": 3,
 	} {
-		py := testutil.ReadWhisperPy(t, wsp(base, name), now-600, now)
+		py := testutil.ReadWhisperPy(t, wsp(base, name), now-300, now) // well inside the 600 s archive
 		found := false
 		for _, v := range py.Archives[0].Values {
 			if v == want {
