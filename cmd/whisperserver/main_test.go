@@ -73,6 +73,12 @@ func TestServer(t *testing.T) {
 		if code, _ := get(t, ws.URL+"/embed.go"); code != 404 {
 			t.Errorf("/embed.go served: %d", code)
 		}
+		if code, b := get(t, ws.URL+"/metric/cc.avg.a"); code != 200 || !strings.Contains(strings.ToLower(string(b)), "<html") {
+			t.Errorf("app route: %d %.100s", code, b)
+		}
+		if code, _ := get(t, ws.URL+"/missing.js"); code != 404 {
+			t.Errorf("/missing.js: %d", code)
+		}
 	})
 
 	t.Run("render values", func(t *testing.T) {

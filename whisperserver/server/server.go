@@ -14,6 +14,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"path"
+	"strings"
 	"runtime/debug"
 	"time"
 
@@ -122,6 +124,17 @@ func New(cfg Config, static fs.FS, log *slog.Logger) (*Server, error) {
 		files := http.FileServer(http.FS(static))
 		r.PathPrefix("/").Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("X-Content-Type-Options", "nosniff")
+			// A front-end route (no file extension) that is not a file
+			// gets index.html, so deep links into the app work.
+			name := strings.TrimPrefix(path.Clean(r.URL.Path), "/")
+			if name != "" && !strings.Contains(path.Base(name), ".") {
+				if _, err := fs.Stat(static, name); err != nil {
+					r2 := r.Clone(r.Context())
+					r2.URL.Path = "/"
+					files.ServeHTTP(w, r2)
+					return
+				}
+			}
 			files.ServeHTTP(w, r)
 		})).Methods(http.MethodGet, http.MethodHead)
 	}
