@@ -111,6 +111,7 @@ func New(cfg Config, static fs.FS, log *slog.Logger) (*Server, error) {
 	s := &Server{cfg: cfg, log: log, index: ix, store: st}
 
 	r := mux.NewRouter()
+	r.SkipClean(true) // no redirects; ".." never reaches a handler as a path
 	r.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
 		api.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	}).Methods(http.MethodGet, http.MethodHead)
@@ -124,10 +125,12 @@ func New(cfg Config, static fs.FS, log *slog.Logger) (*Server, error) {
 		files := http.FileServer(http.FS(static))
 		r.PathPrefix("/").Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("X-Content-Type-Options", "nosniff")
-			// A front-end route (no file extension) that is not a file
-			// gets index.html, so deep links into the app work.
+			// A front-end route that is not a file (and does not look like
+			// a missing asset) gets index.html, so deep links into the app
+			// work; metric names in routes contain dots, so only asset
+			// extensions count.
 			name := strings.TrimPrefix(path.Clean(r.URL.Path), "/")
-			if name != "" && !strings.Contains(path.Base(name), ".") {
+			if name != "" && !assetExt[path.Ext(name)] {
 				if _, err := fs.Stat(static, name); err != nil {
 					r2 := r.Clone(r.Context())
 					r2.URL.Path = "/"
@@ -286,3 +289,6 @@ func basicAuth(next http.Handler, user, pass string) http.Handler {
 		next.ServeHTTP(w, r)
 	})
 }
+
+var assetExt = map[string]bool{".js": true, ".mjs": true, ".css": true, ".map": true, ".html": true, ".json": true,
+	".png": true, ".svg": true, ".ico": true, ".woff": true, ".woff2": true, ".txt": true, ".go": true}
