@@ -15,8 +15,8 @@ import (
 	"net"
 	"net/http"
 	"path"
-	"strings"
 	"runtime/debug"
+	"strings"
 	"time"
 
 	"github.com/dreamcatcher-monitoring/dreamcatcher/whisperserver/api"
