@@ -14,10 +14,10 @@ test('NameTree: folders, leaves, a node that is both, names sorting around "."',
   const names = ['a.b', 'a.b-x', 'a.b.c', 'a.b.d', 'z'].sort();
   const t = new NameTree(names);
   assert.deepEqual(t.rows.map((n) => n.path), ['a', 'z']);
-  const ab = t.byPath.get('a.b');
+  const ab = t.find('a.b');
   assert.equal(ab.leaf, true);
   assert.deepEqual(ab.children.map((c) => c.name), ['c', 'd']);
-  assert.equal(t.byPath.get('a').children.length, 2, 'a.b and a.b-x, no duplicate a.b');
+  assert.equal(t.find('a').children.length, 2, 'a.b and a.b-x, no duplicate a.b');
   assert.equal(t.reveal('a.b.d'), 3);
   assert.deepEqual(t.rows.map((n) => n.path), ['a', 'a.b', 'a.b.c', 'a.b.d', 'a.b-x', 'z']);
   assert.deepEqual(t.expandedPaths().sort(), ['a', 'a.b']);

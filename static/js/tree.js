@@ -6,36 +6,59 @@ export class NameTree {
   constructor(names) {
     this.names = names;
     this.lower = names.map((n) => n.toLowerCase());
-    this.nameSet = new Set(names);
-    this.root = { name: '', path: '', depth: -1, leaf: false, children: [], expanded: true };
-    const byPath = new Map();
+    this.root = { name: '', path: '', depth: -1, leaf: false, children: null, expanded: true, parent: null, kids: null };
+    // Sorted neighbours share leading folders: the dots inside the common
+    // prefix with the previous name say how many nodes of its chain to
+    // reuse; only the rest is looked up (each folder keeps a Map of its
+    // children, since "a.b-x" sorts between "a.b" and "a.b.c").
+    const chain = [];
+    let prev = '';
     for (const name of names) {
-      let parent = this.root;
+      let cp = 0;
+      let k = 0;
+      const lim = Math.min(name.length, prev.length);
+      while (cp < lim && name.charCodeAt(cp) === prev.charCodeAt(cp)) {
+        if (name.charCodeAt(cp) === 46) k++;
+        cp++;
+      }
+      let parent = k > 0 ? chain[k - 1] : this.root;
       let start = 0;
-      let depth = 0;
-      for (;;) {
+      if (k > 0) start = nthDot(name, k) + 1;
+      for (let j = k; ; j++) {
         const dot = name.indexOf('.', start);
         const end = dot < 0 ? name.length : dot;
-        const path = name.slice(0, end);
-        let node = byPath.get(path);
+        const part = name.slice(start, end);
+        const kids = parent.kids || (parent.kids = new Map());
+        let node = kids.get(part);
         if (!node) {
-          node = { name: name.slice(start, end), path, depth, leaf: false, children: null, expanded: false, parent };
-          byPath.set(path, node);
-          (parent.children ||= []).push(node);
+          node = {
+            name: part, path: dot < 0 ? name : name.slice(0, end), depth: j, leaf: false,
+            children: null, expanded: false, parent, kids: null,
+          };
+          kids.set(part, node);
+          (parent.children || (parent.children = [])).push(node);
         }
-        if (dot < 0) {
-          node.leaf = true;
-          break;
-        }
+        chain[j] = node;
         parent = node;
+        if (dot < 0) break;
         start = dot + 1;
-        depth++;
       }
+      parent.leaf = true;
+      prev = name;
     }
-    this.byPath = byPath;
     sortChildren(this.root);
     this.rows = [];
     this.refreshRows();
+  }
+
+  // find returns the node of a dotted path, or undefined.
+  find(path) {
+    let node = this.root;
+    for (const part of path.split('.')) {
+      node = node.kids && node.kids.get(part);
+      if (!node) return undefined;
+    }
+    return node;
   }
 
   // refreshRows recomputes the visible rows: every child of an expanded node.
@@ -59,13 +82,19 @@ export class NameTree {
 
   expandedPaths() {
     const out = [];
-    for (const node of this.byPath.values()) if (node.expanded) out.push(node.path);
+    const stack = [this.root];
+    while (stack.length) {
+      const n = stack.pop();
+      if (!n.children) continue;
+      if (n !== this.root && n.expanded) out.push(n.path);
+      for (const c of n.children) if (c.children) stack.push(c);
+    }
     return out;
   }
 
   setExpanded(paths) {
     for (const p of paths) {
-      const n = this.byPath.get(p);
+      const n = this.find(p);
       if (n && n.children) n.expanded = true;
     }
     this.refreshRows();
@@ -74,12 +103,18 @@ export class NameTree {
   // reveal expands the ancestors of path so its row is visible; returns
   // the row index or -1.
   reveal(path) {
-    const node = this.byPath.get(path);
+    const node = this.find(path);
     if (!node) return -1;
     for (let p = node.parent; p && p !== this.root; p = p.parent) p.expanded = true;
     this.refreshRows();
     return this.rows.indexOf(node);
   }
+}
+
+function nthDot(s, n) {
+  let at = -1;
+  for (let i = 0; i < n; i++) at = s.indexOf('.', at + 1);
+  return at;
 }
 
 function sortChildren(node) {
