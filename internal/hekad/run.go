@@ -157,6 +157,11 @@ func Run(l *Loaded, checks ...Check) error {
 	if err := pc.LoadConfig(); err != nil {
 		return l.loadError(err, pc.LogMsgs)
 	}
+	// Heka subscribes to signals only after every plugin has started; a
+	// SIGTERM arriving in between would kill the process with no flush.
+	// Subscribing Heka's own channel now closes that window.
+	signal.Notify(pc.Globals.SigChan(), syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP,
+		pipeline.SIGUSR1, pipeline.SIGUSR2)
 	pipeline.LogInfo.Printf("hekad starting with %s", describeFiles(l.Files))
 	pipeline.Run(pc)
 	return nil
