@@ -18,6 +18,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/dreamcatcher-monitoring/dreamcatcher/internal/metricpath"
@@ -58,9 +59,10 @@ type Index struct {
 	names []string // sorted leaf names; nil when stale
 	count int
 
-	watcher *fsnotify.Watcher
-	cancel  context.CancelFunc
-	done    chan struct{}
+	watcher       *fsnotify.Watcher
+	watchFailures atomic.Int64
+	cancel        context.CancelFunc
+	done          chan struct{}
 }
 
 // New builds the index of root (one walk) and starts watching it.
@@ -205,8 +207,11 @@ func (x *Index) refreshDir(n *node, parts []string, force bool) map[string]*node
 	}
 	x.mu.Unlock()
 	if x.watcher != nil && firstRead {
-		if err := x.watcher.Add(path); err != nil {
-			x.log.Warn("index: cannot watch folder (rescans still run)", "path", path, "error", err)
+		if err := x.watcher.Add(path); err != nil && x.watchFailures.Add(1) == 1 {
+			// Logged once: typically fs.inotify.max_user_watches is too low
+			// for the folder count; queries and rescans keep the index live.
+			x.log.Warn("index: cannot watch some folders; relying on per-query checks and rescans (raise fs.inotify.max_user_watches)",
+				"path", path, "error", err)
 		}
 	}
 	for _, d := range added {
