@@ -38,6 +38,9 @@ var crossTargets = []string{
 	`consolidateBy(cc.sum.x,"max")`,
 	"cc.avg.a|scale(2)|alias('piped')",
 	`sumSeries(derivative(cc.avg.*))`, `aliasByNode(summarize(cc.avg.a,"10min","max"),2)`,
+	"groupByNode(cc.*.*,1)", `groupByNode(cc.*.*,1,"sum")`, `groupByNode(cc.*.*,1,"maxSeries")`, `groupByNodes(cc.tree.*.*,"sum",0,3)`,
+	"aliasByMetric(cc.avg.*)", "aliasByMetric(scale(cc.tree.*.leaf,2))",
+	"sumSeriesWithWildcards(cc.*.*,2)", "averageSeriesWithWildcards(cc.tree.*.leaf,2)",
 }
 
 func graphiteJSON(t *testing.T, base, target string, extra ...string) ([]graphiteSeries, string) {

@@ -146,10 +146,11 @@ func TestServer(t *testing.T) {
 			} `json:"params"`
 		}
 		getJSON(t, ws.URL+"/functions", &funcs)
-		want := []string{"absolute", "alias", "aliasByNode", "aliasSub", "asPercent", "averageSeries", "consolidateBy", "constantLine",
-			"derivative", "highestAverage", "highestCurrent", "highestMax", "integral", "keepLastValue", "limit", "maxSeries", "minSeries",
-			"movingAverage", "nonNegativeDerivative", "offset", "perSecond", "scale", "sortByName", "sumSeries", "summarize",
-			"timeShift", "transformNull"}
+		want := []string{"absolute", "alias", "aliasByMetric", "aliasByNode", "aliasSub", "asPercent", "averageSeries",
+			"averageSeriesWithWildcards", "consolidateBy", "constantLine", "derivative", "groupByNode", "groupByNodes",
+			"highestAverage", "highestCurrent", "highestMax", "integral", "keepLastValue", "limit", "maxSeries", "minSeries",
+			"movingAverage", "nonNegativeDerivative", "offset", "perSecond", "scale", "sortByName", "sumSeries",
+			"sumSeriesWithWildcards", "summarize", "timeShift", "transformNull"}
 		if len(funcs) != len(want) {
 			t.Errorf("/functions lists %d functions, want %d", len(funcs), len(want))
 		}

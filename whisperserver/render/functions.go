@@ -50,6 +50,62 @@ func init() {
 				return aggregate(a.ctx, a.seriesLists(), agg, a.ctx.XFilesFactor), nil
 			}})
 	}
+	for _, agg := range []string{"sum", "average"} {
+		agg := agg
+		register(&Func{Name: agg + "SeriesWithWildcards", Group: "Combine",
+			Description: "Combines series by " + agg + ", grouping by their names without the given node positions.",
+			Params:      []Param{pSeries, {Name: "position", Type: "node", Multiple: true}},
+			Fn: func(a *args) ([]*Series, error) {
+				drop := map[int]bool{}
+				for _, v := range a.extra {
+					drop[int(v.Num)] = true
+				}
+				return groupBy(a, agg, func(s *Series) string {
+					var keep []string
+					for i, p := range strings.Split(s.Name, ".") {
+						if !drop[i] {
+							keep = append(keep, p)
+						}
+					}
+					return strings.Join(keep, ".")
+				})
+			}})
+	}
+	register(&Func{Name: "groupByNode", Group: "Combine", Description: "Groups series by one node of their path and combines each group with callback (an aggregation such as sum, average, max, or a function name such as sumSeries).",
+		Params: []Param{pSeries, {Name: "nodeNum", Type: "nodeOrTag", Required: true}, {Name: "callback", Type: "aggOrSeriesFunc", Default: "average"}},
+		Fn: func(a *args) ([]*Series, error) {
+			nodes := []Value{a.vals[1]}
+			return groupBy(a, a.str(2, "average"), func(s *Series) string { return aggKey(s, nodes) })
+		}})
+	register(&Func{Name: "groupByNodes", Group: "Combine", Description: "Like groupByNode with several nodes forming the group key.",
+		Params: []Param{pSeries, {Name: "callback", Type: "aggOrSeriesFunc", Required: true}, {Name: "nodes", Type: "nodeOrTag", Multiple: true}},
+		Fn: func(a *args) ([]*Series, error) {
+			return groupBy(a, a.str(1, "average"), func(s *Series) string { return aggKey(s, a.extra) })
+		}})
+	register(&Func{Name: "aliasByMetric", Group: "Alias", Description: "Names each series by the last node of its metric path.",
+		Params: []Param{pSeries},
+		Fn: func(a *args) ([]*Series, error) {
+			out := a.series(0)
+			for _, s := range out {
+				name := s.Name
+				left := strings.LastIndexByte(name, '(') + 1
+				right := strings.IndexByte(name, ')')
+				if right < 0 {
+					right = len(name)
+				}
+				clean := ""
+				if left <= right {
+					clean = name[left:right]
+				}
+				parts := strings.Split(clean, ".")
+				n := parts[len(parts)-1]
+				if i := strings.IndexByte(n, ','); i >= 0 {
+					n = n[:i]
+				}
+				s.Name = n
+			}
+			return out, nil
+		}})
 	register(&Func{Name: "alias", Group: "Alias", Description: "Renames every series.",
 		Params: []Param{pSeries, {Name: "newName", Type: "string", Required: true}},
 		Fn: func(a *args) ([]*Series, error) {
@@ -926,6 +982,35 @@ func asPercent(a *args) ([]*Series, error) {
 			tt = s.PathExpression
 		}
 		out = append(out, newSeries(fmt.Sprintf("asPercent(%s,%s)", s.Name, tt), s.Start, s.End, s.Step, vals))
+	}
+	return out, nil
+}
+
+// groupBy groups series by key (in first-seen order) and combines each
+// group with an aggregation function ("sum") or a combining function name
+// ("sumSeries"); each result is named by its key.
+func groupBy(a *args, callback string, key func(*Series) string) ([]*Series, error) {
+	fn := strings.TrimSuffix(callback, "Series")
+	if _, ok := aggFuncs[fn]; !ok {
+		return nil, a.errf("Unsupported aggregation function: %s", callback)
+	}
+	var keys []string
+	groups := map[string][]*Series{}
+	for _, s := range a.series(0) {
+		k := key(s)
+		if _, ok := groups[k]; !ok {
+			keys = append(keys, k)
+		}
+		groups[k] = append(groups[k], s)
+	}
+	out := make([]*Series, 0, len(keys))
+	for _, k := range keys {
+		res := aggregate(a.ctx, [][]*Series{groups[k]}, fn, a.ctx.XFilesFactor)
+		if len(res) == 0 {
+			continue
+		}
+		res[0].Name = k
+		out = append(out, res[0])
 	}
 	return out, nil
 }
