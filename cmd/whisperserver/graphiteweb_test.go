@@ -41,6 +41,10 @@ var crossTargets = []string{
 	"groupByNode(cc.*.*,1)", `groupByNode(cc.*.*,1,"sum")`, `groupByNode(cc.*.*,1,"maxSeries")`, `groupByNodes(cc.tree.*.*,"sum",0,3)`,
 	"aliasByMetric(cc.avg.*)", "aliasByMetric(scale(cc.tree.*.leaf,2))",
 	"sumSeriesWithWildcards(cc.*.*,2)", "averageSeriesWithWildcards(cc.tree.*.leaf,2)",
+	"diffSeries(cc.avg.a,cc.avg.b)", "diffSeries(cc.avg.*)", "multiplySeries(cc.avg.a,cc.avg.b)", "multiplySeries(cc.avg.a)",
+	"divideSeries(cc.avg.*,cc.avg.c)", "divideSeries(cc.avg.a,cc.nope)", `grep(cc.*.*,"avg|sum")`, `exclude(cc.*.*,"^cc\.avg")`,
+	"removeAboveValue(cc.avg.a,10)", "removeBelowValue(cc.avg.b,0.5)", "removeEmptySeries(cc.*.*)", "removeEmptySeries(cc.avg.*,0.95)",
+	"lowestAverage(cc.avg.*,2)", "lowestCurrent(cc.*.*,3)",
 }
 
 func graphiteJSON(t *testing.T, base, target string, extra ...string) ([]graphiteSeries, string) {

@@ -147,10 +147,11 @@ func TestServer(t *testing.T) {
 		}
 		getJSON(t, ws.URL+"/functions", &funcs)
 		want := []string{"absolute", "alias", "aliasByMetric", "aliasByNode", "aliasSub", "asPercent", "averageSeries",
-			"averageSeriesWithWildcards", "consolidateBy", "constantLine", "derivative", "groupByNode", "groupByNodes",
-			"highestAverage", "highestCurrent", "highestMax", "integral", "keepLastValue", "limit", "maxSeries", "minSeries",
-			"movingAverage", "nonNegativeDerivative", "offset", "perSecond", "scale", "sortByName", "sumSeries",
-			"sumSeriesWithWildcards", "summarize", "timeShift", "transformNull"}
+			"averageSeriesWithWildcards", "consolidateBy", "constantLine", "derivative", "diffSeries", "divideSeries", "exclude",
+			"grep", "groupByNode", "groupByNodes", "highestAverage", "highestCurrent", "highestMax", "integral", "keepLastValue",
+			"limit", "lowestAverage", "lowestCurrent", "maxSeries", "minSeries", "movingAverage", "multiplySeries",
+			"nonNegativeDerivative", "offset", "perSecond", "removeAboveValue", "removeBelowValue", "removeEmptySeries", "scale",
+			"sortByName", "sumSeries", "sumSeriesWithWildcards", "summarize", "timeShift", "transformNull"}
 		if len(funcs) != len(want) {
 			t.Errorf("/functions lists %d functions, want %d", len(funcs), len(want))
 		}

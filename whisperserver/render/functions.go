@@ -106,6 +106,144 @@ func init() {
 			}
 			return out, nil
 		}})
+	register(&Func{Name: "diffSeries", Group: "Combine", Params: []Param{pSeriesLists},
+		Description: "Subtracts series 2 through n from series 1 at each point.",
+		Fn: func(a *args) ([]*Series, error) {
+			return aggregate(a.ctx, a.seriesLists(), "diff", a.ctx.XFilesFactor), nil
+		}})
+	register(&Func{Name: "multiplySeries", Group: "Combine", Params: []Param{pSeriesLists},
+		Description: "Multiplies the series at each point (null if any is null).",
+		Fn: func(a *args) ([]*Series, error) {
+			lists := a.seriesLists()
+			if len(lists) == 1 && len(lists[0]) == 1 {
+				return lists[0], nil
+			}
+			return aggregate(a.ctx, lists, "multiply", a.ctx.XFilesFactor), nil
+		}})
+	register(&Func{Name: "divideSeries", Group: "Combine", Description: "Divides each series by the single divisor series.",
+		Params: []Param{{Name: "dividendSeriesList", Type: "seriesList", Required: true}, {Name: "divisorSeries", Type: "seriesList", Required: true}},
+		Fn: func(a *args) ([]*Series, error) {
+			dividends, divisors := a.series(0), a.series(1)
+			if len(divisors) == 0 {
+				for _, s := range dividends {
+					s.Name = "divideSeries(" + s.Name + ",MISSING)"
+					s.PathExpression = s.Name
+					for i := range s.Values {
+						s.Values[i] = math.NaN()
+					}
+				}
+				return dividends, nil
+			}
+			if len(divisors) > 1 {
+				return nil, a.errf("divideSeries second argument must reference exactly 1 series (got %d)", len(divisors))
+			}
+			d := divisors[0]
+			var out []*Series
+			for _, s := range dividends {
+				_, start, end, step, _ := normalize([]*Series{s, d})
+				rows := zipLongest([]*Series{s, d})
+				vals := make([]float64, len(rows))
+				for i, r := range rows {
+					if math.IsNaN(r[0]) || math.IsNaN(r[1]) || r[1] == 0 {
+						vals[i] = math.NaN()
+					} else {
+						vals[i] = r[0] / r[1]
+					}
+				}
+				name := "divideSeries(" + s.Name + "," + d.Name + ")"
+				out = append(out, &Series{Name: name, PathExpression: name, Start: start, End: end, Step: step, Values: vals,
+					ValuesPerPoint: 1, ConsolidationFunc: "average", XFilesFactor: a.ctx.XFilesFactor})
+			}
+			return out, nil
+		}})
+	for _, g := range []struct {
+		name string
+		keep bool
+	}{{"grep", true}, {"exclude", false}} {
+		g := g
+		register(&Func{Name: g.name, Group: "Filter Series", Description: "Keeps (grep) or drops (exclude) the series whose name matches a regular expression.",
+			Params: []Param{pSeries, {Name: "pattern", Type: "string", Required: true}},
+			Fn: func(a *args) ([]*Series, error) {
+				re, err := regexp.Compile(a.str(1, ""))
+				if err != nil {
+					return nil, a.errf("bad regular expression: %v", err)
+				}
+				var out []*Series
+				for _, s := range a.series(0) {
+					if re.MatchString(s.Name) == g.keep {
+						out = append(out, s)
+					}
+				}
+				return out, nil
+			}})
+	}
+	for _, rm := range []struct {
+		name  string
+		above bool
+	}{{"removeAboveValue", true}, {"removeBelowValue", false}} {
+		rm := rm
+		register(&Func{Name: rm.name, Group: "Filter Data", Description: "Turns points above (or below) n into nulls.",
+			Params: []Param{pSeries, {Name: "n", Type: "float", Required: true}},
+			Fn: func(a *args) ([]*Series, error) {
+				n := a.num(1, 0)
+				out := a.series(0)
+				for _, s := range out {
+					s.Name = fmt.Sprintf("%s(%s, %s)", rm.name, s.Name, PyG(n))
+					s.PathExpression = s.Name
+					pts := s.Points()
+					for i, v := range pts {
+						if (rm.above && !math.IsNaN(v) && v > n) || (!rm.above && (math.IsNaN(v) || v < n)) {
+							s.Values[i] = math.NaN()
+						} else if s.ValuesPerPoint > 1 {
+							s.Values[i] = v
+						}
+					}
+				}
+				return out, nil
+			}})
+	}
+	register(&Func{Name: "removeEmptySeries", Group: "Filter Series", Description: "Drops series without data (or with less than xFilesFactor of it).",
+		Params: []Param{pSeries, {Name: "xFilesFactor", Type: "float"}},
+		Fn: func(a *args) ([]*Series, error) {
+			xff := a.num(1, 0)
+			var out []*Series
+			for _, s := range a.series(0) {
+				pts := s.Points()
+				n := 0
+				for _, v := range pts {
+					if !math.IsNaN(v) {
+						n++
+					}
+				}
+				if n > 0 && len(pts) > 0 && float64(n)/float64(len(pts)) >= xff {
+					out = append(out, s)
+				}
+			}
+			return out, nil
+		}})
+	for _, l := range []struct{ name, fn string }{{"lowestAverage", "average"}, {"lowestCurrent", "current"}} {
+		l := l
+		register(&Func{Name: l.name, Group: "Filter Series", Description: "The n series with the lowest " + l.fn + " value.",
+			Params: []Param{pSeries, {Name: "n", Type: "integer", Required: true}},
+			Fn: func(a *args) ([]*Series, error) {
+				list := a.series(0)
+				agg := aggFuncs[l.fn]
+				keys := make(map[*Series]float64, len(list))
+				for _, s := range list {
+					k := agg(s.Points())
+					if math.IsNaN(k) {
+						k = math.Inf(-1)
+					}
+					keys[s] = k
+				}
+				sort.SliceStable(list, func(i, j int) bool { return keys[list[i]] < keys[list[j]] })
+				n := int(a.num(1, 1))
+				if n < 0 {
+					n = max(0, len(list)+n)
+				}
+				return list[:min(n, len(list))], nil
+			}})
+	}
 	register(&Func{Name: "alias", Group: "Alias", Description: "Renames every series.",
 		Params: []Param{pSeries, {Name: "newName", Type: "string", Required: true}},
 		Fn: func(a *args) ([]*Series, error) {
