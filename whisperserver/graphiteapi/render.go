@@ -188,6 +188,9 @@ func appendJSONFloat(b []byte, v float64) []byte {
 		return append(b, "-1e9999"...)
 	}
 	abs := math.Abs(v)
+	if abs < 1e15 && v == math.Trunc(v) && !(v == 0 && math.Signbit(v)) {
+		return strconv.AppendInt(b, int64(v), 10) // counts: the common case, and fast
+	}
 	if abs != 0 && (abs < 1e-6 || abs >= 1e21) {
 		return strconv.AppendFloat(b, v, 'e', -1, 64)
 	}
