@@ -13,7 +13,8 @@ FUZZ_TARGETS := ./plugins/carbon/plaintext:FuzzParseLine \
 	./plugins/whisper/schema:FuzzParseRetentions ./plugins/whisper/schema:FuzzParseConf \
 	./plugins/statsd/protocol:FuzzParseLine \
 	./whisperserver/render:FuzzParse ./whisperserver/attime:FuzzParse \
-	./whisperserver/whisper:FuzzReadHeader ./whisperserver/index:FuzzCompile
+	./whisperserver/whisper:FuzzReadHeader ./whisperserver/index:FuzzCompile \
+	./whisperserver/graphiteapi:FuzzAppendJSONString
 
 .PHONY: all build heka web run test lint gotest fuzz webtest bench clean
 

@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/dreamcatcher-monitoring/dreamcatcher/internal/testutil"
 )
@@ -132,6 +133,18 @@ func TestCrossCheckGraphiteWeb(t *testing.T) {
 			if string(got) != string(want) {
 				t.Errorf("format=%s %s differs:\nwhisperserver: %.300q\ngraphite-web:  %.300q", format, target, got, want)
 			}
+		}
+	}
+
+	// Absolute times in another time zone, csv timestamps in it.
+	{
+		day := time.Unix(f.T, 0).In(mustLoc(t, "America/Chicago")).Add(-90 * time.Minute)
+		u := "/render?" + q("target", "cc.avg.b", "format", "csv", "tz", "America/Chicago", "now", now,
+			"from", day.Format("15:04_20060102"), "until", day.Add(time.Hour).Format("15:04_20060102"))
+		_, want := get(t, gw.URL+u)
+		_, got := get(t, ws.URL+u)
+		if string(got) != string(want) || len(want) < 100 {
+			t.Errorf("%s differs:\nwhisperserver: %.300q\ngraphite-web:  %.300q", u, got, want)
 		}
 	}
 
@@ -269,4 +282,13 @@ print(len(p), sorted(p[0].keys()))
 		}
 		t.Logf("%s: %s", u, strings.TrimSpace(string(out)))
 	}
+}
+
+func mustLoc(t *testing.T, name string) *time.Location {
+	t.Helper()
+	loc, err := time.LoadLocation(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return loc
 }
