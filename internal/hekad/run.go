@@ -157,11 +157,7 @@ func Run(l *Loaded, checks ...Check) error {
 	if err := pc.LoadConfig(); err != nil {
 		return l.loadError(err, pc.LogMsgs)
 	}
-	// Heka subscribes to signals only after every plugin has started; a
-	// SIGTERM arriving in between would kill the process with no flush.
-	// Subscribing Heka's own channel now closes that window.
-	signal.Notify(pc.Globals.SigChan(), syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP,
-		pipeline.SIGUSR1, pipeline.SIGUSR2)
+	catchStopSignals(pc.Globals)
 	pipeline.LogInfo.Printf("hekad starting with %s", describeFiles(l.Files))
 	pipeline.Run(pc)
 	return nil
@@ -188,6 +184,24 @@ func (l *Loaded) locate(msg string) string {
 		}
 	}
 	return msg
+}
+
+// catchStopSignals closes two windows in Heka's start-up. Heka subscribes
+// to signals only after every plugin has started, so a SIGTERM arriving
+// before that would kill the process with nothing flushed. And a stop that
+// begins before an input's runner goroutine has entered its loop makes that
+// runner call ShutDown(1), so hekad would exit with status 1 after a clean
+// stop. Catching SIGINT/SIGTERM from now on and answering with ShutDown(0)
+// fixes both: Heka's ShutDown takes effect once, so the first (clean) exit
+// status wins, and it hands Heka's loop a SIGINT that starts the usual
+// orderly shutdown (inputs first, then outputs).
+func catchStopSignals(g *pipeline.GlobalConfigStruct) {
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	go func() {
+		<-sigs
+		g.ShutDown(0)
+	}()
 }
 
 // startProfiles starts the CPU profile and arranges for both profiles to be
