@@ -39,6 +39,10 @@ var (
 
 var functions = map[string]*Func{}
 
+// maxBuckets bounds what one function may allocate from its arguments
+// (summarize buckets, movingAverage windows).
+const maxBuckets = 10_000_000
+
 func register(f *Func) { functions[f.Name] = f }
 
 func init() {
@@ -817,8 +821,8 @@ func movingAverage(a *args) ([]*Series, error) {
 			preview = -preview
 		}
 	} else {
-		if w.Num < 0 || w.Num != math.Trunc(w.Num) {
-			return nil, a.errf("windowSize must be a positive integer or an interval")
+		if w.Num < 0 || w.Num != math.Trunc(w.Num) || w.Num > maxBuckets {
+			return nil, a.errf("windowSize must be a positive integer (at most %d) or an interval", maxBuckets)
 		}
 		var maxStep int64
 		for _, s := range list {
@@ -886,6 +890,9 @@ func summarize(a *args) ([]*Series, error) {
 		} else {
 			newStart = s.Start - s.Start%interval
 			newEnd = s.End - s.End%interval + interval
+		}
+		if (newEnd-newStart)/interval > maxBuckets {
+			return nil, a.errf("intervalString %q makes more than %d buckets", a.str(1, ""), maxBuckets)
 		}
 		pts := s.Points()
 		var ts []int64
