@@ -239,6 +239,12 @@ describe('with a whisper folder of six metrics', () => {
     assert.deepEqual(v2.charts, v1.charts);
     assert.deepEqual(v2.pressed, v1.pressed);
     assert.equal(page.url(), url);
+    // The crosshair is shared: hovering chart 1 shows the time on chart 2.
+    const box = await page.locator('.chart').nth(0).locator('.brush .overlay').boundingBox();
+    await page.mouse.move(box.x + box.width * 0.9, box.y + box.height / 2);
+    await page.waitForSelector('.chart >> nth=0 >> .tooltip:not([hidden])');
+    await waitFor('the crosshair on chart 2', () => page.locator('.chart').nth(1).locator('.crosshair')
+      .evaluate((g) => g.style.display !== 'none'));
     // Back walks through the steps: the view before the second chart.
     await page.goBack();
     await waitFor('one chart', async () => (await page.locator('.chart').count()) === 1);

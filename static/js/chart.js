@@ -219,6 +219,7 @@ export class Chart {
     // Crosshair + brush.
     const cross = g.append('g').attr('class', 'crosshair').style('display', 'none');
     cross.append('line').attr('y1', 0).attr('y2', plotH);
+    this.cross = cross;
     const brush = d3.brushX().extent([[0, 0], [plotW, plotH]])
       .on('start', () => this.hideTip(cross))
       .on('end', (e) => {
@@ -256,6 +257,7 @@ export class Chart {
       rows.push({ s, v: s.values[i], ts });
     }
     const px = sc.x(snap * 1000);
+    if (this.h.onHover) this.h.onHover(this, snap);
     cross.style('display', null);
     cross.select('line').attr('x1', px).attr('x2', px);
     cross.selectAll('circle').data(rows.filter((r) => r.v !== null)).join('circle')
@@ -293,6 +295,21 @@ export class Chart {
   hideTip(cross) {
     cross.style('display', 'none');
     this.tip.hidden = true;
+    if (this.h.onHover) this.h.onHover(this, null);
+  }
+
+  // showTime draws the crosshair line only, at time t (seconds) or hides
+  // it (null): the other charts follow the one under the mouse.
+  showTime(t) {
+    const sc = this.scales;
+    if (!sc || !this.cross) return;
+    const px = t === null ? NaN : sc.x(t * 1000);
+    if (!(px >= 0 && px <= sc.plotW)) {
+      this.cross.style('display', 'none');
+      return;
+    }
+    this.cross.style('display', null).selectAll('circle').remove();
+    this.cross.select('line').attr('x1', px).attr('x2', px);
   }
 
   legend(series, failed, unit, r) {

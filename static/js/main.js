@@ -170,6 +170,9 @@ const chartHandlers = {
   },
   onReset: resetZoom,
   onInfo: showInfo,
+  onHover(chart, t) {
+    for (const c of charts) if (c !== chart) c.showTime(t);
+  },
 };
 
 function resetZoom() {
