@@ -261,7 +261,7 @@ describe('with a whisper folder of six metrics', () => {
     await page.waitForSelector('#info-panel .archives tbody tr');
     const text = await page.textContent('#info-panel');
     assert.match(text, /Aggregation method\s*average/);
-    assert.match(text, /xFilesFactor\s*0\.3/);
+    assert.match(text, /xFilesFactor\s*0\.3 — a rolled-up point needs 30 % of its points known/);
     assert.match(text, /Max retention\s*1 y/);
     assert.match(text, /milliseconds/);
     const rows = await page.$$eval('#info-panel .archives tbody tr', (trs) => trs.map((tr) => [...tr.cells].map((c) => c.textContent)));
@@ -361,6 +361,17 @@ describe('with a whisper folder of six metrics', () => {
     const bytesTicks = await page.locator('.chart').nth(2).locator('.axis-y .tick text').allTextContents();
     assert.ok(bytesTicks.some((t) => / GiB$/.test(t)), `bytes axis in GiB: ${bytesTicks}`);
     await shot(page, '08-wide-dark');
+    // The colour scheme can be forced (and is remembered): auto → light → dark.
+    await page.click('#theme');
+    assert.equal(await page.getAttribute('html', 'data-theme'), 'light');
+    const light = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+    assert.notEqual(light, bg);
+    await page.click('#theme');
+    await page.reload();
+    await page.waitForSelector('path.line', ATTACHED);
+    assert.equal(await page.getAttribute('html', 'data-theme'), 'dark');
+    await page.click('#theme');
+    assert.equal(await page.getAttribute('html', 'data-theme'), null);
     assert.deepEqual(errors, []);
     await page.close();
   });

@@ -31,8 +31,9 @@ export function renderInfo(container, name, info, error) {
   };
   add('Aggregation method', info.aggregationMethod,
     'How points are combined when rolled up into a lower-precision archive (and for maxDataPoints)');
-  const xff = info.xFilesFactor;
-  add('xFilesFactor', `${xff} — a rolled-up point needs ${Math.round(xff * 100)} % of its points known`);
+  // Whisper stores it as a 32-bit float: 0.3 reads back as 0.30000001….
+  const xff = +(+info.xFilesFactor).toPrecision(4);
+  add('xFilesFactor', `${xff} — a rolled-up point needs ${+(xff * 100).toPrecision(4)} % of its points known`);
   add('Max retention', formatDuration(info.maxRetention));
   const u = unitFor(name);
   add('Unit (from the name)', u ? UNIT_NAMES[u] : 'none implied');
