@@ -137,6 +137,11 @@ describe('with a whisper folder of six metrics', () => {
   test('selecting a metric draws a line whose points match the whisper file', T, async () => {
     const page = await browser.context.newPage();
     const errors = watchConsole(page);
+    // Everything the page loads comes from whisperserver (works offline).
+    const foreign = [];
+    page.on('request', (req) => {
+      if (!req.url().startsWith(server.url) && !req.url().startsWith('data:')) foreign.push(req.url());
+    });
     await page.goto(server.url);
     await page.fill('#filter', 'web1 cpu');
     await page.click('.mrow[data-path="servers.web1.cpu.user"]');
@@ -165,6 +170,7 @@ describe('with a whisper folder of six metrics', () => {
     assert.equal(await page.textContent('.tip-time'), timeText);
     assert.equal(await page.textContent('.tip-val'), String(+target[1].toPrecision(4)));
     await shot(page, '03-chart-hover');
+    assert.deepEqual(foreign, [], 'requests to other origins');
     assert.deepEqual(errors, []);
     await page.close();
   });
