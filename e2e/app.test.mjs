@@ -251,7 +251,14 @@ describe('with a whisper folder of six metrics', () => {
     await page.waitForSelector('.chart >> nth=0 >> .tooltip:not([hidden])');
     await waitFor('the crosshair on chart 2', () => page.locator('.chart').nth(1).locator('.crosshair')
       .evaluate((g) => g.style.display !== 'none'));
-    // Back walks through the steps: the view before the second chart.
+    // Closing the first chart leaves the second one as it was.
+    await page.locator('.chart').nth(0).locator('.close-chart').click();
+    await page.waitForURL((u) => u.search.startsWith('?c=stats.timers.api.login.mean&'));
+    assert.equal(await page.locator('.chart').count(), 1);
+    assert.deepEqual(await page.$$eval('path.line', (ps) => ps.map((p) => p.dataset.name)), ['stats.timers.api.login.mean']);
+    // Back walks through the steps: the two charts, then the view before the second chart.
+    await page.goBack();
+    await waitFor('two charts again', async () => (await page.locator('path.line').count()) === 3);
     await page.goBack();
     await waitFor('one chart', async () => (await page.locator('.chart').count()) === 1);
     assert.deepEqual(errors, []);

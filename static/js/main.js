@@ -139,6 +139,8 @@ const chartHandlers = {
   onClose(chart) {
     const i = charts.indexOf(chart);
     if (i < 0) return;
+    // Drop this chart itself, so the ones after it keep what they show.
+    charts.splice(i, 1)[0].destroy();
     state.charts.splice(i, 1);
     if (active >= state.charts.length) active = Math.max(0, state.charts.length - 1);
     commit(true);
@@ -148,8 +150,12 @@ const chartHandlers = {
     const i = charts.indexOf(chart);
     if (i < 0) return;
     const c = state.charts[i].filter((n) => n !== name);
-    if (c.length) state.charts[i] = c;
-    else state.charts.splice(i, 1);
+    if (c.length) {
+      state.charts[i] = c;
+    } else {
+      charts.splice(i, 1)[0].destroy();
+      state.charts.splice(i, 1);
+    }
     commit(true);
     syncCharts();
     loadAll();
