@@ -98,7 +98,10 @@ export class Chart {
   // setResult draws an /api/data answer; domain = [from, until] in seconds.
   setResult(result) {
     this.result = result;
-    this.draw();
+    // An auto-refresh must not pull the chart from under a drag: draw
+    // when the drag ends.
+    if (this.brushing) this.pending = true;
+    else this.draw();
   }
 
   draw() {
@@ -221,18 +224,38 @@ export class Chart {
     cross.append('line').attr('y1', 0).attr('y2', plotH);
     this.cross = cross;
     const brush = d3.brushX().extent([[0, 0], [plotW, plotH]])
-      .on('start', () => this.hideTip(cross))
+      .on('start', (e) => {
+        this.hideTip(cross);
+        if (e.sourceEvent) this.brushing = true;
+      })
       .on('end', (e) => {
-        if (!e.selection || !e.sourceEvent) return;
+        if (!e.sourceEvent) return;
+        this.brushing = false;
+        const redraw = this.pending;
+        this.pending = false;
+        if (!e.selection) {
+          if (redraw) this.draw();
+          return;
+        }
         const [a, b] = e.selection.map((px) => x.invert(px).getTime() / 1000);
         gb.call(brush.move, null);
-        if (e.selection[1] - e.selection[0] < 4) return;
+        if (e.selection[1] - e.selection[0] < 4) {
+          if (redraw) this.draw();
+          return;
+        }
         this.h.onZoom(Math.floor(a), Math.ceil(b));
       });
     const gb = g.append('g').attr('class', 'brush').call(brush);
     gb.on('dblclick', () => this.h.onReset());
-    gb.on('pointermove', (e) => this.hover(e, cross))
-      .on('pointerleave', () => this.hideTip(cross));
+    gb.on('pointermove', (e) => {
+      this.lastPointer = e;
+      this.hover(e, cross);
+    }).on('pointerleave', () => {
+      this.lastPointer = null;
+      this.hideTip(cross);
+    });
+    // Redrawn under a resting mouse (auto-refresh): keep the crosshair.
+    if (this.lastPointer && series.length) this.hover(this.lastPointer, cross);
 
     this.legend(series, failed, unit, r);
     this.meta(series, failed);
