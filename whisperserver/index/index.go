@@ -25,6 +25,10 @@ import (
 	"github.com/fsnotify/fsnotify"
 )
 
+// racyWindow is how long after its last change a folder's mtime is not
+// trusted to reveal further changes.
+const racyWindow = 2 * time.Second
+
 // ErrTooMany is returned when a query matches more nodes than allowed.
 var ErrTooMany = errors.New("too many matches")
 
@@ -33,6 +37,7 @@ type node struct {
 	leaves map[string]struct{}
 	mtime  time.Time
 	read   bool
+	racy   bool     // read so soon after a change that a later one may share the mtime
 	kids   []string // sorted union of dirs and leaves; nil when stale
 }
 
@@ -56,8 +61,11 @@ type Index struct {
 
 	mu    sync.RWMutex
 	top   *node
-	names []string // sorted leaf names; nil when stale
-	count int
+	names []string // sorted leaf names; nil until first asked for
+	// Changes since names was built, merged in by the next Names().
+	pendingAdd []string
+	pendingDel map[string]struct{}
+	count      int
 
 	watcher       *fsnotify.Watcher
 	watchFailures atomic.Int64
@@ -126,7 +134,7 @@ func (x *Index) refreshDir(n *node, parts []string, force bool) map[string]*node
 		return nil
 	}
 	x.mu.RLock()
-	fresh := n.read && st.ModTime().Equal(n.mtime)
+	fresh := n.read && !n.racy && st.ModTime().Equal(n.mtime)
 	x.mu.RUnlock()
 	if fresh && !force {
 		return nil
@@ -164,14 +172,33 @@ func (x *Index) refreshDir(n *node, parts []string, force bool) map[string]*node
 		}
 	}
 	var added []string
+	prefix := ""
+	if len(parts) > 0 {
+		prefix = strings.Join(parts, ".") + "."
+	}
 	x.mu.Lock()
+	track := x.names != nil
+	del := func(name string) {
+		if x.pendingDel == nil {
+			x.pendingDel = map[string]struct{}{}
+		}
+		x.pendingDel[name] = struct{}{}
+	}
 	firstRead := !n.read
 	n.read = true
 	n.mtime = st.ModTime()
+	// File systems stamp mtimes with a coarse clock: a change right after
+	// this read could leave the mtime equal. Until the mtime is old
+	// enough, the folder is read again rather than trusted (as git does
+	// with "racy" index entries).
+	n.racy = time.Since(st.ModTime()) < racyWindow
 	changed := false
 	for d := range n.dirs {
 		if _, ok := dirs[d]; !ok {
 			x.count -= countLeaves(n.dirs[d])
+			if track {
+				walkNames(n.dirs[d], prefix+d+".", del)
+			}
 			delete(n.dirs, d)
 			changed = true
 		}
@@ -188,6 +215,9 @@ func (x *Index) refreshDir(n *node, parts []string, force bool) map[string]*node
 			delete(n.leaves, l)
 			x.count--
 			changed = true
+			if track {
+				del(prefix + l)
+			}
 		}
 	}
 	for l := range leaves {
@@ -195,11 +225,13 @@ func (x *Index) refreshDir(n *node, parts []string, force bool) map[string]*node
 			n.leaves[l] = struct{}{}
 			x.count++
 			changed = true
+			if track {
+				x.pendingAdd = append(x.pendingAdd, prefix+l)
+			}
 		}
 	}
 	if changed || n.kids == nil {
 		n.kids = buildKids(n)
-		x.names = nil
 	}
 	sub := make(map[string]*node, len(n.dirs))
 	for k, v := range n.dirs {
@@ -461,33 +493,87 @@ func (x *Index) Count() int {
 	return x.count
 }
 
-// Names returns every metric name, sorted. The slice is shared: do not modify.
+// Names returns every metric name, sorted. The slice is shared: do not
+// modify it. The list is built once (a walk of the in-memory tree and a
+// sort); after that, names added or removed since are merged in, so the
+// cost is linear in the names and not a sort per change.
 func (x *Index) Names() []string {
 	x.mu.RLock()
-	if x.names != nil {
+	if x.names != nil && len(x.pendingAdd) == 0 && len(x.pendingDel) == 0 {
 		defer x.mu.RUnlock()
 		return x.names
 	}
 	x.mu.RUnlock()
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	if x.names != nil {
-		return x.names
+	switch {
+	case x.names == nil || len(x.pendingAdd)+len(x.pendingDel) > len(x.names)/2:
+		names := make([]string, 0, x.count)
+		walkNames(x.top, "", func(n string) { names = append(names, n) })
+		sort.Strings(names)
+		x.names = names
+	case len(x.pendingAdd) > 0 || len(x.pendingDel) > 0:
+		x.names = x.mergePending()
 	}
-	names := make([]string, 0, x.count)
-	var walk func(n *node, prefix string)
-	walk = func(n *node, prefix string) {
-		for l := range n.leaves {
-			names = append(names, prefix+l)
+	x.pendingAdd, x.pendingDel = nil, nil
+	return x.names
+}
+
+// mergePending merges the sorted list with the pending changes; x.mu held.
+func (x *Index) mergePending() []string {
+	adds := x.pendingAdd
+	sort.Strings(adds)
+	keep := func(name string) bool {
+		if _, touched := x.pendingDel[name]; !touched {
+			return true
 		}
-		for d, c := range n.dirs {
-			walk(c, prefix+d+".")
+		return x.isLeaf(name)
+	}
+	old := x.names
+	out := make([]string, 0, len(old)+len(adds))
+	push := func(name string) {
+		if len(out) > 0 && out[len(out)-1] == name {
+			return
+		}
+		if keep(name) {
+			out = append(out, name)
 		}
 	}
-	walk(x.top, "")
-	sort.Strings(names)
-	x.names = names
-	return names
+	i, j := 0, 0
+	for i < len(old) || j < len(adds) {
+		if j >= len(adds) || (i < len(old) && old[i] <= adds[j]) {
+			push(old[i])
+			i++
+		} else {
+			if x.isLeaf(adds[j]) {
+				push(adds[j])
+			}
+			j++
+		}
+	}
+	return out
+}
+
+// isLeaf reports whether name is a metric in the tree; x.mu held.
+func (x *Index) isLeaf(name string) bool {
+	parts := strings.Split(name, ".")
+	n := x.top
+	for _, p := range parts[:len(parts)-1] {
+		if n = n.dirs[p]; n == nil {
+			return false
+		}
+	}
+	_, ok := n.leaves[parts[len(parts)-1]]
+	return ok
+}
+
+func walkNames(n *node, prefix string, fn func(string)) {
+	for l := range n.leaves {
+		fn(prefix + l)
+	}
+	for d, c := range n.dirs {
+		walkNames(c, prefix+d+".", fn)
+	}
 }
 
 // Child is one entry of a tree level.

@@ -3,6 +3,7 @@ package index
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -177,4 +178,50 @@ func FuzzCompile(f *testing.F) {
 			_ = c.match(name)
 		}
 	})
+}
+
+// The name list merged from changes equals a list built from scratch.
+func TestNamesMerge(t *testing.T) {
+	root := t.TempDir()
+	x, err := New(root, Options{RescanInterval: -1, NoWatch: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer x.Close()
+	want := map[string]bool{}
+	rng := uint32(7)
+	next := func(n uint32) uint32 { rng = rng*1664525 + 1013904223; return (rng >> 8) % n }
+	for round := 0; round < 30; round++ {
+		for k := 0; k < 20; k++ {
+			name := fmt.Sprintf("d%d.s%d.m%d", next(3), next(3), next(6))
+			p := filepath.Join(root, strings.ReplaceAll(name, ".", "/")+".wsp")
+			switch next(3) {
+			case 0, 1:
+				touch(t, root, strings.ReplaceAll(name, ".", "/")+".wsp")
+				want[name] = true
+			case 2:
+				os.Remove(p)
+				delete(want, name)
+			}
+		}
+		if next(4) == 0 {
+			d := fmt.Sprintf("d%d", next(3))
+			os.RemoveAll(filepath.Join(root, d))
+			for n := range want {
+				if strings.HasPrefix(n, d+".") {
+					delete(want, n)
+				}
+			}
+		}
+		x.Rescan()
+		got := x.Names()
+		if len(got) != len(want) || x.Count() != len(want) {
+			t.Fatalf("round %d: %d names (count %d), want %d", round, len(got), x.Count(), len(want))
+		}
+		for i, n := range got {
+			if !want[n] || (i > 0 && got[i-1] >= n) {
+				t.Fatalf("round %d: names %v", round, got)
+			}
+		}
+	}
 }
