@@ -125,6 +125,14 @@ func (c *Cache) Requeue(b Batch) {
 	c.size.Add(int64(n))
 }
 
+// Hold counts n points kept outside the shards (by a writer, e.g. waiting
+// for their file to be created) in the cache's size, so the bound still
+// covers them; Release uncounts them when they leave.
+func (c *Cache) Hold(n int) { c.size.Add(int64(n)) }
+
+// Release undoes Hold.
+func (c *Cache) Release(n int) { c.size.Add(-int64(n)) }
+
 // Stats is a snapshot of the cache counters.
 type Stats struct {
 	Points      int64  // points waiting

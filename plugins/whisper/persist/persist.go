@@ -75,6 +75,7 @@ type Persister struct {
 	limiter *limiter
 	stop    chan struct{}
 	wg      sync.WaitGroup
+	writers []*writer
 }
 
 // New checks the configuration and returns a Persister for c.
@@ -110,7 +111,11 @@ func New(cfg Config, c *cache.Cache) (*Persister, error) {
 	if cfg.Poll <= 0 {
 		cfg.Poll = 50 * time.Millisecond
 	}
-	return &Persister{cfg: cfg, cache: c, limiter: newLimiter(cfg.MaxCreatesPerSecond), stop: make(chan struct{})}, nil
+	p := &Persister{cfg: cfg, cache: c, limiter: newLimiter(cfg.MaxCreatesPerSecond), stop: make(chan struct{})}
+	for w := 0; w < cfg.Writers; w++ {
+		p.writers = append(p.writers, p.newWriter(w))
+	}
+	return p, nil
 }
 
 // Start starts the writers.
@@ -119,7 +124,7 @@ func (p *Persister) Start() {
 		p.wg.Add(1)
 		go func(w int) {
 			defer p.wg.Done()
-			wr := p.newWriter(w)
+			wr := p.writers[w]
 			for {
 				worked := wr.pass(false)
 				select {
@@ -151,7 +156,7 @@ func (p *Persister) Stop(timeout time.Duration) int64 {
 		wg.Add(1)
 		go func(w int) {
 			defer wg.Done()
-			wr := p.newWriter(w)
+			wr := p.writers[w]
 			for time.Now().Before(deadline) && wr.pass(true) {
 			}
 		}(w)
@@ -192,15 +197,23 @@ type writer struct {
 	// itself is looked at (it must not have become a symlink).
 	checked   map[string]int64
 	lastPrune int64
-	tsp       []whisper.TimeSeriesPoint
-	ptrs      []*whisper.TimeSeriesPoint
+	// Metrics waiting for a create token, oldest first. They stay counted
+	// in the cache's size (Hold) but out of its shards, so a long queue of
+	// new metrics costs nothing per pass; points arriving for them meanwhile
+	// are appended here.
+	waiting  map[string]*cache.Batch
+	waitQ    []string
+	waitHead int
+	tsp      []whisper.TimeSeriesPoint
+	ptrs     []*whisper.TimeSeriesPoint
 }
 
 // recheckAfter is how long (seconds) a full path and header check holds.
 const recheckAfter = 60
 
 func (p *Persister) newWriter(id int) *writer {
-	return &writer{p: p, id: id, retry: map[string]retry{}, warned: map[string]bool{}, checked: map[string]int64{}}
+	return &writer{p: p, id: id, retry: map[string]retry{}, warned: map[string]bool{}, checked: map[string]int64{},
+		waiting: map[string]*cache.Batch{}}
 }
 
 // pass takes each of the writer's shards once and writes what it holds.
@@ -215,6 +228,23 @@ func (w *writer) pass(final bool) bool {
 				delete(w.checked, name)
 			}
 		}
+	}
+	// Metrics waiting for their file first, as far as the create limit allows.
+	for w.waitHead < len(w.waitQ) && (final || w.p.limiter.ready(time.Now())) {
+		name := w.waitQ[w.waitHead]
+		w.waitQ[w.waitHead] = ""
+		w.waitHead++
+		b := w.waiting[name]
+		delete(w.waiting, name)
+		w.p.cache.Release(len(b.Points))
+		w.write(*b, final)
+		worked = true
+	}
+	if w.waitHead == len(w.waitQ) {
+		w.waitQ, w.waitHead = w.waitQ[:0], 0
+	} else if w.waitHead > 4096 && w.waitHead > len(w.waitQ)/2 {
+		w.waitQ = append(w.waitQ[:0], w.waitQ[w.waitHead:]...)
+		w.waitHead = 0
 	}
 	for s := w.id; s < cache.Shards; s += w.p.cfg.Writers {
 		w.batch = w.p.cache.Take(s, w.batch[:0])
@@ -232,6 +262,11 @@ func (w *writer) pass(final bool) bool {
 func (w *writer) write(b cache.Batch, final bool) bool {
 	p := w.p
 	now := time.Now()
+	if wb, ok := w.waiting[b.Name]; ok {
+		wb.Points = append(wb.Points, b.Points...)
+		p.cache.Hold(len(b.Points))
+		return false
+	}
 	if r, ok := w.retry[b.Name]; ok && !final && now.Before(r.at) {
 		p.cache.Requeue(b)
 		return false
@@ -285,10 +320,10 @@ func (w *writer) write(b cache.Batch, final bool) bool {
 			w.checked[b.Name] = now.Unix()
 		}
 	case errors.Is(err, errCreateLimit):
-		p.cache.Requeue(b)
-		if _, ok := w.retry[b.Name]; !ok {
-			w.retry[b.Name] = retry{at: now.Add(100 * time.Millisecond)}
-		}
+		w.waiting[b.Name] = &b
+		w.waitQ = append(w.waitQ, b.Name)
+		p.cache.Hold(len(b.Points))
+		return false
 	default:
 		delete(w.checked, b.Name)
 		if final {
@@ -576,6 +611,20 @@ func newLimiter(n int) *limiter {
 		return nil
 	}
 	return &limiter{rate: float64(n), tokens: float64(n)}
+}
+
+// ready reports whether a create would be allowed now, without using it.
+func (l *limiter) ready(now time.Time) bool {
+	if l == nil {
+		return true
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	t := l.tokens
+	if !l.last.IsZero() {
+		t += now.Sub(l.last).Seconds() * l.rate
+	}
+	return t >= 1
 }
 
 func (l *limiter) allow(now time.Time) bool {
