@@ -403,7 +403,11 @@ describe('states', () => {
       assert.equal(await page.textContent('#first-metric'), 'echo "hello.world:1|c" | nc -u -w1 127.0.0.1 8125');
       await shot(page, '09-empty');
       writeMetrics(empty, [{ name: 'hello.world', archives: [[10, 360]], xff: 0.5, agg: 'sum', points: series(3, 10, () => 1) }]);
-      await page.waitForSelector('.mrow[data-path="hello"]', { timeout: 20000 });
+      await waitFor('whisperserver to list the new metric', async () => {
+        const r = await (await fetch(`${srv.url}api/metrics`)).json();
+        return r.metrics.includes('hello.world');
+      }, 20000);
+      await page.waitForSelector('.mrow[data-path="hello"]', { timeout: 15000 });
       assert.ok(await page.isHidden('#empty'));
       assert.deepEqual(errors, []);
     } finally {
