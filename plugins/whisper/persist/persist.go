@@ -157,6 +157,7 @@ func (p *Persister) Stop(timeout time.Duration) int64 {
 		go func(w int) {
 			defer wg.Done()
 			wr := p.writers[w]
+			wr.deadline = deadline
 			for time.Now().Before(deadline) && wr.pass(true) {
 			}
 		}(w)
@@ -204,6 +205,7 @@ type writer struct {
 	waiting  map[string]*cache.Batch
 	waitQ    []string
 	waitHead int
+	deadline time.Time // of the final write-out at stop
 	tsp      []whisper.TimeSeriesPoint
 	ptrs     []*whisper.TimeSeriesPoint
 }
@@ -230,7 +232,20 @@ func (w *writer) pass(final bool) bool {
 		}
 	}
 	// Metrics waiting for their file first, as far as the create limit allows.
-	for w.waitHead < len(w.waitQ) && (final || w.p.limiter.ready(time.Now())) {
+	// late: the stop write-out's timeout has passed, or (regular passes)
+	// stop was asked, so the final passes take over at once.
+	late := func() bool {
+		if final {
+			return time.Now().After(w.deadline)
+		}
+		select {
+		case <-w.p.stop:
+			return true
+		default:
+			return false
+		}
+	}
+	for w.waitHead < len(w.waitQ) && (final || w.p.limiter.ready(time.Now())) && !late() {
 		name := w.waitQ[w.waitHead]
 		w.waitQ[w.waitHead] = ""
 		w.waitHead++
@@ -249,7 +264,10 @@ func (w *writer) pass(final bool) bool {
 	for s := w.id; s < cache.Shards; s += w.p.cfg.Writers {
 		w.batch = w.p.cache.Take(s, w.batch[:0])
 		for i := range w.batch {
-			if w.write(w.batch[i], final) {
+			if late() {
+				// What is left stays in the cache (counted) for the final passes.
+				w.p.cache.Requeue(w.batch[i])
+			} else if w.write(w.batch[i], final) {
 				worked = true
 			}
 			w.batch[i] = cache.Batch{}

@@ -370,3 +370,23 @@ func TestReadHeaderRejectsGarbage(t *testing.T) {
 }
 
 func init() { log.SetFlags(0) }
+
+// TestStopTimeout: the write-out at stop ends when its timeout passes, even
+// in the middle of a shard, and reports what is left.
+func TestStopTimeout(t *testing.T) {
+	base := t.TempDir()
+	p, c, _ := start(t, base, rules(t, "10s:1h"), func(cfg *Config) { cfg.MaxCreatesPerSecond = 1; cfg.Writers = 1 })
+	now := time.Now().Unix()
+	for i := 0; i < 3000; i++ {
+		c.Add([]byte(fmt.Sprintf("t.m%d", i)), now, 1)
+	}
+	began := time.Now()
+	left := p.Stop(50 * time.Millisecond)
+	if el := time.Since(began); el > 10*time.Second {
+		t.Errorf("Stop took %s with a 50 ms timeout", el)
+	}
+	st := p.Stats()
+	if left <= 0 || uint64(left)+st.PointsWritten != 3000 || st.DroppedAtStop != uint64(left) {
+		t.Errorf("left %d, stats %+v", left, st)
+	}
+}
