@@ -114,25 +114,4 @@ func (n Namer) Base(ns string) (string, error) {
 
 // safeComponent maps s to one path component of ASCII letters, digits, '_'
 // and '-', never empty and at most MaxComponent bytes.
-func safeComponent(s string) string {
-	var b strings.Builder
-	for i := 0; i < len(s) && b.Len() < MaxComponent; i++ {
-		c := s[i]
-		switch {
-		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '_', c == '-':
-			b.WriteByte(c)
-		case c >= 0x80:
-			// One '_' for a whole multi-byte UTF-8 character.
-			for i+1 < len(s) && s[i+1]&0xC0 == 0x80 {
-				i++
-			}
-			b.WriteByte('_')
-		default:
-			b.WriteByte('_')
-		}
-	}
-	if b.Len() == 0 {
-		return "_"
-	}
-	return b.String()
-}
+func safeComponent(s string) string { return metricpath.SafeComponent(s, MaxComponent) }

@@ -135,3 +135,30 @@ func truncate(s string) string {
 	}
 	return s
 }
+
+// SafeComponent maps s to one name component that Rel always accepts: ASCII
+// letters, digits, '_' and '-' are kept, every other byte (dots included)
+// becomes '_', a multi-byte UTF-8 character one '_'. The result is never
+// empty and at most max bytes. Collectors use it to turn device, mount,
+// host or collection names into metric name parts.
+func SafeComponent(s string, max int) string {
+	var b strings.Builder
+	for i := 0; i < len(s) && b.Len() < max; i++ {
+		c := s[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '_', c == '-':
+			b.WriteByte(c)
+		case c >= 0x80:
+			for i+1 < len(s) && s[i+1]&0xC0 == 0x80 {
+				i++
+			}
+			b.WriteByte('_')
+		default:
+			b.WriteByte('_')
+		}
+	}
+	if b.Len() == 0 {
+		return "_"
+	}
+	return b.String()
+}

@@ -93,3 +93,29 @@ func TestWithin(t *testing.T) {
 		}
 	}
 }
+
+func TestSafeComponent(t *testing.T) {
+	cases := map[string]string{
+		"sda1":          "sda1",
+		"/var/lib":      "_var_lib",
+		"eth0.100":      "eth0_100",
+		"":              "_",
+		"café":          "caf_",
+		"a b\x00c":      "a_b_c",
+		"..":            "__",
+		"x" + "yyyyyyy": "xyyy",
+	}
+	for in, want := range cases {
+		max := 200
+		if in == "xyyyyyyy" {
+			max = 4
+		}
+		got := SafeComponent(in, max)
+		if got != want {
+			t.Errorf("SafeComponent(%q) = %q, want %q", in, got, want)
+		}
+		if _, err := Rel(got); err != nil {
+			t.Errorf("Rel(SafeComponent(%q)) refused: %v", in, err)
+		}
+	}
+}

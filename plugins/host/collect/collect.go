@@ -123,28 +123,7 @@ func DefaultPrefix(hostname string) string {
 // Component maps s to one metric path component: ASCII letters, digits, '_'
 // and '-' are kept, every other byte (dots included) becomes '_'; never
 // empty, at most 200 bytes.
-func Component(s string) string {
-	const max = 200
-	var b strings.Builder
-	for i := 0; i < len(s) && b.Len() < max; i++ {
-		c := s[i]
-		switch {
-		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '_', c == '-':
-			b.WriteByte(c)
-		case c >= 0x80:
-			for i+1 < len(s) && s[i+1]&0xC0 == 0x80 {
-				i++
-			}
-			b.WriteByte('_')
-		default:
-			b.WriteByte('_')
-		}
-	}
-	if b.Len() == 0 {
-		return "_"
-	}
-	return b.String()
-}
+func Component(s string) string { return metricpath.SafeComponent(s, 200) }
 
 // MountName names a mount point: "/" is "root", "/var/lib" is "var_lib".
 func MountName(mount string) string {
