@@ -135,9 +135,20 @@ func (x *Index) refreshDir(n *node, parts []string, force bool) map[string]*node
 	}
 	x.mu.RLock()
 	fresh := n.read && !n.racy && st.ModTime().Equal(n.mtime)
+	firstRead := !n.read
 	x.mu.RUnlock()
 	if fresh && !force {
 		return nil
+	}
+	// Watch a folder before its first read: a file created between the read
+	// and the watch would otherwise go unseen until the next rescan.
+	if x.watcher != nil && firstRead {
+		if err := x.watcher.Add(path); err != nil && x.watchFailures.Add(1) == 1 {
+			// Logged once: typically fs.inotify.max_user_watches is too low
+			// for the folder count; queries and rescans keep the index live.
+			x.log.Warn("index: cannot watch some folders; relying on per-query checks and rescans (raise fs.inotify.max_user_watches)",
+				"path", path, "error", err)
+		}
 	}
 	entries, err := os.ReadDir(path)
 	if err != nil {
@@ -184,7 +195,6 @@ func (x *Index) refreshDir(n *node, parts []string, force bool) map[string]*node
 		}
 		x.pendingDel[name] = struct{}{}
 	}
-	firstRead := !n.read
 	n.read = true
 	n.mtime = st.ModTime()
 	// File systems stamp mtimes with a coarse clock: a change right after
@@ -238,14 +248,6 @@ func (x *Index) refreshDir(n *node, parts []string, force bool) map[string]*node
 		sub[k] = v
 	}
 	x.mu.Unlock()
-	if x.watcher != nil && firstRead {
-		if err := x.watcher.Add(path); err != nil && x.watchFailures.Add(1) == 1 {
-			// Logged once: typically fs.inotify.max_user_watches is too low
-			// for the folder count; queries and rescans keep the index live.
-			x.log.Warn("index: cannot watch some folders; relying on per-query checks and rescans (raise fs.inotify.max_user_watches)",
-				"path", path, "error", err)
-		}
-	}
 	for _, d := range added {
 		x.refreshTree(sub[d], append(append([]string{}, parts...), d), true)
 	}
