@@ -26,8 +26,8 @@ func TestExampleConfig(t *testing.T) {
 	cfg := string(example)
 	for old, new := range map[string]string{
 		`"127.0.0.1:8125"`: fmt.Sprintf(`"127.0.0.1:%d"`, port),
-		`"data/heka"`:      fmt.Sprintf("%q", filepath.Join(dir, "heka")),
-		`"data/whisper"`:   fmt.Sprintf("%q", filepath.Join(dir, "whisper")),
+		// base_path = "whisper" is relative to base_dir, as in Heka.
+		`base_dir = "data"`: fmt.Sprintf("base_dir = %q", dir),
 	} {
 		if !strings.Contains(cfg, old) {
 			t.Fatalf("hekad.toml.example no longer holds %s", old)
