@@ -59,3 +59,48 @@ func TestExampleConfig(t *testing.T) {
 		}
 	}
 }
+
+// TestRunScriptReadsWhereExampleWrites: `make run` starts whisperserver on
+// scripts/run.sh's default folder; it must be the folder the example config
+// writes to (the whisper output's base_path, relative to base_dir).
+func TestRunScriptReadsWhereExampleWrites(t *testing.T) {
+	root := testutil.ModuleRoot(t)
+	example, err := os.ReadFile(filepath.Join(root, "hekad.toml.example"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	script, err := os.ReadFile(filepath.Join(root, "scripts", "run.sh"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	baseDir := tomlString(t, string(example), "base_dir")
+	basePath := tomlString(t, string(example), "base_path")
+	writes := filepath.Join(baseDir, basePath)
+	const prefix = "WHISPER_DIR=${WHISPER_DIR:-"
+	i := strings.Index(string(script), prefix)
+	if i < 0 {
+		t.Fatal("scripts/run.sh sets no default WHISPER_DIR")
+	}
+	reads := string(script)[i+len(prefix):]
+	reads = reads[:strings.IndexByte(reads, '}')]
+	if filepath.Clean(reads) != filepath.Clean(writes) {
+		t.Errorf("run.sh serves %q but the example config writes to %q", reads, writes)
+	}
+}
+
+// tomlString returns the first `key = "value"` of the example.
+func tomlString(t *testing.T, doc, key string) string {
+	t.Helper()
+	for _, line := range strings.Split(doc, "\n") {
+		f := strings.SplitN(strings.TrimSpace(line), "=", 2)
+		if len(f) == 2 && strings.TrimSpace(f[0]) == key {
+			v := strings.TrimSpace(f[1])
+			if j := strings.Index(v, "#"); j >= 0 {
+				v = strings.TrimSpace(v[:j])
+			}
+			return strings.Trim(v, `"`)
+		}
+	}
+	t.Fatalf("hekad.toml.example has no %s", key)
+	return ""
+}
