@@ -226,27 +226,9 @@ func init() {
 			return out, nil
 		}})
 	for _, l := range []struct{ name, fn string }{{"lowestAverage", "average"}, {"lowestCurrent", "current"}} {
-		l := l
 		register(&Func{Name: l.name, Group: "Filter Series", Description: "The n series with the lowest " + l.fn + " value.",
 			Params: []Param{pSeries, {Name: "n", Type: "integer", Required: true}},
-			Fn: func(a *args) ([]*Series, error) {
-				list := a.series(0)
-				agg := aggFuncs[l.fn]
-				keys := make(map[*Series]float64, len(list))
-				for _, s := range list {
-					k := agg(s.Points())
-					if math.IsNaN(k) {
-						k = math.Inf(-1)
-					}
-					keys[s] = k
-				}
-				sort.SliceStable(list, func(i, j int) bool { return keys[list[i]] < keys[list[j]] })
-				n := int(a.num(1, 1))
-				if n < 0 {
-					n = max(0, len(list)+n)
-				}
-				return list[:min(n, len(list))], nil
-			}})
+			Fn:     rankedSeries(l.fn, false)})
 	}
 	register(&Func{Name: "alias", Group: "Alias", Description: "Renames every series.",
 		Params: []Param{pSeries, {Name: "newName", Type: "string", Required: true}},
@@ -357,27 +339,9 @@ func init() {
 		Params: []Param{pSeries, {Name: "intervalString", Type: "interval", Required: true}, {Name: "func", Type: "aggFunc", Default: "sum", Options: aggFuncNames}, {Name: "alignToFrom", Type: "boolean", Default: false}},
 		Fn:     summarize})
 	for _, h := range []struct{ name, fn string }{{"highestAverage", "average"}, {"highestCurrent", "current"}, {"highestMax", "max"}} {
-		h := h
 		register(&Func{Name: h.name, Group: "Filter Series", Description: "The n series with the highest " + h.fn + " value.",
 			Params: []Param{pSeries, {Name: "n", Type: "integer", Required: true}},
-			Fn: func(a *args) ([]*Series, error) {
-				list := a.series(0)
-				agg := aggFuncs[h.fn]
-				keys := make(map[*Series]float64, len(list))
-				for _, s := range list {
-					k := agg(s.Points())
-					if math.IsNaN(k) {
-						k = math.Inf(-1)
-					}
-					keys[s] = k
-				}
-				sort.SliceStable(list, func(i, j int) bool { return keys[list[i]] > keys[list[j]] })
-				n := int(a.num(1, 1))
-				if n < 0 {
-					n = max(0, len(list)+n)
-				}
-				return list[:min(n, len(list))], nil
-			}})
+			Fn:     rankedSeries(h.fn, true)})
 	}
 	register(&Func{Name: "limit", Group: "Filter Series", Description: "The first n series.",
 		Params: []Param{pSeries, {Name: "n", Type: "integer", Required: true}},
@@ -1158,4 +1122,33 @@ func groupBy(a *args, callback string, key func(*Series) string) ([]*Series, err
 		out = append(out, res[0])
 	}
 	return out, nil
+}
+
+// rankedSeries implements highestX / lowestX: the n series whose fn value
+// (a series without one ranks lowest) is highest (or lowest), stable for
+// ties; a negative n keeps all but the last -n.
+func rankedSeries(fn string, highest bool) func(a *args) ([]*Series, error) {
+	return func(a *args) ([]*Series, error) {
+		agg := aggFuncs[fn]
+		list := a.series(0)
+		keys := make(map[*Series]float64, len(list))
+		for _, s := range list {
+			k := agg(s.Points())
+			if math.IsNaN(k) {
+				k = math.Inf(-1)
+			}
+			keys[s] = k
+		}
+		sort.SliceStable(list, func(i, j int) bool {
+			if highest {
+				return keys[list[i]] > keys[list[j]]
+			}
+			return keys[list[i]] < keys[list[j]]
+		})
+		n := int(a.num(1, 1))
+		if n < 0 {
+			n = max(0, len(list)+n)
+		}
+		return list[:min(n, len(list))], nil
+	}
 }
