@@ -49,11 +49,7 @@ gotest: heka
 	$(GO) test -count=1 -timeout 20m ./...
 
 fuzz: heka
-	@for t in $(FUZZ_TARGETS); do \
-		pkg=$${t%%:*}; name=$${t##*:}; \
-		echo "fuzz $$pkg $$name ($(FUZZTIME))"; \
-		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
-	done
+	./scripts/fuzz.sh $(FUZZTIME) $(FUZZ_TARGETS)
 
 webtest: build
 	@if [ -f package.json ]; then npm test; fi
