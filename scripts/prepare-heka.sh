@@ -4,16 +4,19 @@
 #
 # Heka's module zip lacks message/message_matcher_parser.go, which its CMake
 # build generated with yacc. This copies the module out of the read-only
-# module cache, gives it a go.mod and generates the parser with goyacc.
+# module cache, gives it a go.mod, generates the parser with goyacc and
+# applies the bug fixes in compat/heka-patches (each explains itself).
 # Nothing of Heka's source is committed. Safe to run again: it is a no-op when
-# the folder is already prepared for the same version.
+# the folder is already prepared for the same version and patches.
 set -euo pipefail
 
 HEKA_VERSION=v0.10.0
 GOYACC_VERSION=v0.52.0
 root=$(cd "$(dirname "$0")/.." && pwd)
 dest="$root/.build/heka"
-stamp="$dest/.prepared-$HEKA_VERSION"
+patches=("$root"/compat/heka-patches/*.patch)
+patch_sum=$(cat "${patches[@]}" | sha256sum | cut -c1-12)
+stamp="$dest/.prepared-$HEKA_VERSION-$patch_sum"
 
 if [ -f "$stamp" ]; then
   exit 0
@@ -41,6 +44,13 @@ MOD
   -o "$dest/message/message_matcher_parser.go" -v /dev/null \
   "$dest/message/message_matcher_parser.y")
 gofmt -w "$dest/message/message_matcher_parser.go"
+
+for p in "${patches[@]}"; do
+  # git apply works outside a repository; --directory roots the patch in
+  # .build/heka, and a patch that does not apply cleanly stops the build.
+  (cd "$root" && git apply --directory=.build/heka "$p") ||
+    { echo "prepare-heka: $p does not apply to Heka $HEKA_VERSION" >&2; exit 1; }
+done
 
 touch "$stamp"
 echo "prepare-heka: Heka $HEKA_VERSION prepared in .build/heka"

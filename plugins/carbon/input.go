@@ -145,6 +145,7 @@ func (in *Input) Run(ir pipeline.InputRunner, h pipeline.PluginHelper) error {
 		select {
 		case b, ok := <-in.rcv.Batches():
 			if !ok {
+				statmetric.WaitRouter(h, 5*time.Second)
 				ir.LogMessage(in.summary())
 				return nil
 			}

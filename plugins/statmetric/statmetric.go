@@ -88,3 +88,18 @@ func (in Injector) Inject(payload []byte, ts time.Time) (messages, dropped int, 
 	}
 	return messages, dropped, nil
 }
+
+// WaitRouter waits, bounded, until Heka's router has taken every queued
+// message. An input calls it before Run returns: stock Heka removes the
+// outputs' matchers right after the inputs return, and a message still queued
+// then is lost. (The project's hekad also patches Heka to wait; this keeps
+// the plugins safe in any hekad build.)
+func WaitRouter(h pipeline.PluginHelper, timeout time.Duration) {
+	ch := h.PipelineConfig().Router().InChan()
+	deadline := time.Now().Add(timeout)
+	for len(ch) > 0 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	// The router hands a message to the matchers right after taking it.
+	time.Sleep(20 * time.Millisecond)
+}

@@ -267,7 +267,7 @@ func (in *Input) Run(ir pipeline.InputRunner, h pipeline.PluginHelper) error {
 				ts = lastTS + int64(in.cfg.FlushInterval)
 			}
 			in.flush(ir, inj, ts)
-			in.waitRouter(h, 5*time.Second)
+			statmetric.WaitRouter(h, 5*time.Second)
 			ir.LogMessage(fmt.Sprintf("final flush stamped %d done", ts))
 			return nil
 		}
@@ -288,19 +288,6 @@ func (in *Input) flush(ir pipeline.InputRunner, inj statmetric.Injector, ts int6
 	if dropped > 0 {
 		ir.LogError(fmt.Errorf("flush at %d: %d metric lines longer than the maximum message size were dropped", ts, dropped))
 	}
-}
-
-// waitRouter waits (bounded) until the router has taken every queued
-// message: Heka removes the outputs' matchers right after the inputs
-// return, and a message still queued then would be lost.
-func (in *Input) waitRouter(h pipeline.PluginHelper, timeout time.Duration) {
-	ch := h.PipelineConfig().Router().InChan()
-	deadline := time.Now().Add(timeout)
-	for len(ch) > 0 && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
-	}
-	// The router hands a message to the matchers right after taking it.
-	time.Sleep(20 * time.Millisecond)
 }
 
 func (in *Input) readUDP(ir pipeline.InputRunner, c *net.UDPConn, shard *aggregate.Shard) {
