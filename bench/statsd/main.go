@@ -46,6 +46,7 @@ func main() {
 		start20  = flag.Float64("start20", 1e6, "first rate (lines/s) tried with many lines per datagram")
 		start1   = flag.Float64("start1", 150e3, "first rate (lines/s) tried with one line per datagram")
 		readers  = flag.Int("readers", 0, "readers option of DreamcatcherStatsdInput (0: its default)")
+		gso      = flag.Bool("gso", true, "send with UDP segmentation offload (the receiver still gets one datagram at a time)")
 	)
 	flag.Parse()
 	lines, err := ints(*linesF)
@@ -74,7 +75,7 @@ func main() {
 				var best *result
 				lo, hi := 0.0, 0.0
 				for s := 0; s < *steps; s++ {
-					res := measure(r, l, n, rate, *senders, *duration)
+					res := measure(r, l, n, rate, *senders, *duration, *gso)
 					fmt.Fprintf(os.Stderr, "  %s lines=%d names=%d offered %.0f/s: received %.0f/s, loss %.2f%%, cpu %.2f\n",
 						target, l, n, res.offered, res.received, res.loss*100, res.cpu)
 					if res.loss <= *maxLoss {
@@ -327,7 +328,7 @@ func cpuTicks(pid int) int64 {
 }
 
 // measure offers rate lines/s for d and returns what the receiver counted.
-func measure(r *receiver, lines, names int, rate float64, senders int, d time.Duration) result {
+func measure(r *receiver, lines, names int, rate float64, senders int, d time.Duration, gso bool) result {
 	// Pre-built datagrams cycling through the names.
 	var dgrams [][]byte
 	n := 0
@@ -339,6 +340,16 @@ func measure(r *receiver, lines, names int, rate float64, senders int, d time.Du
 		}
 		dgrams = append(dgrams, []byte(b.String()))
 	}
+	// Every datagram has the same size (fixed-width names), so they lie
+	// back to back in flat and a run of them is one GSO buffer.
+	size := len(dgrams[0])
+	flat := make([]byte, 0, size*len(dgrams))
+	for _, d := range dgrams {
+		if len(d) != size {
+			check(fmt.Errorf("datagrams of %d and %d bytes: the sender needs one size", size, len(d)))
+		}
+		flat = append(flat, d...)
+	}
 	before := waitQuiet(r)
 	ticks0 := cpuTicks(r.cmd.Process.Pid)
 	perSender := rate / float64(lines) / float64(senders)
@@ -349,13 +360,25 @@ func measure(r *receiver, lines, names int, rate float64, senders int, d time.Du
 		wg.Add(1)
 		go func(s int) {
 			defer wg.Done()
-			c, err := net.Dial("udp", r.addr)
+			segment := 0
+			if gso {
+				segment = size
+			}
+			bs, err := newBatchSender(r.addr, sendBatch, segment)
 			if err != nil {
+				fmt.Fprintln(os.Stderr, "statsd-bench:", err)
 				return
 			}
-			defer c.Close()
+			defer bs.close()
+			// perBuf datagrams per buffer handed to the kernel (one
+			// without GSO), sendBatch buffers per system call.
+			perBuf := 1
+			if gso {
+				perBuf = min(maxSegments, 60000/size)
+			}
 			i := s * len(dgrams) / senders
 			var count int64
+			batch := make([][]byte, 0, sendBatch)
 			for {
 				el := time.Since(begin)
 				if el >= d {
@@ -363,13 +386,25 @@ func measure(r *receiver, lines, names int, rate float64, senders int, d time.Du
 				}
 				due := int64(el.Seconds() * perSender)
 				for count < due {
-					if _, err := c.Write(dgrams[i%len(dgrams)]); err == nil {
-						count++
-					} else {
+					batch = batch[:0]
+					queued := int64(0)
+					for len(batch) < sendBatch && count+queued < due {
+						at := (i + int(queued)) % len(dgrams)
+						k := min(int64(perBuf), due-count-queued, int64(len(dgrams)-at))
+						batch = append(batch, flat[at*size:(at+int(k))*size])
+						queued += k
+					}
+					n, err := bs.send(batch)
+					var took int64
+					for _, b := range batch[:n] {
+						took += int64(len(b) / size)
+					}
+					count += took
+					i += int(took)
+					if err != nil || n == 0 {
 						time.Sleep(time.Millisecond) // ECONNREFUSED/ENOBUFS: back off
 						break
 					}
-					i++
 				}
 				time.Sleep(200 * time.Microsecond)
 			}
@@ -388,6 +423,13 @@ func measure(r *receiver, lines, names int, rate float64, senders int, d time.Du
 	res.cpu = float64(ticks1-ticks0) / 100 / elapsed // USER_HZ = 100 on Linux
 	return res
 }
+
+// sendBatch is the most buffers one sendmmsg(2) call sends; maxSegments
+// the most datagrams in one GSO buffer (the kernel's UDP_MAX_SEGMENTS).
+const (
+	sendBatch   = 64
+	maxSegments = 64
+)
 
 func ints(s string) ([]int, error) {
 	var out []int

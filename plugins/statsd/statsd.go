@@ -77,7 +77,7 @@ type Input struct {
 	agg    *aggregate.Aggregator
 	aggCfg aggregate.Config
 
-	udp []*net.UDPConn
+	udp []*udpSocket
 	tcp net.Listener
 
 	stopOnce sync.Once
@@ -226,9 +226,10 @@ func (in *Input) Run(ir pipeline.InputRunner, h pipeline.PluginHelper) error {
 		in.wg.Add(1)
 		go in.acceptTCP(ir, l, shards)
 	}
+	coalesce := coalesceDelay(granted[0])
 	for i, c := range udp {
 		in.wg.Add(1)
-		go in.readUDP(ir, c, shards[i])
+		go in.readUDP(ir, c, shards[i], coalesce)
 	}
 	msg := fmt.Sprintf("listening on udp %s (%d sockets, receive buffer %d bytes each)",
 		udp[0].LocalAddr(), len(udp), granted[0])
@@ -290,23 +291,59 @@ func (in *Input) flush(ir pipeline.InputRunner, inj statmetric.Injector, ts int6
 	}
 }
 
-func (in *Input) readUDP(ir pipeline.InputRunner, c *net.UDPConn, shard *aggregate.Shard) {
+// drainTime bounds how long the readers keep taking queued datagrams after
+// Stop.
+const drainTime = 100 * time.Millisecond
+
+// coalesceDelay is how long a reader pauses after a read that found the
+// socket nearly empty, so that the next read takes a batch instead of one
+// datagram and the reader does not wake up for every datagram. The pause is
+// sized to the receive buffer: at 1,000,000 datagrams/s of about 1 KiB of
+// kernel memory each, the buffer would fill in 1 ns per byte; the pause is
+// half that, at most 2 ms, and none for buffers under 200 KiB.
+func coalesceDelay(granted int) time.Duration {
+	d := time.Duration(granted) / 2
+	switch {
+	case d > 2*time.Millisecond:
+		return 2 * time.Millisecond
+	case d < 100*time.Microsecond:
+		return 0
+	}
+	return d
+}
+
+// readUDP reads one socket into its shard until Stop, then takes what the
+// socket still holds (bounded by drainTime) and returns.
+func (in *Input) readUDP(ir pipeline.InputRunner, s *udpSocket, shard *aggregate.Shard, coalesce time.Duration) {
 	defer in.wg.Done()
-	br, err := newBatchReader(c, in.cfg.MaxDatagramSize+1)
+	br, err := newBatchReader(s, in.cfg.MaxDatagramSize+1)
 	if err != nil {
 		ir.LogError(err)
 		return
 	}
-	var lastErr time.Time
+	var lastErr, drainUntil time.Time
 	batch := make([][]byte, 0, batchSize)
 	for {
-		n, err := br.read()
+		draining := !drainUntil.IsZero()
+		if !draining && in.stopping() {
+			drainUntil, draining = time.Now().Add(drainTime), true
+		}
+		if draining && time.Now().After(drainUntil) {
+			return
+		}
+		n, err := br.read(!draining)
 		if err != nil {
-			if isClosed(err) || in.stopping() {
+			if err == errNoData {
+				if draining {
+					return
+				}
+				continue
+			}
+			if isClosed(err) || draining {
 				return
 			}
 			if time.Since(lastErr) > time.Minute {
-				ir.LogError(fmt.Errorf("reading udp %s: %w", c.LocalAddr(), err))
+				ir.LogError(fmt.Errorf("reading udp %s: %w", s.LocalAddr(), err))
 				lastErr = time.Now()
 			}
 			time.Sleep(10 * time.Millisecond)
@@ -322,6 +359,9 @@ func (in *Input) readUDP(ir pipeline.InputRunner, c *net.UDPConn, shard *aggrega
 			batch = append(batch, d)
 		}
 		shard.AddPackets(batch)
+		if coalesce > 0 && n < batchSize/4 && !draining {
+			time.Sleep(coalesce)
+		}
 	}
 }
 
@@ -332,12 +372,9 @@ func (in *Input) closeUDP() {
 }
 
 func (in *Input) closeListeners() {
-	// Drain what the UDP sockets already hold (closing them would discard
-	// it): the readers stop at the deadline, then the sockets are closed.
-	drain := time.Now().Add(100 * time.Millisecond)
-	for _, c := range in.udp {
-		_ = c.SetReadDeadline(drain)
-	}
+	// The UDP readers see Stop within pollInterval, take what their socket
+	// still holds (closing it would discard that) and return; Run closes
+	// the sockets after them.
 	if in.tcp != nil {
 		in.tcp.Close()
 	}
