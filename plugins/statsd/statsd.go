@@ -204,7 +204,7 @@ func (in *Input) Init(config interface{}) error {
 // pending and returns once the final messages have left the router's queue.
 func (in *Input) Run(ir pipeline.InputRunner, h pipeline.PluginHelper) error {
 	in.conns = map[net.Conn]struct{}{}
-	shards := in.agg.Shards()
+	disp := in.agg.NewDispatcher()
 
 	udp, granted, err := listenUDP(in.cfg.Address, in.cfg.Readers, in.cfg.ReadBufferBytes)
 	if err != nil {
@@ -224,12 +224,12 @@ func (in *Input) Run(ir pipeline.InputRunner, h pipeline.PluginHelper) error {
 		}
 		in.tcp = l
 		in.wg.Add(1)
-		go in.acceptTCP(ir, l, shards)
+		go in.acceptTCP(ir, l, disp)
 	}
 	coalesce := coalesceDelay(granted[0])
-	for i, c := range udp {
+	for _, c := range udp {
 		in.wg.Add(1)
-		go in.readUDP(ir, c, shards[i], coalesce)
+		go in.readUDP(ir, c, disp.NewWriter(), coalesce)
 	}
 	msg := fmt.Sprintf("listening on udp %s (%d sockets, receive buffer %d bytes each)",
 		udp[0].LocalAddr(), len(udp), granted[0])
@@ -259,6 +259,7 @@ func (in *Input) Run(ir pipeline.InputRunner, h pipeline.PluginHelper) error {
 		case <-in.stop:
 			in.closeListeners()
 			in.wg.Wait()
+			disp.Close()
 			in.closeUDP()
 			// The final, partial interval belongs to the next regular
 			// flush's slot: stamping it with that time keeps it from
@@ -312,17 +313,18 @@ func coalesceDelay(granted int) time.Duration {
 	return d
 }
 
-// readUDP reads one socket into its shard until Stop, then takes what the
-// socket still holds (bounded by drainTime) and returns.
-func (in *Input) readUDP(ir pipeline.InputRunner, s *udpSocket, shard *aggregate.Shard, coalesce time.Duration) {
+// readUDP reads one socket into the dispatcher until Stop, then takes what
+// the socket still holds (bounded by drainTime) and returns.
+func (in *Input) readUDP(ir pipeline.InputRunner, s *udpSocket, w *aggregate.Writer, coalesce time.Duration) {
 	defer in.wg.Done()
+	defer w.Flush()
 	br, err := newBatchReader(s, in.cfg.MaxDatagramSize+1)
 	if err != nil {
 		ir.LogError(err)
 		return
 	}
 	var lastErr, drainUntil time.Time
-	batch := make([][]byte, 0, batchSize)
+	full := 0 // full batches since the last Flush
 	for {
 		draining := !drainUntil.IsZero()
 		if !draining && in.stopping() {
@@ -349,16 +351,21 @@ func (in *Input) readUDP(ir pipeline.InputRunner, s *udpSocket, shard *aggregate
 			time.Sleep(10 * time.Millisecond)
 			continue
 		}
-		batch = batch[:0]
 		for i := 0; i < n; i++ {
 			d, trunc := br.datagram(i)
 			if trunc || len(d) > in.cfg.MaxDatagramSize {
 				in.truncated.Add(1)
 				continue
 			}
-			batch = append(batch, d)
+			w.AddPacket(d)
 		}
-		shard.AddPackets(batch)
+		// While full batches keep coming, chunks are handed on as they
+		// fill (and all of them now and then); a short batch means the
+		// socket is drained, so nothing is held back.
+		if full++; n < batchSize || full >= 32 {
+			w.Flush()
+			full = 0
+		}
 		if coalesce > 0 && n < batchSize/4 && !draining {
 			time.Sleep(coalesce)
 		}

@@ -15,9 +15,8 @@ import (
 
 // acceptTCP serves newline-framed statsd lines on l, one goroutine per
 // connection, at most max_tcp_connections at a time.
-func (in *Input) acceptTCP(ir pipeline.InputRunner, l net.Listener, shards []*aggregate.Shard) {
+func (in *Input) acceptTCP(ir pipeline.InputRunner, l net.Listener, disp *aggregate.Dispatcher) {
 	defer in.wg.Done()
-	n := 0
 	var lastErr time.Time
 	for {
 		c, err := l.Accept()
@@ -46,17 +45,18 @@ func (in *Input) acceptTCP(ir pipeline.InputRunner, l net.Listener, shards []*ag
 		in.conns[c] = struct{}{}
 		in.connMu.Unlock()
 		in.wg.Add(1)
-		go in.serveTCP(c, shards[n%len(shards)])
-		n++
+		go in.serveTCP(c, disp)
 	}
 }
 
-// serveTCP hands the connection's complete lines to the shard, one chunk of
+// serveTCP hands the connection's complete lines to the dispatcher, one chunk of
 // lines per read (Etsy counts each such chunk as a packet). A line longer
 // than max_datagram_size is dropped and counted as a bad line. What remains
 // without a final newline when the peer closes is processed too.
-func (in *Input) serveTCP(c net.Conn, shard *aggregate.Shard) {
+func (in *Input) serveTCP(c net.Conn, disp *aggregate.Dispatcher) {
 	defer in.wg.Done()
+	w := disp.NewWriter()
+	defer w.Flush()
 	defer func() {
 		in.connMu.Lock()
 		delete(in.conns, c)
@@ -92,17 +92,18 @@ func (in *Input) serveTCP(c net.Conn, shard *aggregate.Shard) {
 				chunk = buf[:have]
 			}
 			if last := bytes.LastIndexByte(chunk, '\n'); last >= 0 {
-				shard.AddPacket(chunk[:last+1])
+				w.AddPacket(chunk[:last+1])
+				w.Flush()
 				have = copy(buf, chunk[last+1:])
 			} else if have == len(buf) {
-				shard.AddBad(1)
+				disp.AddBad(1)
 				skipping = true
 				have = 0
 			}
 		}
 		if err != nil {
 			if have > 0 && !skipping && (errors.Is(err, io.EOF) || errors.Is(err, os.ErrDeadlineExceeded)) {
-				shard.AddPacket(buf[:have])
+				w.AddPacket(buf[:have])
 			}
 			return
 		}

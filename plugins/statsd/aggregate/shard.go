@@ -90,6 +90,15 @@ func (s *Shard) addPacket(p []byte) {
 	}
 }
 
+// AddLines processes lines separated by '\n' that came in packets
+// datagrams (a Dispatcher's chunk).
+func (s *Shard) AddLines(lines []byte, packets int64) {
+	s.mu.Lock()
+	s.addPacket(lines)
+	s.packets += packets - 1
+	s.mu.Unlock()
+}
+
 // AddBad counts n bad lines (for example an over-long TCP line).
 func (s *Shard) AddBad(n int64) {
 	s.mu.Lock()

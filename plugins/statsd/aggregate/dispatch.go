@@ -1,0 +1,163 @@
+package aggregate
+
+import (
+	"bytes"
+	"hash/maphash"
+	"sync"
+)
+
+// Dispatcher spreads lines over the shards by metric name, one worker
+// goroutine per shard. Each name is aggregated by one worker, in the order
+// its lines arrived from any one reader, whatever socket or connection
+// brought them; and the work is shared evenly between the workers however
+// few senders there are (the kernel spreads SO_REUSEPORT sockets by sender,
+// so one busy sender would otherwise keep a single core busy).
+//
+// Readers feed it through a Writer each. Lines still queued when the
+// Aggregator flushes count in the next interval.
+type Dispatcher struct {
+	shards []*Shard
+	queues []chan *chunk
+	free   chan *chunk
+	seed   maphash.Seed
+	wg     sync.WaitGroup
+}
+
+// chunk is a run of whole lines for one shard and how many packets ended
+// in it.
+type chunk struct {
+	buf     []byte
+	packets int64
+}
+
+const (
+	// chunkBytes is the size a chunk is handed on at.
+	chunkBytes = 16 << 10
+	// queueChunks bounds the chunks waiting for one worker; a full queue
+	// makes its writers wait (the sockets then buffer, as they would for
+	// a slow reader).
+	queueChunks = 64
+)
+
+// NewDispatcher starts one worker per shard of a. Close stops them.
+func (a *Aggregator) NewDispatcher() *Dispatcher {
+	d := &Dispatcher{
+		shards: a.shards,
+		free:   make(chan *chunk, len(a.shards)*(queueChunks+8)),
+		seed:   maphash.MakeSeed(),
+	}
+	for _, s := range a.shards {
+		q := make(chan *chunk, queueChunks)
+		d.queues = append(d.queues, q)
+		d.wg.Add(1)
+		go d.work(s, q)
+	}
+	return d
+}
+
+func (d *Dispatcher) work(s *Shard, q <-chan *chunk) {
+	defer d.wg.Done()
+	for c := range q {
+		s.AddLines(c.buf, c.packets)
+		c.buf, c.packets = c.buf[:0], 0
+		if cap(c.buf) > 4*chunkBytes {
+			c.buf = make([]byte, 0, chunkBytes)
+		}
+		select {
+		case d.free <- c:
+		default:
+		}
+	}
+}
+
+func (d *Dispatcher) get() *chunk {
+	select {
+	case c := <-d.free:
+		return c
+	default:
+		return &chunk{buf: make([]byte, 0, chunkBytes)}
+	}
+}
+
+// Close waits until the workers have aggregated everything queued and stops
+// them. Every Writer must be flushed and unused by then.
+func (d *Dispatcher) Close() {
+	for _, q := range d.queues {
+		close(q)
+	}
+	d.wg.Wait()
+}
+
+// AddBad counts n bad lines found before dispatching (an over-long TCP line).
+func (d *Dispatcher) AddBad(n int64) { d.shards[0].AddBad(n) }
+
+// Writer is one reader's way into the Dispatcher. It is not safe for
+// concurrent use.
+type Writer struct {
+	d       *Dispatcher
+	pending []*chunk
+}
+
+// NewWriter returns a Writer for one reader.
+func (d *Dispatcher) NewWriter() *Writer {
+	return &Writer{d: d, pending: make([]*chunk, len(d.shards))}
+}
+
+// AddPacket splits one datagram (or one chunk of whole lines from a TCP
+// stream) into lines and queues each for the shard of its name. Full chunks
+// go to the workers at once; the rest on Flush.
+func (w *Writer) AddPacket(p []byte) {
+	last := -1
+	for len(p) > 0 {
+		line := p
+		if i := bytes.IndexByte(p, '\n'); i >= 0 {
+			line, p = p[:i], p[i+1:]
+		} else {
+			p = nil
+		}
+		if len(line) == 0 {
+			continue
+		}
+		name := line
+		if i := bytes.IndexByte(line, ':'); i >= 0 {
+			name = line[:i]
+		}
+		k := 0
+		if len(w.pending) > 1 {
+			k = int(maphash.Bytes(w.d.seed, name) % uint64(len(w.pending)))
+		}
+		c := w.pending[k]
+		if c == nil {
+			c = w.d.get()
+			w.pending[k] = c
+		} else if len(c.buf)+len(line)+1 > chunkBytes {
+			w.send(k)
+			c = w.d.get()
+			w.pending[k] = c
+		}
+		c.buf = append(c.buf, line...)
+		c.buf = append(c.buf, '\n')
+		last = k
+	}
+	if last < 0 {
+		last = 0 // an empty packet still counts as one
+		if w.pending[0] == nil {
+			w.pending[0] = w.d.get()
+		}
+	}
+	w.pending[last].packets++
+}
+
+func (w *Writer) send(k int) {
+	w.d.queues[k] <- w.pending[k]
+	w.pending[k] = nil
+}
+
+// Flush hands every partial chunk to the workers.
+func (w *Writer) Flush() {
+	for k, c := range w.pending {
+		if c != nil {
+			w.send(k)
+		}
+	}
+}
