@@ -46,6 +46,8 @@ import (
 	"time"
 
 	whisper "github.com/lomik/go-whisper"
+
+	"github.com/dreamcatcher-monitoring/dreamcatcher/bench/internal/udpload"
 )
 
 var (
@@ -66,8 +68,10 @@ var (
 	e2eLines  = flag.Int("e2e-lines", 20, "lines per datagram in the e2e mode")
 	e2eWindow = flag.Duration("e2e-window", 25*time.Second, "sending time per rate in the e2e mode")
 	e2eOuts   = flag.String("e2e-outputs", "whisper,none", "e2e runs with this output, and without (none) for comparison")
+	e2eGSO    = flag.Bool("e2e-gso", true, "send the e2e load with UDP segmentation offload (hekad still receives one datagram at a time)")
 	maxWait   = flag.Duration("max-wait", 3*time.Minute, "longest wait for any phase to be persisted")
 	keep      = flag.Bool("keep", false, "keep the work folder")
+	precreate = flag.Bool("precreate", false, "create every metric's file (go-whisper, same schema) before starting each program, so both are measured updating existing files")
 )
 
 func main() {
@@ -93,6 +97,11 @@ func main() {
 		for _, t := range strings.Split(*targetsF, ",") {
 			dir := filepath.Join(work, fmt.Sprintf("%s-%d", t, m))
 			check(os.MkdirAll(dir, 0o755))
+			if *precreate {
+				began := time.Now()
+				precreateFiles(filepath.Join(dir, "data"), m)
+				fmt.Fprintf(os.Stderr, "%s: %d files created in %s\n", t, m, time.Since(began).Round(time.Second))
+			}
 			var tg *target
 			switch t {
 			case "dreamcatcher":
@@ -140,11 +149,39 @@ func (t *target) stop() {
 	t.sampler.stop()
 }
 
+// benchName is metric i's name.
+func benchName(i int) string { return fmt.Sprintf("bench.g%03d.m%07d", i%1000, i) }
+
+// precreateFiles creates the whisper file of each of n metrics under data
+// with the bench's schema (average, xFilesFactor 0.5, as both programs are
+// configured), 4 goroutines at a time.
+func precreateFiles(data string, n int) {
+	ret, err := whisper.ParseRetentionDefs(*retention)
+	check(err)
+	var wg sync.WaitGroup
+	for g := 0; g < 4; g++ {
+		wg.Add(1)
+		go func(g int) {
+			defer wg.Done()
+			for i := g; i < n; i += 4 {
+				path := filepath.Join(data, filepath.FromSlash(strings.ReplaceAll(benchName(i), ".", "/"))+".wsp")
+				if i < 4000 { // one metric per folder among the first ones
+					check(os.MkdirAll(filepath.Dir(path), 0o755))
+				}
+				w, err := whisper.Create(path, ret, whisper.Average, 0.5)
+				check(err)
+				w.Close()
+			}
+		}(g)
+	}
+	wg.Wait()
+}
+
 func run(t *target, metrics int) result {
 	var r result
 	names := make([]string, metrics)
 	for i := range names {
-		names[i] = fmt.Sprintf("bench.g%03d.m%07d", i%1000, i)
+		names[i] = benchName(i)
 	}
 	now := time.Now().Unix()
 	// Round 0 creates the files.
@@ -694,36 +731,51 @@ func waitLog(path, s string, timeout time.Duration) {
 
 // sendStatsd sends "e2e.gNN.nNNNNN:1|c" lines, *e2eLines per datagram, at
 // rate lines/s for the window from 4 sockets, and returns the lines sent.
+// With -e2e-gso (the default) runs of datagrams go out as one GSO buffer
+// (bench/internal/udpload); hekad still receives separate datagrams.
 func sendStatsd(addr string, rate int, window time.Duration) int64 {
-	const senders = 4
+	const senders, batch = 4, 64
 	var total int64
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	end := time.Now().Add(window)
+	// The datagrams of one pass over every name, built once; the names
+	// have a fixed width, so every datagram has the same size and they lie
+	// back to back in flat.
+	var flat []byte
+	size := 0
+	for i := 0; i < *e2eNames; i += *e2eLines {
+		start := len(flat)
+		for l := i; l < i+*e2eLines; l++ {
+			if l > i {
+				flat = append(flat, '\n')
+			}
+			k := l % *e2eNames
+			flat = fmt.Appendf(flat, "e2e.g%02d.n%05d:1|c", k%100, k)
+		}
+		if size == 0 {
+			size = len(flat) - start
+		} else if len(flat)-start != size {
+			check(fmt.Errorf("datagrams of %d and %d bytes: the sender needs one size", size, len(flat)-start))
+		}
+	}
+	grams := len(flat) / size
+	perBuf, segment := 1, 0
+	if *e2eGSO {
+		perBuf, segment = min(udpload.MaxSegments, udpload.MaxGSOBytes/size), size
+	}
 	for s := 0; s < senders; s++ {
 		wg.Add(1)
 		go func(s int) {
 			defer wg.Done()
-			conn, err := net.Dial("udp", addr)
+			conn, err := udpload.Dial(addr, batch, segment)
 			check(err)
 			defer conn.Close()
 			perTick := float64(rate) / senders / 100 // lines per 10 ms
 			var owed float64
 			var n int64
-			// The datagrams of one pass over every name, built once.
-			var grams [][]byte
-			for i := 0; i < *e2eNames; i += *e2eLines {
-				var b []byte
-				for l := i; l < i+*e2eLines; l++ {
-					if l > i {
-						b = append(b, '\n')
-					}
-					k := l % *e2eNames
-					b = fmt.Appendf(b, "e2e.g%02d.n%05d:1|c", k%100, k)
-				}
-				grams = append(grams, b)
-			}
-			next := s
+			next := s * grams / senders
+			bufs := make([][]byte, 0, batch)
 			tick := time.NewTicker(10 * time.Millisecond)
 			defer tick.Stop()
 			for now := range tick.C {
@@ -732,12 +784,21 @@ func sendStatsd(addr string, rate int, window time.Duration) int64 {
 				}
 				owed += perTick
 				for owed >= float64(*e2eLines) {
-					buf := grams[next%len(grams)]
-					next++
-					if _, err := conn.Write(buf); err == nil {
-						n += int64(*e2eLines)
+					bufs = bufs[:0]
+					due := int(owed) / *e2eLines
+					for q := 0; len(bufs) < batch && q < due; {
+						at := (next + q) % grams
+						k := min(perBuf, due-q, grams-at)
+						bufs = append(bufs, flat[at*size:(at+k)*size])
+						q += k
 					}
-					owed -= float64(*e2eLines)
+					sent, err := conn.Send(bufs)
+					n += int64(sent * *e2eLines)
+					next += sent
+					owed -= float64(sent * *e2eLines)
+					if err != nil || sent == 0 {
+						break // ENOBUFS or a full send buffer: try again next tick
+					}
 				}
 			}
 			mu.Lock()
