@@ -335,3 +335,31 @@ func BenchmarkFlush(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkAddCounters reports the cost of a counter line (the statsd
+// bench's load) with 1,000 and 100,000 names, 20 lines per datagram.
+func BenchmarkAddCounters(b *testing.B) {
+	for _, names := range []int{1000, 100000} {
+		b.Run(fmt.Sprintf("names=%d", names), func(b *testing.B) {
+			a := New(DefaultConfig(), 1)
+			s := a.Shards()[0]
+			var pkts [][]byte
+			for p := 0; p < names/20; p++ {
+				var sb strings.Builder
+				for i := 0; i < 20; i++ {
+					fmt.Fprintf(&sb, "bench.n%06d:1|c\n", p*20+i)
+				}
+				pkts = append(pkts, []byte(sb.String()))
+			}
+			for _, p := range pkts {
+				s.AddPacket(p)
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				s.AddPacket(pkts[i%len(pkts)])
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*20), "ns/line")
+		})
+	}
+}
