@@ -11,6 +11,12 @@
 // (bounded steps, each one window long). CPU is the receiver's user+system
 // time over the window, in cores.
 //
+// The sender shares the machine with the receiver, so it is made cheap:
+// sendmmsg(2) batches and UDP segmentation offload (bench/internal/udpload),
+// with which the kernel cuts a buffer of equal datagrams into separate
+// datagrams before the receiving socket. Every receiver still gets one
+// datagram at a time. -gso=false sends one datagram per buffer instead.
+//
 //	go run ./bench/statsd -duration 10s
 package main
 
