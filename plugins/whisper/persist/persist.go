@@ -76,6 +76,37 @@ type Persister struct {
 	stop    chan struct{}
 	wg      sync.WaitGroup
 	writers []*writer
+
+	// dirs holds when each metric folder was last found to lie inside
+	// Base with every symlink resolved. Within recheckAfter a metric in
+	// it whose path is not checked yet needs only a look at its own file
+	// (which must not be a symlink): with a million metrics in a thousand
+	// folders, resolving every path component for each metric was most of
+	// the writers' time.
+	dirMu sync.Mutex
+	dirs  map[string]int64
+}
+
+// dirFresh reports whether dir was found inside Base within recheckAfter.
+func (p *Persister) dirFresh(dir string, now int64) bool {
+	p.dirMu.Lock()
+	defer p.dirMu.Unlock()
+	t, ok := p.dirs[dir]
+	if ok && t <= now-recheckAfter {
+		delete(p.dirs, dir)
+		return false
+	}
+	return ok
+}
+
+// markDir records that dir was found inside Base now.
+func (p *Persister) markDir(dir string, now int64) {
+	p.dirMu.Lock()
+	if p.dirs == nil {
+		p.dirs = map[string]int64{}
+	}
+	p.dirs[dir] = now
+	p.dirMu.Unlock()
 }
 
 // New checks the configuration and returns a Persister for c.
@@ -303,11 +334,20 @@ func (w *writer) write(b cache.Batch, final bool) bool {
 		}
 	}
 	if !fresh {
-		inside, err := metricpath.Within(p.cfg.Base, path)
-		if err != nil || !inside {
-			p.c.outside.Add(uint64(len(b.Points)))
-			p.cfg.Log.Log("outside", "refused %s: its path leads outside %s (symlink?) %v", b.Name, p.cfg.Base, errOrNil(err))
-			return true
+		dir := filepath.Dir(path)
+		known := false
+		if p.dirFresh(dir, now.Unix()) {
+			fi, err := os.Lstat(path)
+			known = (err == nil && fi.Mode()&os.ModeSymlink == 0) || errors.Is(err, fs.ErrNotExist)
+		}
+		if !known {
+			inside, err := metricpath.Within(p.cfg.Base, path)
+			if err != nil || !inside {
+				p.c.outside.Add(uint64(len(b.Points)))
+				p.cfg.Log.Log("outside", "refused %s: its path leads outside %s (symlink?) %v", b.Name, p.cfg.Base, errOrNil(err))
+				return true
+			}
+			p.markDir(dir, now.Unix())
 		}
 	}
 	// Points too far in the future would overwrite valid data in the ring.

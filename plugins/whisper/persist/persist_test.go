@@ -390,3 +390,39 @@ func TestStopTimeout(t *testing.T) {
 		t.Errorf("left %d, stats %+v", left, st)
 	}
 }
+
+// TestFolderCheckSharedByMetrics: once a folder is found inside the data
+// folder, its other metrics skip the full path check, but a symlink among
+// them is still refused.
+func TestFolderCheckSharedByMetrics(t *testing.T) {
+	root := t.TempDir()
+	base := filepath.Join(root, "base")
+	outside := filepath.Join(root, "outside")
+	for _, d := range []string{filepath.Join(base, "app"), outside} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Symlink(filepath.Join(outside, "x.wsp"), filepath.Join(base, "app", "link.wsp")); err != nil {
+		t.Fatal(err)
+	}
+	p, c, lb := start(t, base, rules(t, "10s:1h"), nil)
+	now := time.Now().Unix()
+	c.Add([]byte("app.first"), now, 1)
+	testutil.Eventually(t, 20*time.Second, func() bool { return p.Stats().PointsWritten == 1 }, "stats %+v\n%s", p.Stats(), lb)
+	if !p.dirFresh(filepath.Join(base, "app"), time.Now().Unix()) {
+		t.Fatal("folder app not recorded as checked")
+	}
+	c.Add([]byte("app.second"), now, 2)
+	c.Add([]byte("app.link"), now, 3)
+	testutil.Eventually(t, 20*time.Second, func() bool {
+		st := p.Stats()
+		return st.PointsWritten == 2 && st.DroppedOutside == 1
+	}, "stats %+v\n%s", p.Stats(), lb)
+	if _, err := os.Stat(filepath.Join(base, "app", "second.wsp")); err != nil {
+		t.Errorf("app.second not written: %v", err)
+	}
+	if _, err := os.Lstat(filepath.Join(outside, "x.wsp")); err == nil {
+		t.Errorf("written outside the data folder through app/link.wsp")
+	}
+}
