@@ -77,6 +77,11 @@ func (s *Shard) AddPackets(ps [][]byte) {
 
 func (s *Shard) addPacket(p []byte) {
 	s.packets++
+	s.addLines(p)
+}
+
+// addLines processes lines separated by '\n', skipping empty ones.
+func (s *Shard) addLines(p []byte) {
 	for len(p) > 0 {
 		line := p
 		if i := bytes.IndexByte(p, '\n'); i >= 0 {
@@ -94,8 +99,8 @@ func (s *Shard) addPacket(p []byte) {
 // datagrams (a Dispatcher's chunk).
 func (s *Shard) AddLines(lines []byte, packets int64) {
 	s.mu.Lock()
-	s.addPacket(lines)
-	s.packets += packets - 1
+	s.addLines(lines)
+	s.packets += packets
 	s.mu.Unlock()
 }
 
