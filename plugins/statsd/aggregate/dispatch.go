@@ -109,12 +109,8 @@ func (d *Dispatcher) NewWriter() *Writer {
 func (w *Writer) AddPacket(p []byte) {
 	last := -1
 	for len(p) > 0 {
-		line := p
-		if i := bytes.IndexByte(p, '\n'); i >= 0 {
-			line, p = p[:i], p[i+1:]
-		} else {
-			p = nil
-		}
+		var line []byte
+		line, p = nextLine(p)
 		if len(line) == 0 {
 			continue
 		}

@@ -83,16 +83,21 @@ func (s *Shard) addPacket(p []byte) {
 // addLines processes lines separated by '\n', skipping empty ones.
 func (s *Shard) addLines(p []byte) {
 	for len(p) > 0 {
-		line := p
-		if i := bytes.IndexByte(p, '\n'); i >= 0 {
-			line, p = p[:i], p[i+1:]
-		} else {
-			p = nil
-		}
+		var line []byte
+		line, p = nextLine(p)
 		if len(line) > 0 {
 			s.addLine(line)
 		}
 	}
+}
+
+// nextLine splits p at its first '\n': the line before it (without the
+// newline) and the rest after it (all of p and nil without a newline).
+func nextLine(p []byte) (line, rest []byte) {
+	if i := bytes.IndexByte(p, '\n'); i >= 0 {
+		return p[:i], p[i+1:]
+	}
+	return p, nil
 }
 
 // AddLines processes lines separated by '\n' that came in packets
