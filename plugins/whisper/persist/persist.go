@@ -27,7 +27,7 @@ import (
 	"github.com/dreamcatcher-monitoring/dreamcatcher/internal/metricpath"
 	"github.com/dreamcatcher-monitoring/dreamcatcher/plugins/whisper/cache"
 	"github.com/dreamcatcher-monitoring/dreamcatcher/plugins/whisper/schema"
-	whisper "github.com/lomik/go-whisper"
+	"github.com/dreamcatcher-monitoring/dreamcatcher/plugins/whisper/wspfile"
 )
 
 // Config configures a Persister.
@@ -237,8 +237,8 @@ type writer struct {
 	waitQ    []string
 	waitHead int
 	deadline time.Time // of the final write-out at stop
-	tsp      []whisper.TimeSeriesPoint
-	ptrs     []*whisper.TimeSeriesPoint
+	wsp      wspfile.Updater
+	pts      []wspfile.Point
 }
 
 // recheckAfter is how long (seconds) a full path and header check holds.
@@ -326,21 +326,13 @@ func (w *writer) write(b cache.Batch, final bool) bool {
 		p.cfg.Log.Log("name", "refused metric name: %v", err)
 		return true
 	}
+	// A metric checked recently skips the path check and the file's size
+	// check. The file itself is never followed if it is a symlink (the
+	// update opens it with O_NOFOLLOW).
 	fresh := w.checked[b.Name] > now.Unix()-recheckAfter
-	if fresh {
-		if fi, err := os.Lstat(path); err != nil || fi.Mode()&os.ModeSymlink != 0 {
-			fresh = false
-			delete(w.checked, b.Name)
-		}
-	}
 	if !fresh {
 		dir := filepath.Dir(path)
-		known := false
-		if p.dirFresh(dir, now.Unix()) {
-			fi, err := os.Lstat(path)
-			known = (err == nil && fi.Mode()&os.ModeSymlink == 0) || errors.Is(err, fs.ErrNotExist)
-		}
-		if !known {
+		if !p.dirFresh(dir, now.Unix()) {
 			inside, err := metricpath.Within(p.cfg.Base, path)
 			if err != nil || !inside {
 				p.c.outside.Add(uint64(len(b.Points)))
@@ -369,7 +361,7 @@ func (w *writer) write(b cache.Batch, final bool) bool {
 	}
 
 	start := time.Now()
-	err = w.update(path, b, now, final, fresh)
+	err = w.update(path, b, now, final, !fresh)
 	p.c.writeNanos.Add(uint64(time.Since(start)))
 	switch {
 	case err == nil:
@@ -377,6 +369,10 @@ func (w *writer) write(b cache.Batch, final bool) bool {
 		if !fresh {
 			w.checked[b.Name] = now.Unix()
 		}
+	case errors.Is(err, wspfile.ErrSymlink):
+		delete(w.checked, b.Name)
+		p.c.outside.Add(uint64(len(b.Points)))
+		p.cfg.Log.Log("outside", "refused %s: %s is a symlink (never followed)", b.Name, path)
 	case errors.Is(err, errCreateLimit):
 		w.waiting[b.Name] = &b
 		w.waitQ = append(w.waitQ, b.Name)
@@ -411,190 +407,86 @@ func errOrNil(err error) string {
 
 var errCreateLimit = errors.New("create limit reached")
 
-// update writes b to path, creating the file if needed.
-func (w *writer) update(path string, b cache.Batch, now time.Time, final, fresh bool) error {
+// ErrCorrupt is wrapped by errors about files that are not valid whisper files.
+var ErrCorrupt = wspfile.ErrCorrupt
+
+// update writes b to path, creating the file if needed. full (a metric
+// not checked recently) also checks the file's size and compares its
+// archives with the rule that now matches the metric.
+func (w *writer) update(path string, b cache.Batch, now time.Time, final, full bool) error {
 	p := w.p
-	var db *whisper.Whisper
-	var hdr Header
-	if fresh {
-		// Checked recently: go-whisper's own header read is enough.
-		err := safely(func() error {
-			var e error
-			db, e = whisper.Open(path)
-			return e
-		})
-		if err != nil {
-			p.c.updateErrors.Add(1)
-			p.cfg.Log.Log("open", "opening %s: %v (points kept, will retry)", path, err)
-			return err
-		}
-		hdr.MaxRetention = db.MaxRetention()
-		for _, r := range db.Retentions() {
-			hdr.Archives = append(hdr.Archives, schema.Archive{SecondsPerPoint: r.SecondsPerPoint(), Points: r.NumberOfPoints()})
-		}
-		defer db.Close()
-		return w.writePoints(db, hdr, b, now, path)
+	pts := w.pts[:0]
+	for _, pt := range b.Points {
+		pts = append(pts, wspfile.Point{Time: pt.Time, Value: pt.Value})
 	}
-	match := p.cfg.Rules.Match(b.Name)
-	hdr, err := ReadHeaderFile(path)
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
+	w.pts = pts
+	hdr, res, err := w.wsp.Update(path, pts, now.Unix(), full)
+	if errors.Is(err, fs.ErrNotExist) {
 		if !final && !p.limiter.allow(now) {
 			return errCreateLimit
 		}
-		db, err = w.create(path, match)
-		if err != nil {
+		if err := w.create(path, p.cfg.Rules.Match(b.Name)); err != nil {
 			p.c.createErrors.Add(1)
 			p.cfg.Log.Log("create", "creating %s: %v (points kept, will retry)", path, err)
 			return err
 		}
 		p.c.creates.Add(1)
-		hdr = Header{Method: match.Method, Archives: match.Archives, MaxRetention: match.Archives.MaxRetention()}
-	case err != nil:
-		kind := "open"
-		if errors.Is(err, ErrCorrupt) {
-			p.c.corrupt.Add(1)
-			kind = "corrupt"
-		} else {
-			p.c.updateErrors.Add(1)
-		}
-		p.cfg.Log.Log(kind, "opening %s: %v (points kept, will retry)", path, err)
+		full = false // made just now, by the rule
+		hdr, res, err = w.wsp.Update(path, pts, now.Unix(), true)
+	}
+	switch {
+	case errors.Is(err, wspfile.ErrSymlink):
 		return err
-	default:
-		if !hdr.Archives.Equal(match.Archives) && !w.warned[b.Name] {
+	case errors.Is(err, ErrCorrupt):
+		p.c.corrupt.Add(1)
+		p.cfg.Log.Log("corrupt", "%v (points kept, will retry)", err)
+		return err
+	case err != nil:
+		p.c.updateErrors.Add(1)
+		p.cfg.Log.Log("update", "updating %s: %v (points kept, will retry)", path, err)
+		return err
+	}
+	if full && !w.warned[b.Name] {
+		if match := p.cfg.Rules.Match(b.Name); !hdr.Archives.Equal(match.Archives) {
 			w.warned[b.Name] = true
 			p.c.mismatch.Add(1)
 			p.cfg.Log.Log("mismatch:"+b.Name, "%s keeps its archives %s; its rule [%s] now says %s (resize with whisper-resize.py to change it)",
 				path, hdr.Archives, match.Schema, match.Archives)
 		}
-		err = safely(func() error {
-			var e error
-			db, e = whisper.Open(path)
-			return e
-		})
-		if err != nil {
-			p.c.updateErrors.Add(1)
-			p.cfg.Log.Log("open", "opening %s: %v (points kept, will retry)", path, err)
-			return err
-		}
 	}
-	defer db.Close()
-	return w.writePoints(db, hdr, b, now, path)
-}
-
-// writePoints writes the points no archive is too short for.
-func (w *writer) writePoints(db *whisper.Whisper, hdr Header, b cache.Batch, now time.Time, path string) error {
-	p := w.p
-	// Drop what no archive covers (whisper would skip it silently).
-	oldest := now.Unix() - int64(hdr.MaxRetention)
-	pts := b.Points[:0]
-	for _, pt := range b.Points {
-		if pt.Time <= oldest {
-			p.c.tooOld.Add(1)
-			continue
-		}
-		pts = append(pts, pt)
-	}
-	if len(pts) == 0 {
-		return nil
-	}
-	if err := w.updateMany(db, hdr.Archives, pts, now.Unix()); err != nil {
-		p.c.updateErrors.Add(1)
-		p.cfg.Log.Log("update", "updating %s: %v (points kept, will retry)", path, err)
-		return err
-	}
-	p.c.updates.Add(1)
-	p.c.pointsWritten.Add(uint64(len(pts)))
-	return nil
-}
-
-// updateMany hands the points to go-whisper's UpdateMany, one call per
-// archive the points fall in (whisper.py's rule: the finest archive whose
-// retention covers the point's age). Calling it per archive keeps clear of
-// that library's off-by-one when one call spans two archives.
-func (w *writer) updateMany(db *whisper.Whisper, archives schema.Archives, pts []cache.Point, now int64) error {
-	first := archiveOf(archives, now-pts[0].Time)
-	same := true
-	for _, pt := range pts[1:] {
-		if archiveOf(archives, now-pt.Time) != first {
-			same = false
-			break
-		}
-	}
-	if same {
-		return w.call(db, pts)
-	}
-	group := make([]cache.Point, 0, len(pts))
-	for a := range archives {
-		group = group[:0]
-		for _, pt := range pts {
-			if archiveOf(archives, now-pt.Time) == a {
-				group = append(group, pt)
-			}
-		}
-		if len(group) > 0 {
-			if err := w.call(db, group); err != nil {
-				return err
-			}
-		}
+	p.c.tooOld.Add(uint64(res.TooOld))
+	if res.Written > 0 {
+		p.c.updates.Add(1)
+		p.c.pointsWritten.Add(uint64(res.Written))
 	}
 	return nil
-}
-
-func archiveOf(archives schema.Archives, age int64) int {
-	for i, a := range archives {
-		if age < int64(a.Retention()) {
-			return i
-		}
-	}
-	return len(archives) - 1
-}
-
-func (w *writer) call(db *whisper.Whisper, pts []cache.Point) error {
-	if cap(w.tsp) < len(pts) {
-		w.tsp = make([]whisper.TimeSeriesPoint, len(pts))
-		w.ptrs = make([]*whisper.TimeSeriesPoint, len(pts))
-	}
-	w.tsp, w.ptrs = w.tsp[:len(pts)], w.ptrs[:len(pts)]
-	for i, pt := range pts {
-		w.tsp[i] = whisper.TimeSeriesPoint{Time: int(pt.Time), Value: pt.Value}
-		w.ptrs[i] = &w.tsp[i]
-	}
-	return safely(func() error { return db.UpdateMany(w.ptrs) })
 }
 
 // create makes the folders and the file, atomically: the file is built
 // under a temporary name in the same folder and linked into place, so a
 // crash or a full disk never leaves a half-made file under a metric's name.
-func (w *writer) create(path string, m schema.Match) (*whisper.Whisper, error) {
+func (w *writer) create(path string, m schema.Match) error {
 	p := w.p
 	dir := filepath.Dir(path)
 	if err := os.MkdirAll(dir, p.cfg.FolderPerm); err != nil {
-		return nil, fmt.Errorf("creating folder: %w", err)
+		return fmt.Errorf("creating folder: %w", err)
 	}
 	// Check again now that the folders exist.
 	if inside, err := metricpath.Within(p.cfg.Base, path); err != nil || !inside {
-		return nil, fmt.Errorf("path leads outside the data folder: %v", errOrNil(err))
+		return fmt.Errorf("path leads outside the data folder: %v", errOrNil(err))
 	}
 	tmp := filepath.Join(dir, ".tmp."+strconv.Itoa(os.Getpid())+"."+strconv.Itoa(w.id)+"."+filepath.Base(path))
 	_ = os.Remove(tmp)
 	if err := writeNewFile(tmp, m, p.cfg.FilePerm, p.cfg.Sparse); err != nil {
 		_ = os.Remove(tmp)
-		return nil, err
+		return err
 	}
 	err := os.Link(tmp, path)
 	_ = os.Remove(tmp)
 	if err != nil && !errors.Is(err, fs.ErrExist) {
-		return nil, err
+		return err
 	}
-	// Created, or another process made it meanwhile: open it for the update.
-	var db *whisper.Whisper
-	err = safely(func() error {
-		var e error
-		db, e = whisper.Open(path)
-		return e
-	})
-	return db, err
+	return nil // created, or another process made it meanwhile
 }
 
 // writeNewFile writes an empty whisper file in Graphite's format: the
@@ -643,17 +535,6 @@ func writeNewFile(path string, m schema.Match, perm os.FileMode, sparse bool) (e
 		}
 	}
 	return f.Chmod(perm)
-}
-
-// safely runs a go-whisper call, turning any panic (the library panics on
-// some corrupt files) into an error.
-func safely(fn func() error) (err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("%w: whisper library failed: %v", ErrCorrupt, r)
-		}
-	}()
-	return fn()
 }
 
 // limiter is a token bucket of n creates per second (burst n).

@@ -1,0 +1,411 @@
+package wspfile
+
+import (
+	"cmp"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io/fs"
+	"math"
+	"slices"
+	"syscall"
+
+	"github.com/dreamcatcher-monitoring/dreamcatcher/plugins/whisper/schema"
+)
+
+// Point is one value at a Unix time.
+type Point struct {
+	Time  int64
+	Value float64
+}
+
+// ErrSymlink is wrapped by Update's error when the file is a symbolic
+// link: it is never followed (the link could lead outside the data folder).
+var ErrSymlink = errors.New("whisper file is a symbolic link")
+
+// maxSeries bounds one propagation read: a coarser archive step over a
+// finer one, times 12 bytes (a real file needs a few kB; a crafted header
+// could ask for gigabytes).
+const maxSeries = 16 << 20
+
+// Result says what an Update did with its points.
+type Result struct {
+	Written int // points handed to an archive
+	TooOld  int // points older than the file's longest retention, dropped as whisper.py drops them
+}
+
+// Updater updates existing whisper files. It keeps its buffers between
+// calls, so steady-state updates do not allocate; it is not safe for
+// concurrent use.
+type Updater struct {
+	fd     int
+	hdr    Header
+	buf    []byte
+	pts    []Point
+	al     []Point // one archive's points, aligned to its step, one per interval
+	pack   []byte
+	series []byte
+	vals   []float64
+	offs   []int64 // where each archive starts
+	bases  []int64 // each archive's base interval (its first slot's time); -1: not read yet
+}
+
+// Update writes pts (in any order; of two points for one interval the
+// later in time wins, and of two for the same second the later in pts)
+// into the existing whisper file at path, as of Unix time now, with
+// whisper.py's rules:
+//
+//   - each point goes to the finest archive whose retention covers its age
+//     (now - time); points older than every archive are dropped (TooOld);
+//   - in an archive, points are aligned down to its step and written at the
+//     slot given by the distance to the archive's base interval (the time of
+//     its first slot; set by the first write), wrapping around the ring;
+//   - each coarser archive then gets, for every interval touched, the
+//     aggregate of the finer archive's points in it, if the share of them
+//     that is known reaches xFilesFactor; the next coarser one only if some
+//     value was propagated.
+//
+// The file is opened without following a symlink (ErrSymlink), and its
+// header is checked on every update; full also checks that it is a regular
+// file as long as its header says (one fstat more). The Header returned is
+// valid until the next call.
+func (u *Updater) Update(path string, pts []Point, now int64, full bool) (h *Header, res Result, err error) {
+	fd, err := syscall.Open(path, syscall.O_RDWR|syscall.O_NOFOLLOW|syscall.O_CLOEXEC, 0)
+	if err != nil {
+		if errors.Is(err, syscall.ELOOP) {
+			return nil, res, fmt.Errorf("%s: %w", path, ErrSymlink)
+		}
+		return nil, res, &fs.PathError{Op: "open", Path: path, Err: err}
+	}
+	defer func() {
+		if cerr := syscall.Close(fd); cerr != nil && err == nil {
+			err = &fs.PathError{Op: "close", Path: path, Err: cerr}
+		}
+	}()
+	u.fd = fd
+	if u.buf == nil {
+		u.buf = make([]byte, headerRead)
+	}
+	n, err := u.readAt(u.buf, 0)
+	if err != nil {
+		return nil, res, fmt.Errorf("reading header of %s: %w", path, err)
+	}
+	h = &u.hdr
+	if err := parseHeader(u.buf[:n], h); err != nil {
+		return nil, res, fmt.Errorf("%s: %w", path, err)
+	}
+	if full {
+		var st syscall.Stat_t
+		if err := syscall.Fstat(fd, &st); err != nil {
+			return nil, res, &fs.PathError{Op: "stat", Path: path, Err: err}
+		}
+		if st.Mode&syscall.S_IFMT != syscall.S_IFREG {
+			return nil, res, fmt.Errorf("%s: %w: not a regular file", path, ErrCorrupt)
+		}
+		if err := h.checkSize(st.Size); err != nil {
+			return nil, res, fmt.Errorf("%s: %w", path, err)
+		}
+	}
+	u.offs, u.bases = u.offs[:0], u.bases[:0]
+	off := h.dataStart()
+	for _, a := range h.Archives {
+		u.offs = append(u.offs, off)
+		u.bases = append(u.bases, -1)
+		off += int64(a.Points) * pointSize
+	}
+	if first := u.offs[0]; first+4 <= int64(n) {
+		u.bases[0] = int64(binary.BigEndian.Uint32(u.buf[first:]))
+	}
+
+	u.pts = append(u.pts[:0], pts...)
+	slices.SortStableFunc(u.pts, func(a, b Point) int { return cmp.Compare(a.Time, b.Time) })
+	// Newest first, finest archive first, as whisper.py commits them.
+	end := len(u.pts)
+	for i, a := range h.Archives {
+		ret := int64(a.Retention())
+		start := end
+		for start > 0 && now-u.pts[start-1].Time <= ret {
+			start--
+		}
+		if start < end {
+			if err := u.archiveUpdate(i, u.pts[start:end]); err != nil {
+				return h, res, fmt.Errorf("updating %s: %w", path, err)
+			}
+			res.Written += end - start
+		}
+		end = start
+	}
+	res.TooOld = end
+	return h, res, nil
+}
+
+// archiveUpdate writes chronologically sorted points into archive i and
+// propagates them into the coarser archives.
+func (u *Updater) archiveUpdate(i int, pts []Point) error {
+	step := int64(u.hdr.Archives[i].SecondsPerPoint)
+	al := u.al[:0]
+	for _, p := range pts {
+		iv := p.Time - floorMod(p.Time, step)
+		if len(al) > 0 && al[len(al)-1].Time == iv {
+			al[len(al)-1].Value = p.Value
+			continue
+		}
+		al = append(al, Point{iv, p.Value})
+	}
+	u.al = al
+	base, err := u.base(i)
+	if err != nil {
+		return err
+	}
+	if base == 0 { // the archive's first write: its first run starts the ring
+		base = al[0].Time
+	}
+	for s := 0; s < len(al); {
+		e := s + 1
+		for e < len(al) && al[e].Time == al[e-1].Time+step {
+			e++
+		}
+		if err := u.writeRun(i, base, al[s:e]); err != nil {
+			return err
+		}
+		s = e
+	}
+
+	higher := i
+	for lower := i + 1; lower < len(u.hdr.Archives); lower++ {
+		lstep := int64(u.hdr.Archives[lower].SecondsPerPoint)
+		further := false
+		last := int64(math.MinInt64)
+		for _, p := range al {
+			iv := p.Time - floorMod(p.Time, lstep)
+			if iv == last {
+				continue
+			}
+			last = iv
+			ok, err := u.propagate(iv, higher, lower)
+			if err != nil {
+				return err
+			}
+			further = further || ok
+		}
+		if !further {
+			break
+		}
+		higher = lower
+	}
+	return nil
+}
+
+// writeRun writes points of consecutive intervals into archive i's ring.
+func (u *Updater) writeRun(i int, base int64, run []Point) error {
+	a := u.hdr.Archives[i]
+	step, size := int64(a.SecondsPerPoint), int64(a.Points)*pointSize
+	if len(run) > a.Points { // longer than the ring: its oldest would be overwritten anyway
+		run = run[len(run)-a.Points:]
+	}
+	rel := floorMod(floorDiv(run[0].Time-base, step)*pointSize, size)
+	b := u.pack[:0]
+	for _, p := range run {
+		b = binary.BigEndian.AppendUint32(b, uint32(p.Time))
+		b = binary.BigEndian.AppendUint64(b, math.Float64bits(p.Value))
+	}
+	u.pack = b
+	first := min(int64(len(b)), size-rel)
+	if err := u.writeAt(b[:first], u.offs[i]+rel); err != nil {
+		return err
+	}
+	switch {
+	case first < int64(len(b)):
+		if err := u.writeAt(b[first:], u.offs[i]); err != nil {
+			return err
+		}
+		u.bases[i] = run[first/pointSize].Time
+	case rel == 0:
+		u.bases[i] = run[0].Time
+	}
+	return nil
+}
+
+// propagate aggregates archive hi's points in the lower archive's interval
+// starting at ts into archive lo, if enough of them are known. It reports
+// whether it wrote a value.
+func (u *Updater) propagate(ts int64, hi, lo int) (bool, error) {
+	H, L := u.hdr.Archives[hi], u.hdr.Archives[lo]
+	hstep, lstep := int64(H.SecondsPerPoint), int64(L.SecondsPerPoint)
+	hsize, lsize := int64(H.Points)*pointSize, int64(L.Points)*pointSize
+	start := ts - floorMod(ts, lstep)
+	hbase, err := u.base(hi)
+	if err != nil {
+		return false, err
+	}
+	var relFirst int64
+	if hbase != 0 {
+		relFirst = floorMod(floorDiv(start-hbase, hstep)*pointSize, hsize)
+	}
+	relLast := (relFirst + lstep/hstep*pointSize) % hsize
+	var n int64
+	if relFirst < relLast {
+		n = relLast - relFirst
+	} else {
+		n = hsize - relFirst + relLast
+	}
+	if n > maxSeries {
+		return false, fmt.Errorf("%w: propagating %d bytes from archive %d", ErrCorrupt, n, hi)
+	}
+	if int64(cap(u.series)) < n {
+		u.series = make([]byte, n)
+	}
+	s := u.series[:n]
+	if relFirst < relLast {
+		if err := u.readFull(s, u.offs[hi]+relFirst); err != nil {
+			return false, err
+		}
+	} else {
+		k := hsize - relFirst
+		if err := u.readFull(s[:k], u.offs[hi]+relFirst); err != nil {
+			return false, err
+		}
+		if err := u.readFull(s[k:], u.offs[hi]); err != nil {
+			return false, err
+		}
+	}
+	count := len(s) / pointSize
+	vals := u.vals[:0]
+	cur := start
+	for k := 0; k < count; k++ {
+		if int64(binary.BigEndian.Uint32(s[k*pointSize:])) == cur {
+			vals = append(vals, math.Float64frombits(binary.BigEndian.Uint64(s[k*pointSize+4:])))
+		}
+		cur += hstep
+	}
+	u.vals = vals
+	if len(vals) == 0 || float64(len(vals))/float64(count) < float64(u.hdr.XFilesFactor) {
+		return false, nil
+	}
+	var pt [pointSize]byte
+	binary.BigEndian.PutUint32(pt[:], uint32(start))
+	binary.BigEndian.PutUint64(pt[4:], math.Float64bits(aggregate(u.hdr.Method, vals)))
+	lbase, err := u.base(lo)
+	if err != nil {
+		return false, err
+	}
+	var rel int64
+	if lbase != 0 {
+		rel = floorMod(floorDiv(start-lbase, lstep)*pointSize, lsize)
+	}
+	if err := u.writeAt(pt[:], u.offs[lo]+rel); err != nil {
+		return false, err
+	}
+	if rel == 0 {
+		u.bases[lo] = start
+	}
+	return true, nil
+}
+
+// aggregate combines known values as whisper.py does (max and min keep the
+// first of equal values and skip NaN comparisons the same way).
+func aggregate(m schema.Method, vals []float64) float64 {
+	switch m {
+	case schema.Sum, schema.Average:
+		s := 0.0
+		for _, v := range vals {
+			s += v
+		}
+		if m == schema.Average {
+			return s / float64(len(vals))
+		}
+		return s
+	case schema.Last:
+		return vals[len(vals)-1]
+	case schema.Max:
+		r := vals[0]
+		for _, v := range vals[1:] {
+			if v > r {
+				r = v
+			}
+		}
+		return r
+	case schema.Min:
+		r := vals[0]
+		for _, v := range vals[1:] {
+			if v < r {
+				r = v
+			}
+		}
+		return r
+	}
+	panic(fmt.Sprintf("wspfile: aggregation method %d passed the header check", m))
+}
+
+// base returns archive i's base interval (0: the archive was never written).
+func (u *Updater) base(i int) (int64, error) {
+	if u.bases[i] < 0 {
+		var b [4]byte
+		if err := u.readFull(b[:], u.offs[i]); err != nil {
+			return 0, err
+		}
+		u.bases[i] = int64(binary.BigEndian.Uint32(b[:]))
+	}
+	return u.bases[i], nil
+}
+
+// readAt reads up to len(b) bytes at off; fewer only at the end of the file.
+func (u *Updater) readAt(b []byte, off int64) (int, error) {
+	n := 0
+	for n < len(b) {
+		m, err := syscall.Pread(u.fd, b[n:], off+int64(n))
+		if err == syscall.EINTR {
+			continue
+		}
+		if err != nil {
+			return n, fmt.Errorf("read at %d: %w", off, err)
+		}
+		if m == 0 {
+			break
+		}
+		n += m
+	}
+	return n, nil
+}
+
+func (u *Updater) readFull(b []byte, off int64) error {
+	n, err := u.readAt(b, off)
+	if err == nil && n < len(b) {
+		err = fmt.Errorf("%w: file ends at %d, inside an archive", ErrCorrupt, off+int64(n))
+	}
+	return err
+}
+
+func (u *Updater) writeAt(b []byte, off int64) error {
+	for len(b) > 0 {
+		m, err := syscall.Pwrite(u.fd, b, off)
+		if err == syscall.EINTR {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("write at %d: %w", off, err)
+		}
+		if m == 0 {
+			return fmt.Errorf("write at %d: %w", off, syscall.EIO)
+		}
+		b, off = b[m:], off+int64(m)
+	}
+	return nil
+}
+
+// floorDiv and floorMod round toward minus infinity, like Python's // and %.
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if (a%b != 0) && ((a < 0) != (b < 0)) {
+		q--
+	}
+	return q
+}
+
+func floorMod(a, b int64) int64 {
+	m := a % b
+	if m != 0 && ((m < 0) != (b < 0)) {
+		m += b
+	}
+	return m
+}
