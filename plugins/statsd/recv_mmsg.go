@@ -9,6 +9,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/dreamcatcher-monitoring/dreamcatcher/internal/mmsg"
 	"golang.org/x/sys/unix"
 )
 
@@ -27,13 +28,6 @@ const pollInterval = 100 * time.Millisecond
 
 // batchSize is the most datagrams one recvmmsg(2) call returns.
 const batchSize = 64
-
-// mmsghdr is Linux's struct mmsghdr on 64-bit platforms.
-type mmsghdr struct {
-	hdr unix.Msghdr
-	len uint32
-	_   [4]byte
-}
 
 // udpSocket is one bound UDP socket in blocking mode.
 type udpSocket struct {
@@ -82,7 +76,7 @@ func probeUDP(addr string) (*net.UDPAddr, error) {
 }
 
 func openUDP(bind *net.UDPAddr, rcvbuf int) (*udpSocket, int, error) {
-	family, sa := sockaddr(bind)
+	family, sa := mmsg.Sockaddr(bind)
 	fd, err := unix.Socket(family, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, unix.IPPROTO_UDP)
 	if err != nil {
 		return nil, 0, fmt.Errorf("udp socket for %s: %w", bind, err)
@@ -111,22 +105,6 @@ func openUDP(bind *net.UDPAddr, rcvbuf int) (*udpSocket, int, error) {
 		return fail("setting the receive buffer", err)
 	}
 	return s, got, nil
-}
-
-func sockaddr(a *net.UDPAddr) (int, unix.Sockaddr) {
-	if ip4 := a.IP.To4(); ip4 != nil {
-		sa := &unix.SockaddrInet4{Port: a.Port}
-		copy(sa.Addr[:], ip4)
-		return unix.AF_INET, sa
-	}
-	sa := &unix.SockaddrInet6{Port: a.Port}
-	copy(sa.Addr[:], a.IP.To16())
-	if a.Zone != "" {
-		if ifi, err := net.InterfaceByName(a.Zone); err == nil {
-			sa.ZoneId = uint32(ifi.Index)
-		}
-	}
-	return unix.AF_INET6, sa
 }
 
 // setReadBuffer asks for a receive buffer of n bytes, beyond
@@ -163,18 +141,18 @@ type batchReader struct {
 	fd   int
 	bufs [][]byte
 	iovs []unix.Iovec
-	msgs []mmsghdr
+	msgs []mmsg.Hdr
 }
 
 func newBatchReader(s *udpSocket, size int) (*batchReader, error) {
 	b := &batchReader{fd: s.fd, bufs: make([][]byte, batchSize),
-		iovs: make([]unix.Iovec, batchSize), msgs: make([]mmsghdr, batchSize)}
+		iovs: make([]unix.Iovec, batchSize), msgs: make([]mmsg.Hdr, batchSize)}
 	for i := range b.bufs {
 		b.bufs[i] = make([]byte, size)
 		b.iovs[i].Base = &b.bufs[i][0]
 		b.iovs[i].SetLen(size)
-		b.msgs[i].hdr.Iov = &b.iovs[i]
-		b.msgs[i].hdr.SetIovlen(1)
+		b.msgs[i].Hdr.Iov = &b.iovs[i]
+		b.msgs[i].Hdr.SetIovlen(1)
 	}
 	return b, nil
 }
@@ -207,7 +185,7 @@ func (b *batchReader) read(wait bool) (int, error) {
 // truncated it.
 func (b *batchReader) datagram(i int) ([]byte, bool) {
 	m := &b.msgs[i]
-	return b.bufs[i][:m.len], m.hdr.Flags&unix.MSG_TRUNC != 0
+	return b.bufs[i][:m.Len], m.Hdr.Flags&unix.MSG_TRUNC != 0
 }
 
 // isClosed reports whether err comes from reading a closed socket.

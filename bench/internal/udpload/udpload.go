@@ -19,6 +19,7 @@ import (
 	"net"
 	"unsafe"
 
+	"github.com/dreamcatcher-monitoring/dreamcatcher/internal/mmsg"
 	"golang.org/x/sys/unix"
 )
 
@@ -29,19 +30,12 @@ const (
 	MaxGSOBytes = 60000
 )
 
-// mmsghdr is Linux's struct mmsghdr on 64-bit platforms.
-type mmsghdr struct {
-	hdr unix.Msghdr
-	len uint32
-	_   [4]byte
-}
-
 // Sender sends batches of buffers on one connected socket.
 type Sender struct {
 	fd      int
 	segment int
 	iovs    []unix.Iovec
-	msgs    []mmsghdr
+	msgs    []mmsg.Hdr
 }
 
 // Dial connects a socket to addr for batches of at most max buffers. With
@@ -52,18 +46,7 @@ func Dial(addr string, max, segment int) (*Sender, error) {
 	if err != nil {
 		return nil, fmt.Errorf("resolving %s: %w", addr, err)
 	}
-	var sa unix.Sockaddr
-	family := unix.AF_INET
-	if ip4 := ua.IP.To4(); ip4 != nil {
-		s4 := &unix.SockaddrInet4{Port: ua.Port}
-		copy(s4.Addr[:], ip4)
-		sa = s4
-	} else {
-		family = unix.AF_INET6
-		s6 := &unix.SockaddrInet6{Port: ua.Port}
-		copy(s6.Addr[:], ua.IP.To16())
-		sa = s6
-	}
+	family, sa := mmsg.Sockaddr(ua)
 	fd, err := unix.Socket(family, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return nil, fmt.Errorf("udp socket: %w", err)
@@ -83,7 +66,7 @@ func Dial(addr string, max, segment int) (*Sender, error) {
 	// A send blocks at most this long when the send buffer is full.
 	tv := unix.NsecToTimeval(100e6)
 	_ = unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_SNDTIMEO, &tv)
-	return &Sender{fd: fd, segment: segment, iovs: make([]unix.Iovec, max), msgs: make([]mmsghdr, max)}, nil
+	return &Sender{fd: fd, segment: segment, iovs: make([]unix.Iovec, max), msgs: make([]mmsg.Hdr, max)}, nil
 }
 
 // Send sends bufs (at most max of them) in one sendmmsg(2) call and returns
@@ -93,8 +76,8 @@ func (s *Sender) Send(bufs [][]byte) (int, error) {
 	for i, b := range bufs {
 		s.iovs[i].Base = &b[0]
 		s.iovs[i].SetLen(len(b))
-		s.msgs[i].hdr.Iov = &s.iovs[i]
-		s.msgs[i].hdr.SetIovlen(1)
+		s.msgs[i].Hdr.Iov = &s.iovs[i]
+		s.msgs[i].Hdr.SetIovlen(1)
 	}
 	r, _, e := unix.Syscall6(unix.SYS_SENDMMSG, uintptr(s.fd), uintptr(unsafe.Pointer(&s.msgs[0])),
 		uintptr(len(bufs)), 0, 0, 0)
