@@ -447,11 +447,11 @@ func (w *writer) update(path string, b cache.Batch, now time.Time, final, full b
 		return err
 	}
 	if full && !w.warned[b.Name] {
-		if match := p.cfg.Rules.Match(b.Name); !hdr.Archives.Equal(match.Archives) {
+		if rule, archives := p.cfg.Rules.MatchSchema(b.Name); !hdr.Archives.Equal(archives) {
 			w.warned[b.Name] = true
 			p.c.mismatch.Add(1)
 			p.cfg.Log.Log("mismatch:"+b.Name, "%s keeps its archives %s; its rule [%s] now says %s (resize with whisper-resize.py to change it)",
-				path, hdr.Archives, match.Schema, match.Archives)
+				path, hdr.Archives, rule, archives)
 		}
 	}
 	p.c.tooOld.Add(uint64(res.TooOld))

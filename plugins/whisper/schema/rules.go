@@ -311,14 +311,8 @@ type Match struct {
 
 // Match returns the archives and aggregation for a metric name.
 func (r *Rules) Match(name string) Match {
-	m := Match{Schema: "default", Archives: r.DefaultArchives, Aggregation: "default",
-		XFilesFactor: r.DefaultXFF, Method: r.DefaultMethod}
-	for _, s := range r.Schemas {
-		if s.Pattern.MatchString(name) {
-			m.Schema, m.Archives = s.Name, s.Archives
-			break
-		}
-	}
+	m := Match{Aggregation: "default", XFilesFactor: r.DefaultXFF, Method: r.DefaultMethod}
+	m.Schema, m.Archives = r.MatchSchema(name)
 	for _, a := range r.Aggregations {
 		if a.Pattern.MatchString(name) {
 			m.Aggregation = a.Name
@@ -332,6 +326,17 @@ func (r *Rules) Match(name string) Match {
 		}
 	}
 	return m
+}
+
+// MatchSchema returns the name and archives of the first storage-schema rule
+// matching name, or "default" and the default archives.
+func (r *Rules) MatchSchema(name string) (string, Archives) {
+	for _, s := range r.Schemas {
+		if s.Pattern.MatchString(name) {
+			return s.Name, s.Archives
+		}
+	}
+	return "default", r.DefaultArchives
 }
 
 // FinestStep returns the smallest seconds-per-point over every schema and
