@@ -141,37 +141,12 @@ USE_WORKER_POOL = False
 	return g
 }
 
-// startEnv is Start with an environment and working folder.
+// startEnv is Start with an environment and working folder; at cleanup the
+// process is interrupted first (graphite-web stops its workers) and killed
+// after 10 s.
 func startEnv(t testing.TB, env []string, dir, bin string, args ...string) *Proc {
 	t.Helper()
-	p := &Proc{t: t, out: &syncBuffer{}, done: make(chan struct{})}
-	p.cmd = exec.Command(bin, args...)
-	p.cmd.Env = env
-	p.cmd.Dir = dir
-	p.cmd.Stdout = p.out
-	p.cmd.Stderr = p.out
-	if err := p.cmd.Start(); err != nil {
-		t.Fatalf("starting %s: %v", bin, err)
-	}
-	go func() {
-		p.err = p.cmd.Wait()
-		close(p.done)
-	}()
-	t.Cleanup(func() {
-		select {
-		case <-p.done:
-		default:
-			_ = p.cmd.Process.Signal(os.Interrupt)
-			select {
-			case <-p.done:
-			case <-time.After(10 * time.Second):
-				_ = p.cmd.Process.Kill()
-				<-p.done
-			}
-		}
-		if t.Failed() {
-			t.Logf("output of %s:\n%s", filepath.Base(bin), p.Output())
-		}
-	})
-	return p
+	cmd := exec.Command(bin, args...)
+	cmd.Env, cmd.Dir = env, dir
+	return startCmd(t, cmd, 10*time.Second)
 }

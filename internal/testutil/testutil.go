@@ -70,26 +70,43 @@ type Proc struct {
 // the test ends if it is still running.
 func Start(t testing.TB, bin string, args ...string) *Proc {
 	t.Helper()
-	p := &Proc{t: t, out: &syncBuffer{}, done: make(chan struct{})}
-	p.cmd = exec.Command(bin, args...)
-	p.cmd.Stdout = p.out
-	p.cmd.Stderr = p.out
-	if err := p.cmd.Start(); err != nil {
-		t.Fatalf("starting %s: %v", bin, err)
+	return startCmd(t, exec.Command(bin, args...), 0)
+}
+
+// startCmd starts cmd with its output captured. At the test's cleanup a
+// process still running is killed; with grace > 0 it is interrupted first
+// and killed only if it has not exited within grace.
+func startCmd(t testing.TB, cmd *exec.Cmd, grace time.Duration) *Proc {
+	t.Helper()
+	p := &Proc{t: t, cmd: cmd, out: &syncBuffer{}, done: make(chan struct{})}
+	cmd.Stdout, cmd.Stderr = p.out, p.out
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("starting %s: %v", cmd.Path, err)
 	}
 	go func() {
-		p.err = p.cmd.Wait()
+		p.err = cmd.Wait()
 		close(p.done)
 	}()
 	t.Cleanup(func() {
-		select {
-		case <-p.done:
-		default:
-			_ = p.cmd.Process.Kill()
-			<-p.done
+		stopped := false
+		if grace > 0 {
+			_ = cmd.Process.Signal(os.Interrupt)
+			select {
+			case <-p.done:
+				stopped = true
+			case <-time.After(grace):
+			}
+		}
+		if !stopped {
+			select {
+			case <-p.done:
+			default:
+				_ = cmd.Process.Kill()
+				<-p.done
+			}
 		}
 		if t.Failed() {
-			t.Logf("output of %s:\n%s", filepath.Base(bin), p.Output())
+			t.Logf("output of %s:\n%s", filepath.Base(cmd.Path), p.Output())
 		}
 	})
 	return p
