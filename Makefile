@@ -11,6 +11,7 @@ FUZZ_TARGETS := ./plugins/carbon/plaintext:FuzzParseLine \
 	./plugins/carbon/receiver:FuzzAppendLine ./plugins/carbon/receiver:FuzzValidName \
 	./collectors/mongotop:FuzzParseLine ./collectors/mongotop:FuzzNamer \
 	./plugins/whisper/schema:FuzzParseRetentions ./plugins/whisper/schema:FuzzParseConf \
+	./plugins/whisper/wspfile:FuzzUpdate \
 	./plugins/statsd/protocol:FuzzParseLine \
 	./whisperserver/render:FuzzParse ./whisperserver/attime:FuzzParse \
 	./whisperserver/whisper:FuzzReadHeader ./whisperserver/index:FuzzCompile \
