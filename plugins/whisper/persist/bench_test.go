@@ -2,6 +2,8 @@ package persist
 
 import (
 	"fmt"
+	"os"
+	"strconv"
 	"testing"
 	"time"
 
@@ -76,4 +78,56 @@ func BenchmarkCreate(b *testing.B) {
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "files/s")
 		})
 	}
+}
+
+// BenchmarkUpdateMany measures the writers alone at scale: one point per
+// op, spread round-robin over $PERSIST_BENCH_METRICS existing files
+// (10s:1h, written out, bench.gNNN.mNNNNNNN: a thousand folders) in
+// $PERSIST_BENCH_DIR, with 4 writers; it also reports the points per file
+// update. The files are made by a run with PERSIST_BENCH_CREATE=1 and
+// kept between runs (a million take about 2 minutes and 4.3 GB). Without
+// the variables it is skipped.
+//
+//	mkdir /tmp/pb && PERSIST_BENCH_DIR=/tmp/pb PERSIST_BENCH_METRICS=1000000 PERSIST_BENCH_CREATE=1 \
+//	  go test -run '^$' -bench UpdateMany -benchtime 1x ./plugins/whisper/persist
+//	PERSIST_BENCH_DIR=/tmp/pb PERSIST_BENCH_METRICS=1000000 go test -run '^$' -bench UpdateMany -benchtime 3000000x ./plugins/whisper/persist
+func BenchmarkUpdateMany(b *testing.B) {
+	base := os.Getenv("PERSIST_BENCH_DIR")
+	metrics, _ := strconv.Atoi(os.Getenv("PERSIST_BENCH_METRICS"))
+	if base == "" || metrics <= 0 {
+		b.Skip("set PERSIST_BENCH_DIR and PERSIST_BENCH_METRICS")
+	}
+	c := cache.New(0)
+	p, err := New(Config{Base: base, Rules: rules(b, "10s:1h"), Writers: 4, MaxFuture: time.Hour, Poll: time.Millisecond}, c)
+	if err != nil {
+		b.Fatal(err)
+	}
+	names := make([][]byte, metrics)
+	for i := range names {
+		names[i] = []byte(fmt.Sprintf("bench.g%03d.m%07d", i%1000, i))
+	}
+	now := time.Now().Unix()
+	now -= now % 10
+	if os.Getenv("PERSIST_BENCH_CREATE") != "" {
+		for _, n := range names {
+			c.Add(n, now-3000, 1)
+		}
+	}
+	p.Start()
+	for c.Size() > 0 {
+		time.Sleep(10 * time.Millisecond)
+	}
+	b.ResetTimer()
+	start := p.Stats()
+	for i := 0; i < b.N; i++ {
+		c.Add(names[i%metrics], now-2990+int64(10*(i/metrics%300)), float64(i))
+	}
+	for p.Stats().PointsWritten < start.PointsWritten+uint64(b.N) {
+		time.Sleep(time.Millisecond)
+	}
+	b.StopTimer()
+	end := p.Stats()
+	p.Stop(time.Minute)
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "points/s")
+	b.ReportMetric(float64(end.PointsWritten-start.PointsWritten)/float64(end.Updates-start.Updates), "points/update")
 }
