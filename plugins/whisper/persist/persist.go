@@ -12,11 +12,9 @@
 package persist
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io/fs"
-	"math"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -504,30 +502,18 @@ func writeNewFile(path string, m schema.Match, perm os.FileMode, sparse bool) (e
 			err = cerr
 		}
 	}()
-	as := m.Archives
-	hdr := make([]byte, 16+12*len(as))
-	binary.BigEndian.PutUint32(hdr[0:], uint32(m.Method))
-	binary.BigEndian.PutUint32(hdr[4:], uint32(as.MaxRetention()))
-	binary.BigEndian.PutUint32(hdr[8:], math.Float32bits(float32(m.XFilesFactor)))
-	binary.BigEndian.PutUint32(hdr[12:], uint32(len(as)))
-	offset := len(hdr)
-	for i, a := range as {
-		binary.BigEndian.PutUint32(hdr[16+12*i:], uint32(offset))
-		binary.BigEndian.PutUint32(hdr[20+12*i:], uint32(a.SecondsPerPoint))
-		binary.BigEndian.PutUint32(hdr[24+12*i:], uint32(a.Points))
-		offset += 12 * a.Points
-	}
+	hdr, size := wspfile.EncodeHeader(m.Method, float32(m.XFilesFactor), m.Archives)
 	if _, err := f.Write(hdr); err != nil {
 		return err
 	}
 	if sparse {
-		if err := f.Truncate(int64(offset)); err != nil {
+		if err := f.Truncate(size); err != nil {
 			return err
 		}
 	} else {
 		zeros := make([]byte, 64*1024)
-		for left := offset - len(hdr); left > 0; {
-			n := min(left, len(zeros))
+		for left := size - int64(len(hdr)); left > 0; {
+			n := min(left, int64(len(zeros)))
 			if _, err := f.Write(zeros[:n]); err != nil {
 				return err
 			}

@@ -108,6 +108,26 @@ func parseHeader(b []byte, h *Header) error {
 	return nil
 }
 
+// EncodeHeader returns the header of a new whisper file with these archives
+// (laid out back to back after it), aggregation method and xFilesFactor,
+// and the size of the whole file.
+func EncodeHeader(m schema.Method, xff float32, as schema.Archives) (hdr []byte, size int64) {
+	hdr = make([]byte, metadataSize+archiveInfoSize*len(as))
+	binary.BigEndian.PutUint32(hdr[0:], uint32(m))
+	binary.BigEndian.PutUint32(hdr[4:], uint32(as.MaxRetention()))
+	binary.BigEndian.PutUint32(hdr[8:], math.Float32bits(xff))
+	binary.BigEndian.PutUint32(hdr[12:], uint32(len(as)))
+	size = int64(len(hdr))
+	for i, a := range as {
+		info := hdr[metadataSize+archiveInfoSize*i:]
+		binary.BigEndian.PutUint32(info[0:], uint32(size))
+		binary.BigEndian.PutUint32(info[4:], uint32(a.SecondsPerPoint))
+		binary.BigEndian.PutUint32(info[8:], uint32(a.Points))
+		size += int64(a.Points) * pointSize
+	}
+	return hdr, size
+}
+
 // checkSize checks that a file of size bytes holds every archive.
 func (h *Header) checkSize(size int64) error {
 	if size < h.Size {

@@ -22,20 +22,8 @@ import (
 // create.
 func newFile(t testing.TB, path string, m schema.Method, xff float32, as schema.Archives) {
 	t.Helper()
-	hdr := make([]byte, 16+12*len(as))
-	binary.BigEndian.PutUint32(hdr[0:], uint32(m))
-	binary.BigEndian.PutUint32(hdr[4:], uint32(as.MaxRetention()))
-	binary.BigEndian.PutUint32(hdr[8:], math.Float32bits(xff))
-	binary.BigEndian.PutUint32(hdr[12:], uint32(len(as)))
-	off := len(hdr)
-	for i, a := range as {
-		binary.BigEndian.PutUint32(hdr[16+12*i:], uint32(off))
-		binary.BigEndian.PutUint32(hdr[20+12*i:], uint32(a.SecondsPerPoint))
-		binary.BigEndian.PutUint32(hdr[24+12*i:], uint32(a.Points))
-		off += 12 * a.Points
-	}
-	b := append(hdr, make([]byte, off-len(hdr))...)
-	if err := os.WriteFile(path, b, 0o644); err != nil {
+	hdr, size := EncodeHeader(m, xff, as)
+	if err := os.WriteFile(path, append(hdr, make([]byte, size-int64(len(hdr)))...), 0o644); err != nil {
 		t.Fatal(err)
 	}
 }
