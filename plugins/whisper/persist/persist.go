@@ -77,10 +77,10 @@ type Persister struct {
 
 	// dirs holds when each metric folder was last found to lie inside
 	// Base with every symlink resolved. Within recheckAfter a metric in
-	// it whose path is not checked yet needs only a look at its own file
-	// (which must not be a symlink): with a million metrics in a thousand
-	// folders, resolving every path component for each metric was most of
-	// the writers' time.
+	// it whose path is not checked yet skips that check (its file, opened
+	// with O_NOFOLLOW, still may not be a symlink): with a million metrics
+	// in a thousand folders, resolving every path component for each
+	// metric was most of the writers' time.
 	dirMu sync.Mutex
 	dirs  map[string]int64
 }
@@ -223,8 +223,9 @@ type writer struct {
 	retry  map[string]retry
 	warned map[string]bool
 	// checked holds when a metric's path (symlinks resolved) and file
-	// header were last fully checked; within recheckAfter only the file
-	// itself is looked at (it must not have become a symlink).
+	// size were last fully checked; within recheckAfter only the header
+	// read by each update is checked, and the file is still opened with
+	// O_NOFOLLOW.
 	checked   map[string]int64
 	lastPrune int64
 	// Metrics waiting for a create token, oldest first. They stay counted
