@@ -3,12 +3,13 @@
 // a fixed set of cache shards (so one file is never written by two writers
 // at once), takes a shard's pending points and writes each metric with one
 // multi-point update. Files are opened only for the update, so at most one
-// file per writer is open. New files are limited per second; faults (disk
-// full, permission denied, corrupt files) are logged rate-limited, counted
-// and retried later with back-off while other metrics keep being written.
-// Every path comes from internal/metricpath and is checked to lie inside
-// the data folder, symlinks resolved, before anything is created or
-// written. It imports nothing of Heka.
+// file per writer is open, relative to a bounded set of open folders. New
+// files are limited per second; faults (disk full, permission denied,
+// corrupt files) are logged rate-limited, counted and retried later with
+// back-off while other metrics keep being written. Every path comes from
+// internal/metricpath; folders are opened only beneath the data folder,
+// symlinks included, and a metric file is never a symlink followed. It
+// imports nothing of Heka.
 package persist
 
 import (
@@ -21,6 +22,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/dreamcatcher-monitoring/dreamcatcher/internal/metricpath"
 	"github.com/dreamcatcher-monitoring/dreamcatcher/plugins/whisper/cache"
@@ -74,37 +77,7 @@ type Persister struct {
 	stop    chan struct{}
 	wg      sync.WaitGroup
 	writers []*writer
-
-	// dirs holds when each metric folder was last found to lie inside
-	// Base with every symlink resolved. Within recheckAfter a metric in
-	// it whose path is not checked yet skips that check (its file, opened
-	// with O_NOFOLLOW, still may not be a symlink): with a million metrics
-	// in a thousand folders, resolving every path component for each
-	// metric was most of the writers' time.
-	dirMu sync.Mutex
-	dirs  map[string]int64
-}
-
-// dirFresh reports whether dir was found inside Base within recheckAfter.
-func (p *Persister) dirFresh(dir string, now int64) bool {
-	p.dirMu.Lock()
-	defer p.dirMu.Unlock()
-	t, ok := p.dirs[dir]
-	if ok && t <= now-recheckAfter {
-		delete(p.dirs, dir)
-		return false
-	}
-	return ok
-}
-
-// markDir records that dir was found inside Base now.
-func (p *Persister) markDir(dir string, now int64) {
-	p.dirMu.Lock()
-	if p.dirs == nil {
-		p.dirs = map[string]int64{}
-	}
-	p.dirs[dir] = now
-	p.dirMu.Unlock()
+	baseFd  int // the data folder, open until Stop returns
 }
 
 // New checks the configuration and returns a Persister for c.
@@ -140,11 +113,27 @@ func New(cfg Config, c *cache.Cache) (*Persister, error) {
 	if cfg.Poll <= 0 {
 		cfg.Poll = 50 * time.Millisecond
 	}
-	p := &Persister{cfg: cfg, cache: c, limiter: newLimiter(cfg.MaxCreatesPerSecond), stop: make(chan struct{})}
+	baseFd, err := unix.Open(cfg.Base, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("persist: opening data folder %s: %w", cfg.Base, err)
+	}
+	p := &Persister{cfg: cfg, cache: c, limiter: newLimiter(cfg.MaxCreatesPerSecond), stop: make(chan struct{}), baseFd: baseFd}
+	perWriter := max(16, folderBudget()/cfg.Writers)
 	for w := 0; w < cfg.Writers; w++ {
-		p.writers = append(p.writers, p.newWriter(w))
+		p.writers = append(p.writers, p.newWriter(w, perWriter))
 	}
 	return p, nil
+}
+
+// folderBudget is how many folder descriptors the writers may hold
+// together: maxOpenFolders, or a quarter of the open-file limit if that
+// is smaller.
+func folderBudget() int {
+	var lim unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &lim); err == nil && lim.Cur/4 < maxOpenFolders {
+		return int(lim.Cur / 4)
+	}
+	return maxOpenFolders
 }
 
 // Start starts the writers.
@@ -192,6 +181,10 @@ func (p *Persister) Stop(timeout time.Duration) int64 {
 		}(w)
 	}
 	wg.Wait()
+	for _, wr := range p.writers {
+		wr.dirs.closeAll()
+	}
+	_ = unix.Close(p.baseFd)
 	left := p.cache.Size()
 	if left > 0 {
 		p.c.atStop.Add(uint64(left))
@@ -238,14 +231,15 @@ type writer struct {
 	deadline time.Time // of the final write-out at stop
 	wsp      wspfile.Updater
 	pts      []wspfile.Point
+	dirs     *folders
 }
 
 // recheckAfter is how long (seconds) a full path and header check holds.
 const recheckAfter = 60
 
-func (p *Persister) newWriter(id int) *writer {
+func (p *Persister) newWriter(id, maxFolders int) *writer {
 	return &writer{p: p, id: id, retry: map[string]retry{}, warned: map[string]bool{}, checked: map[string]int64{},
-		waiting: map[string]*cache.Batch{}}
+		waiting: map[string]*cache.Batch{}, dirs: newFolders(p.cfg.Base, p.baseFd, maxFolders)}
 }
 
 // pass takes each of the writer's shards once and writes what it holds.
@@ -319,28 +313,15 @@ func (w *writer) write(b cache.Batch, final bool) bool {
 		p.cache.Requeue(b)
 		return false
 	}
-	path, err := metricpath.Path(p.cfg.Base, b.Name)
+	rel, err := metricpath.Rel(b.Name)
 	if err != nil {
 		p.c.badName.Add(uint64(len(b.Points)))
 		p.cfg.Log.Log("name", "refused metric name: %v", err)
 		return true
 	}
-	// A metric checked recently skips the path check and the file's size
-	// check. The file itself is never followed if it is a symlink (the
-	// update opens it with O_NOFOLLOW).
+	// A metric checked recently skips the file's size check and the
+	// comparison with its rule.
 	fresh := w.checked[b.Name] > now.Unix()-recheckAfter
-	if !fresh {
-		dir := filepath.Dir(path)
-		if !p.dirFresh(dir, now.Unix()) {
-			inside, err := metricpath.Within(p.cfg.Base, path)
-			if err != nil || !inside {
-				p.c.outside.Add(uint64(len(b.Points)))
-				p.cfg.Log.Log("outside", "refused %s: its path leads outside %s (symlink?) %v", b.Name, p.cfg.Base, errOrNil(err))
-				return true
-			}
-			p.markDir(dir, now.Unix())
-		}
-	}
 	// Points too far in the future would overwrite valid data in the ring.
 	maxTime := now.Add(p.cfg.MaxFuture).Unix()
 	pts := b.Points[:0]
@@ -360,7 +341,7 @@ func (w *writer) write(b cache.Batch, final bool) bool {
 	}
 
 	start := time.Now()
-	err = w.update(path, b, now, final, !fresh)
+	err = w.update(rel, b, now, final, !fresh)
 	p.c.writeNanos.Add(uint64(time.Since(start)))
 	switch {
 	case err == nil:
@@ -371,7 +352,11 @@ func (w *writer) write(b cache.Batch, final bool) bool {
 	case errors.Is(err, wspfile.ErrSymlink):
 		delete(w.checked, b.Name)
 		p.c.outside.Add(uint64(len(b.Points)))
-		p.cfg.Log.Log("outside", "refused %s: %s is a symlink (never followed)", b.Name, path)
+		p.cfg.Log.Log("outside", "refused %s: %v (never followed)", b.Name, err)
+	case errors.Is(err, errOutside):
+		delete(w.checked, b.Name)
+		p.c.outside.Add(uint64(len(b.Points)))
+		p.cfg.Log.Log("outside", "refused %s: %v (symlink?)", b.Name, err)
 	case errors.Is(err, errCreateLimit):
 		w.waiting[b.Name] = &b
 		w.waitQ = append(w.waitQ, b.Name)
@@ -409,18 +394,24 @@ var errCreateLimit = errors.New("create limit reached")
 // ErrCorrupt is wrapped by errors about files that are not valid whisper files.
 var ErrCorrupt = wspfile.ErrCorrupt
 
-// update writes b to path, creating the file if needed. full (a metric
-// not checked recently) also checks the file's size and compares its
-// archives with the rule that now matches the metric.
-func (w *writer) update(path string, b cache.Batch, now time.Time, final, full bool) error {
+// update writes b to the file rel (relative to the data folder), creating
+// the file if needed. full (a metric not checked recently) also checks the
+// file's size and compares its archives with the rule that now matches the
+// metric.
+func (w *writer) update(rel string, b cache.Batch, now time.Time, final, full bool) error {
 	p := w.p
 	pts := w.pts[:0]
 	for _, pt := range b.Points {
 		pts = append(pts, wspfile.Point{Time: pt.Time, Value: pt.Value})
 	}
 	w.pts = pts
-	hdr, res, err := w.wsp.Update(path, pts, now.Unix(), full)
+	dir, leaf := filepath.Split(rel)
+	dir = filepath.Clean(dir)
+	path := filepath.Join(p.cfg.Base, rel)
+	hdr, res, err := w.updateIn(dir, leaf, path, pts, now.Unix(), full)
 	if errors.Is(err, fs.ErrNotExist) {
+		// The folder may have been removed since it was opened.
+		w.dirs.forget(dir)
 		if !final && !p.limiter.allow(now) {
 			return errCreateLimit
 		}
@@ -431,10 +422,10 @@ func (w *writer) update(path string, b cache.Batch, now time.Time, final, full b
 		}
 		p.c.creates.Add(1)
 		full = false // made just now, by the rule
-		hdr, res, err = w.wsp.Update(path, pts, now.Unix(), true)
+		hdr, res, err = w.updateIn(dir, leaf, path, pts, now.Unix(), true)
 	}
 	switch {
-	case errors.Is(err, wspfile.ErrSymlink):
+	case errors.Is(err, wspfile.ErrSymlink), errors.Is(err, errOutside):
 		return err
 	case errors.Is(err, ErrCorrupt):
 		p.c.corrupt.Add(1)
@@ -459,6 +450,16 @@ func (w *writer) update(path string, b cache.Batch, now time.Time, final, full b
 		p.c.pointsWritten.Add(uint64(res.Written))
 	}
 	return nil
+}
+
+// updateIn updates the file leaf in the folder dir (relative to the data
+// folder) with pts; path is its full path, for errors.
+func (w *writer) updateIn(dir, leaf, path string, pts []wspfile.Point, now int64, full bool) (*wspfile.Header, wspfile.Result, error) {
+	dfd, err := w.dirs.get(dir, now)
+	if err != nil {
+		return nil, wspfile.Result{}, err
+	}
+	return w.wsp.UpdateAt(dfd, leaf, path, pts, now, full)
 }
 
 // create makes the folders and the file, atomically: the file is built

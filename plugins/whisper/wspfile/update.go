@@ -10,6 +10,8 @@ import (
 	"slices"
 	"syscall"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/dreamcatcher-monitoring/dreamcatcher/plugins/whisper/schema"
 )
 
@@ -70,13 +72,20 @@ type Updater struct {
 // file as long as its header says (one fstat more). The Header returned is
 // valid until the next call.
 func (u *Updater) Update(path string, pts []Point, now int64, full bool) (h *Header, res Result, err error) {
+	return u.UpdateAt(unix.AT_FDCWD, path, path, pts, now, full)
+}
+
+// UpdateAt is Update for the file name in the folder open as dirfd (so the
+// kernel walks one path component instead of the whole path); path names
+// the file in errors.
+func (u *Updater) UpdateAt(dirfd int, name, path string, pts []Point, now int64, full bool) (h *Header, res Result, err error) {
 	// O_NOATIME: with relatime, reading a file written since its last
 	// access would otherwise cost an inode update (a journal entry) on
 	// every update. The kernel allows it only to the file's owner.
 	flags := syscall.O_RDWR | syscall.O_NOFOLLOW | syscall.O_CLOEXEC
-	fd, err := syscall.Open(path, flags|syscall.O_NOATIME, 0)
+	fd, err := syscall.Openat(dirfd, name, flags|syscall.O_NOATIME, 0)
 	if err == syscall.EPERM {
-		fd, err = syscall.Open(path, flags, 0)
+		fd, err = syscall.Openat(dirfd, name, flags, 0)
 	}
 	if err != nil {
 		if errors.Is(err, syscall.ELOOP) {
