@@ -12,7 +12,10 @@
 //     the offered rate, whether every round was on disk before the next one
 //     (kept_up), the largest lag of a round (time until all of its points are
 //     on disk, as counted by the program itself; 1 s resolution) and the
-//     largest cache.
+//     largest cache; and the sustained rate: points persisted per second
+//     over the measured rounds' whole time (rounds × interval), while a
+//     flush's worth of points keeps coming every interval (at most the
+//     offered rate; below it when the program falls behind).
 //   - flood: -flood rounds sent back to back (distinct past timestamps): the
 //     drain rate, points persisted per second while a backlog exists: the
 //     sustained maximum.
@@ -91,8 +94,8 @@ func main() {
 	}
 	fmt.Printf("# whisper persistence: %s, retention %s, interval %s, %d paced + %d flood rounds, %s\n",
 		*targetsF, *retention, *interval, *rounds, *flood, time.Now().UTC().Format(time.RFC3339))
-	fmt.Printf("%-12s %8s %10s %8s %10s %12s %10s %6s %8s\n",
-		"target", "metrics", "offered/s", "kept_up", "max_lag", "max_cache", "flood/s", "cpu", "rss_MiB")
+	fmt.Printf("%-12s %8s %10s %8s %10s %12s %12s %10s %6s %8s\n",
+		"target", "metrics", "offered/s", "kept_up", "max_lag", "max_cache", "sustained/s", "flood/s", "cpu", "rss_MiB")
 	for _, m := range ints(*metricsF) {
 		for _, t := range strings.Split(*targetsF, ",") {
 			dir := filepath.Join(work, fmt.Sprintf("%s-%d", t, m))
@@ -113,8 +116,8 @@ func main() {
 			}
 			r := run(tg, m)
 			tg.stop()
-			fmt.Printf("%-12s %8d %10.0f %8v %10s %12d %10.0f %6.2f %8.0f\n", t, m, r.offered, r.maxLag < *interval,
-				r.maxLag.Round(10*time.Millisecond), r.maxCache, r.flood, r.cpu, r.rssMiB)
+			fmt.Printf("%-12s %8d %10.0f %8v %10s %12d %12.0f %10.0f %6.2f %8.0f\n", t, m, r.offered, r.maxLag < *interval,
+				r.maxLag.Round(10*time.Millisecond), r.maxCache, r.sustained, r.flood, r.cpu, r.rssMiB)
 			if !*keep {
 				// Minutes of CPU at a million files: a run started
 				// meanwhile would be measured on a busy machine.
@@ -127,9 +130,9 @@ func main() {
 }
 
 type result struct {
-	offered, flood, cpu, rssMiB float64
-	maxLag                      time.Duration
-	maxCache                    int64
+	offered, sustained, flood, cpu, rssMiB float64
+	maxLag                                 time.Duration
+	maxCache                               int64
 }
 
 type target struct {
@@ -195,6 +198,7 @@ func run(t *target, metrics int) result {
 	t.sampler.reset()
 	// Paced rounds.
 	start := time.Now()
+	pStart, _ := t.counts()
 	for k := 1; k <= *rounds; k++ {
 		due := start.Add(time.Duration(k-1) * *interval)
 		time.Sleep(time.Until(due))
@@ -222,6 +226,12 @@ func run(t *target, metrics int) result {
 			}
 			time.Sleep(20 * time.Millisecond)
 		}
+	}
+	if *rounds > 0 {
+		end := start.Add(time.Duration(*rounds) * *interval)
+		time.Sleep(time.Until(end))
+		pEnd, _ := t.counts()
+		r.sustained = float64(pEnd-pStart) / time.Since(start).Seconds()
 	}
 	waitPersisted(t, want, *maxWait)
 	r.offered = float64(metrics) / interval.Seconds()
