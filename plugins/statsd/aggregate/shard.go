@@ -196,6 +196,10 @@ func (s *Shard) Stats() (packets, metrics, bad, ignored int64) {
 // addLine processes one non-empty line; h is its nameHash.
 func (s *Shard) addLine(line []byte, h uint64) {
 	s.metrics++
+	if name, smp, ok := protocol.SimpleLine(line); ok {
+		s.addSample(name, h, smp) // the name is the key, h its hash
+		return
+	}
 	l := protocol.SplitLine(line)
 	if l.Ignored {
 		s.ignored++
@@ -218,44 +222,49 @@ func (s *Shard) addLine(line []byte, h uint64) {
 			s.bad++
 			continue
 		}
-		switch smp.Type {
-		case protocol.Counter:
-			s.counters.add(h, key, smp.Value)
-		case protocol.Timer:
-			t := s.timers[string(key)]
-			if t == nil {
-				t = &timerAcc{}
-				s.timers[string(key)] = t
-			}
-			t.values = append(t.values, smp.Value)
-			t.count += smp.Count
-			t.touched = true
-		case protocol.Gauge:
-			g := s.gauges[string(key)]
-			if g == nil {
-				g = &gaugeAcc{}
-				s.gauges[string(key)] = g
-			}
-			switch {
-			case !smp.Delta:
-				g.set, g.base, g.delta = true, smp.Value, 0
-			case g.set:
-				g.base += smp.Value
-			default:
-				g.delta += smp.Value
-			}
-			g.touched = true
-		case protocol.Set:
-			st := s.sets[string(key)]
-			if st == nil {
-				st = &setAcc{members: map[string]struct{}{}}
-				s.sets[string(key)] = st
-			}
-			if _, ok := st.members[string(smp.Member)]; !ok {
-				st.members[string(smp.Member)] = struct{}{}
-			}
-			st.touched = true
+		s.addSample(key, h, smp)
+	}
+}
+
+// addSample adds one good sample to key's state; h is the key's keyHash.
+func (s *Shard) addSample(key []byte, h uint64, smp protocol.Sample) {
+	switch smp.Type {
+	case protocol.Counter:
+		s.counters.add(h, key, smp.Value)
+	case protocol.Timer:
+		t := s.timers[string(key)]
+		if t == nil {
+			t = &timerAcc{}
+			s.timers[string(key)] = t
 		}
+		t.values = append(t.values, smp.Value)
+		t.count += smp.Count
+		t.touched = true
+	case protocol.Gauge:
+		g := s.gauges[string(key)]
+		if g == nil {
+			g = &gaugeAcc{}
+			s.gauges[string(key)] = g
+		}
+		switch {
+		case !smp.Delta:
+			g.set, g.base, g.delta = true, smp.Value, 0
+		case g.set:
+			g.base += smp.Value
+		default:
+			g.delta += smp.Value
+		}
+		g.touched = true
+	case protocol.Set:
+		st := s.sets[string(key)]
+		if st == nil {
+			st = &setAcc{members: map[string]struct{}{}}
+			s.sets[string(key)] = st
+		}
+		if _, ok := st.members[string(smp.Member)]; !ok {
+			st.members[string(smp.Member)] = struct{}{}
+		}
+		st.touched = true
 	}
 }
 
