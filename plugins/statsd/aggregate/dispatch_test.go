@@ -2,6 +2,7 @@ package aggregate
 
 import (
 	"fmt"
+	"hash/maphash"
 	"strings"
 	"sync"
 	"testing"
@@ -211,5 +212,32 @@ func BenchmarkDispatchCounters(b *testing.B) {
 			}
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*20), "ns/line")
 		})
+	}
+}
+
+// TestShardOf: every shard gets its share of hashes, and only shards that
+// exist are picked.
+func TestShardOf(t *testing.T) {
+	seed := maphash.MakeSeed()
+	for _, n := range []int{1, 2, 3, 4, 7, 16} {
+		counts := make([]int, n)
+		const names = 70000
+		for i := 0; i < names; i++ {
+			k := shardOf(keyHash(seed, []byte(fmt.Sprintf("bench.n%06d", i))), n)
+			if k < 0 || k >= n {
+				t.Fatalf("shardOf(_, %d) = %d", n, k)
+			}
+			counts[k]++
+		}
+		for k, c := range counts {
+			if c < names/n*9/10 || c > names/n*11/10 {
+				t.Errorf("%d shards: shard %d got %d of %d names", n, k, c, names)
+			}
+		}
+		for _, h := range []uint64{0, ^uint64(0), 0xffffffff, 1 << 32} {
+			if k := shardOf(h, n); k < 0 || k >= n {
+				t.Fatalf("shardOf(%#x, %d) = %d", h, n, k)
+			}
+		}
 	}
 }

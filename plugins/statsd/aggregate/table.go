@@ -20,8 +20,8 @@ import (
 //     inline, by the merge at a flush and when the table is rebuilt.
 //
 // The slot of a hash is its top bits; Dispatcher picks a key's shard from
-// the hash modulo the number of shards, which the top bits do not depend on
-// in any useful way, so a shard's keys still spread over all its slots.
+// the low 32 bits (shardOf), so a shard's keys still spread over all its
+// slots.
 //
 // prefetch reads the slot and entry a later add will need, so that the
 // cache misses of several keys can overlap (see Shard.addBatch).
