@@ -1,6 +1,7 @@
 package aggregate
 
 import (
+	"hash/maphash"
 	"math"
 	"slices"
 	"strings"
@@ -18,6 +19,7 @@ type timerState struct {
 type Aggregator struct {
 	cfg    Config
 	shards []*Shard
+	seed   maphash.Seed // the shards' and their Dispatcher's hash seed
 
 	counters map[string]float64
 	timers   map[string]*timerState
@@ -61,9 +63,10 @@ func New(cfg Config, n int) *Aggregator {
 		gaugeTTL: map[string]int{},
 		sets:     map[string]map[string]struct{}{},
 		nowFunc:  time.Now,
+		seed:     maphash.MakeSeed(),
 	}
 	for i := 0; i < n; i++ {
-		a.shards = append(a.shards, newShard(cfg.KeepTags))
+		a.shards = append(a.shards, newShard(cfg.KeepTags, a.seed))
 	}
 	ns := func(parts ...string) string {
 		var keep []string
@@ -190,14 +193,7 @@ func (a *Aggregator) keepTimer(stat string) bool {
 func (a *Aggregator) merge() {
 	for _, s := range a.shards {
 		s.mu.Lock()
-		for k, c := range s.counters {
-			if !c.touched {
-				delete(s.counters, k)
-				continue
-			}
-			a.counters[k] += c.v
-			c.v, c.touched = 0, false
-		}
+		s.counters.sweep(func(k string, v float64) { a.counters[k] += v })
 		for k, t := range s.timers {
 			if !t.touched {
 				delete(s.timers, k)

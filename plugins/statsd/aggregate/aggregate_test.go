@@ -340,6 +340,34 @@ func BenchmarkFlush(b *testing.B) {
 	}
 }
 
+// BenchmarkFlushCounters reports the cost of one flush of counters only
+// (the statsd bench's load; merge of two shards, formatting), 1,000 and
+// 100,000 names.
+func BenchmarkFlushCounters(b *testing.B) {
+	for _, names := range []int{1000, 100000} {
+		b.Run(fmt.Sprintf("names=%d", names), func(b *testing.B) {
+			a := New(DefaultConfig(), 2)
+			var pkts [][]byte
+			for p := 0; p < names/20; p++ {
+				var sb strings.Builder
+				for i := 0; i < 20; i++ {
+					fmt.Fprintf(&sb, "bench.n%06d:1|c\n", p*20+i)
+				}
+				pkts = append(pkts, []byte(sb.String()))
+			}
+			b.ReportAllocs()
+			for i := 0; i < b.N; i++ {
+				b.StopTimer()
+				for j, p := range pkts {
+					a.Shards()[j%2].AddPacket(p)
+				}
+				b.StartTimer()
+				a.Flush(int64(10 * (i + 1)))
+			}
+		})
+	}
+}
+
 // BenchmarkAddCounters reports the cost of a counter line (the statsd
 // bench's load) with 1,000 and 100,000 names, 20 lines per datagram.
 func BenchmarkAddCounters(b *testing.B) {

@@ -1,7 +1,6 @@
 package aggregate
 
 import (
-	"bytes"
 	"hash/maphash"
 	"sync"
 )
@@ -23,16 +22,39 @@ type Dispatcher struct {
 	wg     sync.WaitGroup
 }
 
-// chunk is a run of whole lines for one shard and how many packets ended
-// in it.
+// chunk is a run of whole lines for one shard, with the hash of each
+// line's name (nameHash, so the worker need not hash again), and how many
+// packets ended in it.
 type chunk struct {
-	buf     []byte
+	buf     []byte   // the lines back to back, without their newlines
+	ends    []uint32 // where each line ends in buf
+	hashes  []uint64 // each line's nameHash
 	packets int64
+}
+
+func newChunk() *chunk {
+	return &chunk{buf: make([]byte, 0, chunkBytes),
+		ends: make([]uint32, 0, chunkLines), hashes: make([]uint64, 0, chunkLines)}
+}
+
+// reset empties c for reuse, dropping buffers a huge line or many tiny
+// ones grew.
+func (c *chunk) reset() {
+	c.buf, c.ends, c.hashes, c.packets = c.buf[:0], c.ends[:0], c.hashes[:0], 0
+	if cap(c.buf) > 4*chunkBytes {
+		c.buf = make([]byte, 0, chunkBytes)
+	}
+	if cap(c.ends) > 4*chunkLines {
+		c.ends, c.hashes = make([]uint32, 0, chunkLines), make([]uint64, 0, chunkLines)
+	}
 }
 
 const (
 	// chunkBytes is the size a chunk is handed on at.
 	chunkBytes = 16 << 10
+	// chunkLines is the number of lines a new chunk has room for without
+	// growing (lines of 16 bytes fill chunkBytes).
+	chunkLines = chunkBytes / 16
 	// queueChunks bounds the chunks waiting for one worker; a full queue
 	// makes its writers wait (the sockets then buffer, as they would for
 	// a slow reader).
@@ -41,16 +63,23 @@ const (
 
 // NewDispatcher starts one worker per shard of a. Close stops them.
 func (a *Aggregator) NewDispatcher() *Dispatcher {
+	d := a.newDispatcher()
+	for k, s := range a.shards {
+		d.wg.Add(1)
+		go d.work(s, d.queues[k])
+	}
+	return d
+}
+
+// newDispatcher returns a Dispatcher whose workers are not started.
+func (a *Aggregator) newDispatcher() *Dispatcher {
 	d := &Dispatcher{
 		shards: a.shards,
 		free:   make(chan *chunk, len(a.shards)*(queueChunks+8)),
-		seed:   maphash.MakeSeed(),
+		seed:   a.seed,
 	}
-	for _, s := range a.shards {
-		q := make(chan *chunk, queueChunks)
-		d.queues = append(d.queues, q)
-		d.wg.Add(1)
-		go d.work(s, q)
+	for range a.shards {
+		d.queues = append(d.queues, make(chan *chunk, queueChunks))
 	}
 	return d
 }
@@ -58,11 +87,8 @@ func (a *Aggregator) NewDispatcher() *Dispatcher {
 func (d *Dispatcher) work(s *Shard, q <-chan *chunk) {
 	defer d.wg.Done()
 	for c := range q {
-		s.AddLines(c.buf, c.packets)
-		c.buf, c.packets = c.buf[:0], 0
-		if cap(c.buf) > 4*chunkBytes {
-			c.buf = make([]byte, 0, chunkBytes)
-		}
+		s.addChunk(c)
+		c.reset()
 		select {
 		case d.free <- c:
 		default:
@@ -75,7 +101,7 @@ func (d *Dispatcher) get() *chunk {
 	case c := <-d.free:
 		return c
 	default:
-		return &chunk{buf: make([]byte, 0, chunkBytes)}
+		return newChunk()
 	}
 }
 
@@ -114,25 +140,20 @@ func (w *Writer) AddPacket(p []byte) {
 		if len(line) == 0 {
 			continue
 		}
-		name := line
-		if i := bytes.IndexByte(line, ':'); i >= 0 {
-			name = line[:i]
-		}
-		k := 0
-		if len(w.pending) > 1 {
-			k = int(maphash.Bytes(w.d.seed, name) % uint64(len(w.pending)))
-		}
+		h := nameHash(w.d.seed, line)
+		k := shardOf(h, len(w.pending))
 		c := w.pending[k]
 		if c == nil {
 			c = w.d.get()
 			w.pending[k] = c
-		} else if len(c.buf)+len(line)+1 > chunkBytes {
+		} else if len(c.buf)+len(line) > chunkBytes {
 			w.send(k)
 			c = w.d.get()
 			w.pending[k] = c
 		}
 		c.buf = append(c.buf, line...)
-		c.buf = append(c.buf, '\n')
+		c.ends = append(c.ends, uint32(len(c.buf)))
+		c.hashes = append(c.hashes, h)
 		last = k
 	}
 	if last < 0 {
@@ -143,6 +164,11 @@ func (w *Writer) AddPacket(p []byte) {
 	}
 	w.pending[last].packets++
 }
+
+// shardOf picks the shard of a name hash among n: the low 32 bits of h
+// scaled to [0, n), a multiplication where h % n would be a 64-bit
+// division (tens of cycles, per line).
+func shardOf(h uint64, n int) int { return int(uint64(uint32(h)) * uint64(n) >> 32) }
 
 func (w *Writer) send(k int) {
 	w.d.queues[k] <- w.pending[k]

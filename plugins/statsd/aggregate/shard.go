@@ -2,15 +2,11 @@ package aggregate
 
 import (
 	"bytes"
+	"hash/maphash"
 	"sync"
 
 	"github.com/dreamcatcher-monitoring/dreamcatcher/plugins/statsd/protocol"
 )
-
-type counterAcc struct {
-	v       float64
-	touched bool
-}
 
 type timerAcc struct {
 	values  []float64
@@ -36,21 +32,25 @@ type setAcc struct {
 type Shard struct {
 	mu       sync.Mutex
 	keepTags bool
+	seed     maphash.Seed // for nameHash and keyHash
 	scratch  []byte
 
-	counters map[string]*counterAcc
+	counters counterTable
 	timers   map[string]*timerAcc
 	gauges   map[string]*gaugeAcc
 	sets     map[string]*setAcc
 
 	packets, metrics, bad, ignored int64
+
+	sink uint64 // what addBatch's advance reads sum to, kept so they stay
 }
 
-func newShard(keepTags bool) *Shard {
+func newShard(keepTags bool, seed maphash.Seed) *Shard {
 	return &Shard{
 		keepTags: keepTags,
+		seed:     seed,
 		scratch:  make([]byte, 0, 256),
-		counters: map[string]*counterAcc{},
+		counters: newCounterTable(),
 		timers:   map[string]*timerAcc{},
 		gauges:   map[string]*gaugeAcc{},
 		sets:     map[string]*setAcc{},
@@ -80,15 +80,92 @@ func (s *Shard) addPacket(p []byte) {
 	s.addLines(p)
 }
 
-// addLines processes lines separated by '\n', skipping empty ones.
+// addLines processes lines separated by '\n', skipping empty ones, in
+// batches.
 func (s *Shard) addLines(p []byte) {
+	var b lineBatch
 	for len(p) > 0 {
 		var line []byte
 		line, p = nextLine(p)
-		if len(line) > 0 {
-			s.addLine(line)
+		if len(line) == 0 {
+			continue
+		}
+		b.lines[b.n], b.hashes[b.n] = line, nameHash(s.seed, line)
+		if b.n++; b.n == batchLines {
+			s.addBatch(&b)
+			b.n = 0
 		}
 	}
+	if b.n > 0 {
+		s.addBatch(&b)
+	}
+}
+
+// batchLines is how many lines addBatch takes at once: enough for the
+// cache misses of their counter lookups to overlap, few enough that what
+// the first passes read is still cached in the last.
+const batchLines = 16
+
+// lineBatch is up to batchLines non-empty lines and their nameHash.
+type lineBatch struct {
+	n      int
+	lines  [batchLines][]byte
+	hashes [batchLines]uint64
+}
+
+// addBatch processes the lines of b in three passes: the first reads the
+// counter index slot of each line's name hash, the second the entry each
+// slot points to, the third processes the lines. With the table larger
+// than the caches, the reads of the first two passes are independent of
+// each other and their misses overlap, where one line after the other
+// would wait for each in turn; for lines that are not counters, or whose
+// key is not their name, the reads are wasted but harmless.
+func (s *Shard) addBatch(b *lineBatch) {
+	t := &s.counters
+	hashes := b.hashes[:b.n]
+	var sink uint64
+	for _, h := range hashes {
+		sink += t.slots[h>>t.shift]
+	}
+	for _, h := range hashes {
+		sink += t.prefetch(h)
+	}
+	s.sink += sink
+	for i, line := range b.lines[:b.n] {
+		s.addLine(line, hashes[i])
+	}
+}
+
+// nameHash is the hash of a line's name as the readers find it: the bytes
+// before its first ':' (the whole line without one). For every line that
+// has a value this is the name protocol.SplitLine returns, so when the
+// line's key is its name (clean, no tags kept) it is the key's keyHash.
+func nameHash(seed maphash.Seed, line []byte) uint64 {
+	if i := bytes.IndexByte(line, ':'); i >= 0 {
+		line = line[:i]
+	}
+	return keyHash(seed, line)
+}
+
+// addChunk processes the lines of a Dispatcher's chunk, in batches, with
+// the hashes the reader computed, and counts its packets.
+func (s *Shard) addChunk(c *chunk) {
+	s.mu.Lock()
+	var b lineBatch
+	start := uint32(0)
+	for i, end := range c.ends {
+		b.lines[b.n], b.hashes[b.n] = c.buf[start:end], c.hashes[i]
+		start = end
+		if b.n++; b.n == batchLines {
+			s.addBatch(&b)
+			b.n = 0
+		}
+	}
+	if b.n > 0 {
+		s.addBatch(&b)
+	}
+	s.packets += c.packets
+	s.mu.Unlock()
 }
 
 // nextLine splits p at its first '\n': the line before it (without the
@@ -98,15 +175,6 @@ func nextLine(p []byte) (line, rest []byte) {
 		return p[:i], p[i+1:]
 	}
 	return p, nil
-}
-
-// AddLines processes lines separated by '\n' that came in packets
-// datagrams (a Dispatcher's chunk).
-func (s *Shard) AddLines(lines []byte, packets int64) {
-	s.mu.Lock()
-	s.addLines(lines)
-	s.packets += packets
-	s.mu.Unlock()
 }
 
 // AddBad counts n bad lines (for example an over-long TCP line).
@@ -125,8 +193,13 @@ func (s *Shard) Stats() (packets, metrics, bad, ignored int64) {
 	return s.packets, s.metrics, s.bad, s.ignored
 }
 
-func (s *Shard) addLine(line []byte) {
+// addLine processes one non-empty line; h is its nameHash.
+func (s *Shard) addLine(line []byte, h uint64) {
 	s.metrics++
+	if name, smp, ok := protocol.SimpleLine(line); ok {
+		s.addSample(name, h, smp) // the name is the key, h its hash
+		return
+	}
 	l := protocol.SplitLine(line)
 	if l.Ignored {
 		s.ignored++
@@ -138,6 +211,9 @@ func (s *Shard) addLine(line []byte) {
 	}
 	var key []byte
 	key, s.scratch = protocol.Key(s.scratch, l.Name, l.Tags, s.keepTags)
+	if !sameBytes(key, l.Name) {
+		h = keyHash(s.seed, key) // the key was rewritten or has tags
+	}
 	for v, more := l.Values, true; more; {
 		var raw []byte
 		raw, v, more = protocol.NextValue(v)
@@ -146,49 +222,54 @@ func (s *Shard) addLine(line []byte) {
 			s.bad++
 			continue
 		}
-		switch smp.Type {
-		case protocol.Counter:
-			c := s.counters[string(key)]
-			if c == nil {
-				c = &counterAcc{}
-				s.counters[string(key)] = c
-			}
-			c.v += smp.Value
-			c.touched = true
-		case protocol.Timer:
-			t := s.timers[string(key)]
-			if t == nil {
-				t = &timerAcc{}
-				s.timers[string(key)] = t
-			}
-			t.values = append(t.values, smp.Value)
-			t.count += smp.Count
-			t.touched = true
-		case protocol.Gauge:
-			g := s.gauges[string(key)]
-			if g == nil {
-				g = &gaugeAcc{}
-				s.gauges[string(key)] = g
-			}
-			switch {
-			case !smp.Delta:
-				g.set, g.base, g.delta = true, smp.Value, 0
-			case g.set:
-				g.base += smp.Value
-			default:
-				g.delta += smp.Value
-			}
-			g.touched = true
-		case protocol.Set:
-			st := s.sets[string(key)]
-			if st == nil {
-				st = &setAcc{members: map[string]struct{}{}}
-				s.sets[string(key)] = st
-			}
-			if _, ok := st.members[string(smp.Member)]; !ok {
-				st.members[string(smp.Member)] = struct{}{}
-			}
-			st.touched = true
-		}
+		s.addSample(key, h, smp)
 	}
+}
+
+// addSample adds one good sample to key's state; h is the key's keyHash.
+func (s *Shard) addSample(key []byte, h uint64, smp protocol.Sample) {
+	switch smp.Type {
+	case protocol.Counter:
+		s.counters.add(h, key, smp.Value)
+	case protocol.Timer:
+		t := s.timers[string(key)]
+		if t == nil {
+			t = &timerAcc{}
+			s.timers[string(key)] = t
+		}
+		t.values = append(t.values, smp.Value)
+		t.count += smp.Count
+		t.touched = true
+	case protocol.Gauge:
+		g := s.gauges[string(key)]
+		if g == nil {
+			g = &gaugeAcc{}
+			s.gauges[string(key)] = g
+		}
+		switch {
+		case !smp.Delta:
+			g.set, g.base, g.delta = true, smp.Value, 0
+		case g.set:
+			g.base += smp.Value
+		default:
+			g.delta += smp.Value
+		}
+		g.touched = true
+	case protocol.Set:
+		st := s.sets[string(key)]
+		if st == nil {
+			st = &setAcc{members: map[string]struct{}{}}
+			s.sets[string(key)] = st
+		}
+		if _, ok := st.members[string(smp.Member)]; !ok {
+			st.members[string(smp.Member)] = struct{}{}
+		}
+		st.touched = true
+	}
+}
+
+// sameBytes reports whether a and b are the same bytes in memory (not
+// merely equal ones).
+func sameBytes(a, b []byte) bool {
+	return len(a) == len(b) && (len(a) == 0 || &a[0] == &b[0])
 }

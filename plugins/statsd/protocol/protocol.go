@@ -108,6 +108,49 @@ func NextValue(values []byte) (sample, rest []byte, more bool) {
 	return values, nil, false
 }
 
+// SimpleLine recognises the commonest form of line in one pass over its
+// bytes: "name:value|c", "name:value|ms" or "name:value|g", where the name
+// is at least one byte and needs no sanitising, the value is a plain
+// decimal ([-+]digits[.digits], at most 15 digits) and nothing follows the
+// type (no sample rate, tags or further samples). For such a line it
+// returns the name, which is also its key with or without keep-tags, and
+// its one sample, exactly as SplitLine, Key, NextValue and ParseSample
+// would; for any other line ok is false and the caller takes that path.
+func SimpleLine(line []byte) (name []byte, s Sample, ok bool) {
+	i := 0
+	for i < len(line) && keyChar[line[i]] {
+		i++
+	}
+	if i == 0 || i == len(line) || line[i] != ':' {
+		return nil, s, false
+	}
+	rest := line[i+1:]
+	j := 0
+	for j < len(rest) && rest[j] != '|' {
+		j++
+	}
+	if j == len(rest) {
+		return nil, s, false
+	}
+	num, typ := rest[:j], rest[j+1:]
+	v, ok := fastDecimal(num)
+	if !ok {
+		return nil, s, false
+	}
+	switch {
+	case len(typ) == 1 && typ[0] == 'c':
+		s.Type, s.Value = Counter, v
+	case len(typ) == 2 && typ[0] == 'm' && typ[1] == 's' && !(v < 0):
+		s.Type, s.Value, s.Count = Timer, v, 1
+	case len(typ) == 1 && typ[0] == 'g':
+		s.Type, s.Value = Gauge, v
+		s.Delta = num[0] == '+' || num[0] == '-'
+	default:
+		return nil, s, false
+	}
+	return line[:i], s, true
+}
+
 // Sample is one parsed "value|type[|@rate]".
 type Sample struct {
 	Type Type

@@ -234,6 +234,83 @@ func FuzzParseLine(f *testing.F) {
 	})
 }
 
+// generalLine parses line the general way (SplitLine, Key, NextValue,
+// ParseSample) and reports its key and its sample when it has exactly one
+// good sample.
+func generalLine(line []byte, keepTags bool) (key []byte, s Sample, ok bool) {
+	l := SplitLine(line)
+	if l.Ignored || l.NoValue {
+		return nil, s, false
+	}
+	key, _ = Key(nil, l.Name, l.Tags, keepTags)
+	raw, _, more := NextValue(l.Values)
+	if more {
+		return nil, s, false
+	}
+	s, err := ParseSample(raw)
+	return key, s, err == nil
+}
+
+// checkSimpleLine fails when SimpleLine accepts line and the general path
+// does not agree on the key (with and without keep-tags) and the sample.
+func checkSimpleLine(t *testing.T, line []byte) bool {
+	t.Helper()
+	name, s, ok := SimpleLine(line)
+	if !ok {
+		return false
+	}
+	for _, keep := range []bool{true, false} {
+		key, g, gok := generalLine(line, keep)
+		if !gok || !bytes.Equal(key, name) || g.Type != s.Type || g.Delta != s.Delta ||
+			g.Count != s.Count || !bytes.Equal(g.Member, s.Member) ||
+			math.Float64bits(g.Value) != math.Float64bits(s.Value) {
+			t.Fatalf("SimpleLine(%q) = %q %+v; general path (keep tags %v): %q %+v ok %v",
+				line, name, s, keep, key, g, gok)
+		}
+	}
+	if &name[0] != &line[0] {
+		t.Fatalf("SimpleLine(%q): name does not alias the line", line)
+	}
+	return true
+}
+
+func TestSimpleLine(t *testing.T) {
+	for _, c := range []struct {
+		in     string
+		simple bool
+	}{
+		{"a:1|c", true}, {"bench.n000123:1|c", true}, {"a.b-c_d;e=f:12.5|ms", true},
+		{"g:+4|g", true}, {"g:-4|g", true}, {"g:4|g", true}, {"t:-0|ms", true},
+		{"c:-3|c", true}, {"c:.5|c", true}, {"c:5.|c", true}, {"c:123456789012345|c", true},
+		{"t:-1|ms", false},                 // bad value: the general path counts it
+		{"c:1234567890123456|c", false},    // 16 digits
+		{"c:1|c|@0.5", false},              // sample rate
+		{"c:1|c|#env:prod", false},         // tags
+		{"c:1|c:2|c", false},               // two samples
+		{"c:1|s", false}, {"c:1|h", false}, // other types
+		{"c:1|x", false}, {"c:1|", false}, {"c:1", false}, {"c:|c", false}, {"c:+|c", false},
+		{":1|c", false}, {"a b:1|c", false}, {"a/b:1|c", false}, {"_e{1,1}:a|b", false},
+		{"_sc|n|0", false}, {"c: 1|c", false}, {"c:0x1F|c", false}, {"c:1e3|c", false},
+		{"c:1|c ", false}, {"c:1|C", false}, {"novalue", false}, {"", false},
+	} {
+		if got := checkSimpleLine(t, []byte(c.in)); got != c.simple {
+			t.Errorf("SimpleLine(%q) ok = %v, want %v", c.in, got, c.simple)
+		}
+	}
+}
+
+// FuzzSimpleLine: whatever SimpleLine accepts, the general path parses to
+// the same key and sample.
+func FuzzSimpleLine(f *testing.F) {
+	for _, s := range []string{"a:1|c", "t:12.5|ms", "g:+4|g", "g:-0|g", "t:-0|ms", "a:1|c|@0.1",
+		"a.b;c=d:1|c", "x:1|c:2|c", "a:1.|c", "a:.1|ms"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, line []byte) {
+		checkSimpleLine(t, line)
+	})
+}
+
 // BenchmarkParse measures splitting, key building and sample parsing of
 // typical lines: ns/op is per line, 0 allocs/op in steady state.
 func BenchmarkParse(b *testing.B) {
