@@ -12,7 +12,7 @@ FUZZ_TARGETS := ./plugins/carbon/plaintext:FuzzParseLine \
 	./collectors/mongotop:FuzzParseLine ./collectors/mongotop:FuzzNamer \
 	./plugins/whisper/schema:FuzzParseRetentions ./plugins/whisper/schema:FuzzParseConf \
 	./plugins/whisper/wspfile:FuzzUpdate \
-	./plugins/statsd/protocol:FuzzParseLine \
+	./plugins/statsd/protocol:FuzzParseLine ./plugins/statsd/protocol:FuzzSimpleLine \
 	./whisperserver/render:FuzzParse ./whisperserver/attime:FuzzParse \
 	./whisperserver/whisper:FuzzReadHeader ./whisperserver/index:FuzzCompile \
 	./whisperserver/graphiteapi:FuzzAppendJSONString
