@@ -130,6 +130,15 @@ func (x *Index) dirPath(parts []string) string {
 func (x *Index) refreshDir(n *node, parts []string, force bool) map[string]*node {
 	path := x.dirPath(parts)
 	st, err := os.Stat(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		// Removed (the watcher's event may still be on its way): the
+		// folder's names go now, so no query answers with them.
+		x.mu.Lock()
+		x.apply(n, parts, nil, nil)
+		n.read, n.racy, n.mtime = false, false, time.Time{}
+		x.mu.Unlock()
+		return nil
+	}
 	if err != nil {
 		return nil
 	}
@@ -182,19 +191,7 @@ func (x *Index) refreshDir(n *node, parts []string, force bool) map[string]*node
 			}
 		}
 	}
-	var added []string
-	prefix := ""
-	if len(parts) > 0 {
-		prefix = strings.Join(parts, ".") + "."
-	}
 	x.mu.Lock()
-	track := x.names != nil
-	del := func(name string) {
-		if x.pendingDel == nil {
-			x.pendingDel = map[string]struct{}{}
-		}
-		x.pendingDel[name] = struct{}{}
-	}
 	n.read = true
 	n.mtime = st.ModTime()
 	// File systems stamp mtimes with a coarse clock: a change right after
@@ -202,6 +199,34 @@ func (x *Index) refreshDir(n *node, parts []string, force bool) map[string]*node
 	// enough, the folder is read again rather than trusted (as git does
 	// with "racy" index entries).
 	n.racy = time.Since(st.ModTime()) < racyWindow
+	added := x.apply(n, parts, dirs, leaves)
+	sub := make(map[string]*node, len(n.dirs))
+	for k, v := range n.dirs {
+		sub[k] = v
+	}
+	x.mu.Unlock()
+	for _, d := range added {
+		x.refreshTree(sub[d], append(append([]string{}, parts...), d), true)
+	}
+	return sub
+}
+
+// apply makes node n (folder parts) hold exactly the child folders dirs
+// and the leaves leaves, keeping the count and the pending name-list
+// changes in step, and returns the child folders it added. x.mu must be
+// held for writing.
+func (x *Index) apply(n *node, parts []string, dirs, leaves map[string]struct{}) (added []string) {
+	prefix := ""
+	if len(parts) > 0 {
+		prefix = strings.Join(parts, ".") + "."
+	}
+	track := x.names != nil
+	del := func(name string) {
+		if x.pendingDel == nil {
+			x.pendingDel = map[string]struct{}{}
+		}
+		x.pendingDel[name] = struct{}{}
+	}
 	changed := false
 	for d := range n.dirs {
 		if _, ok := dirs[d]; !ok {
@@ -243,15 +268,7 @@ func (x *Index) refreshDir(n *node, parts []string, force bool) map[string]*node
 	if changed || n.kids == nil {
 		n.kids = buildKids(n)
 	}
-	sub := make(map[string]*node, len(n.dirs))
-	for k, v := range n.dirs {
-		sub[k] = v
-	}
-	x.mu.Unlock()
-	for _, d := range added {
-		x.refreshTree(sub[d], append(append([]string{}, parts...), d), true)
-	}
-	return sub
+	return added
 }
 
 // refreshTree refreshes a folder and, recursively, every folder below it,

@@ -225,3 +225,38 @@ func TestNamesMerge(t *testing.T) {
 		}
 	}
 }
+
+// A folder removed is gone from the very next query, before the watcher's
+// event (here: no watcher, no rescan) and in the count and name list too.
+func TestRemovedFolderGoneAtOnce(t *testing.T) {
+	root := t.TempDir()
+	touch(t, root, "a/b/c.wsp", "a/b/d/e.wsp", "f.wsp")
+	x, err := New(root, Options{RescanInterval: -1, NoWatch: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer x.Close()
+	ctx := context.Background()
+	if got, _ := x.Find(ctx, "a.b.*", 0); !reflect.DeepEqual(paths(got), []string{"a.b.c!", "a.b.d/"}) {
+		t.Fatalf("before removal: %v", paths(got))
+	}
+	if n := len(x.Names()); n != 3 {
+		t.Fatalf("before removal: %d names", n)
+	}
+	if err := os.RemoveAll(filepath.Join(root, "a")); err != nil {
+		t.Fatal(err)
+	}
+	for _, pattern := range []string{"a.b.*", "a.b.d.*", "a.*"} {
+		if got, err := x.Find(ctx, pattern, 0); err != nil || len(got) != 0 {
+			t.Errorf("%s after removal: %v %v", pattern, paths(got), err)
+		}
+	}
+	if got := x.Names(); !reflect.DeepEqual(got, []string{"f"}) || x.Count() != 1 {
+		t.Errorf("after removal: names %v, count %d", got, x.Count())
+	}
+	// Made again, it is found again.
+	touch(t, root, "a/b/g.wsp")
+	if got, _ := x.Find(ctx, "a.b.*", 0); !reflect.DeepEqual(paths(got), []string{"a.b.g!"}) {
+		t.Errorf("after re-creation: %v", paths(got))
+	}
+}
