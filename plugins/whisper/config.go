@@ -38,6 +38,7 @@ type Config struct {
 	MaxCachePoints      int64 `toml:"max_cache_points"`
 	MaxCreatesPerSecond int   `toml:"max_creates_per_second"`
 	Writers             int   `toml:"writers"`
+	WriteIntervalMs     uint  `toml:"write_interval_ms"`
 	FlushTimeout        uint  `toml:"flush_timeout"`
 	MaxFuture           uint  `toml:"max_future"`
 	SparseCreate        bool  `toml:"sparse_create"`
@@ -75,6 +76,7 @@ func DefaultConfig() *Config {
 		MaxCachePoints:      10_000_000,
 		MaxCreatesPerSecond: 1000,
 		Writers:             4,
+		WriteIntervalMs:     1000,
 		FlushTimeout:        60,
 		MaxFuture:           600,
 		LogInterval:         10,

@@ -298,6 +298,7 @@ func TestConfigErrors(t *testing.T) {
 		"perm":        {`folder_perm = "rwx"`, "folder_perm"},
 		"schema file": {`storage_schemas_file = "/nonexistent/storage-schemas.conf"`, "storage_schemas_file"},
 		"unknown key": {`retentions = "1s:1h"`, "retentions"},
+		"interval":    {`write_interval_ms = 120000`, "write_interval_ms"},
 		"regexp":      {"[[DreamcatcherWhisperOutput.schemas]]\npattern = \"(?<=x)\"\nretentions = \"1s:1h\"", "pattern"},
 	} {
 		t.Run(what, func(t *testing.T) {

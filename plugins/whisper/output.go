@@ -78,6 +78,9 @@ func (o *Output) Init(config interface{}) error {
 	if conf.MaxCachePoints < 0 || conf.MaxCreatesPerSecond < 0 {
 		return fmt.Errorf("max_cache_points and max_creates_per_second must not be negative")
 	}
+	if conf.WriteIntervalMs > 60_000 {
+		return fmt.Errorf("write_interval_ms must be 0 to 60000, got %d", conf.WriteIntervalMs)
+	}
 	if conf.SelfMetrics != "" && conf.SelfMetricsInterval == 0 {
 		return fmt.Errorf("self_metrics_interval must be at least 1 second")
 	}
@@ -110,7 +113,7 @@ func (o *Output) Run(or pipeline.OutputRunner, h pipeline.PluginHelper) error {
 	p, err := persist.New(persist.Config{
 		Base: o.base, Rules: o.rules, Writers: conf.Writers, MaxCreatesPerSecond: conf.MaxCreatesPerSecond,
 		FolderPerm: o.folderPerm, FilePerm: o.filePerm, MaxFuture: time.Duration(conf.MaxFuture) * time.Second,
-		Sparse: conf.SparseCreate, Log: logs,
+		Sparse: conf.SparseCreate, PassInterval: time.Duration(conf.WriteIntervalMs) * time.Millisecond, Log: logs,
 	}, c)
 	if err != nil {
 		return err

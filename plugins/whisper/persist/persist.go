@@ -43,7 +43,15 @@ type Config struct {
 	Sparse              bool          // create sparse files
 	RetryMin, RetryMax  time.Duration // back-off after a failed write (default 1s, 30s)
 	Poll                time.Duration // idle writer poll interval (default 50ms)
-	Log                 *RateLog
+	// PassInterval is the shortest time from the start of one of a
+	// writer's passes over its shards to the start of the next, so a
+	// metric's file is written at most once per PassInterval and points
+	// arriving meanwhile go into the same update. Under a backlog that
+	// multiplies the points per update; otherwise it delays a point on
+	// its way to disk by at most that long. 0: no wait after a pass that
+	// wrote something.
+	PassInterval time.Duration
+	Log          *RateLog
 }
 
 // Stats are cumulative counters since start, plus the cache size.
@@ -144,18 +152,25 @@ func (p *Persister) Start() {
 			defer p.wg.Done()
 			wr := p.writers[w]
 			for {
-				worked := wr.pass(false)
-				select {
-				case <-p.stop:
-					return
-				default:
+				began := time.Now()
+				wait := p.cfg.Poll
+				if wr.pass(false) {
+					wait = p.cfg.PassInterval - time.Since(began)
 				}
-				if !worked {
+				if wait <= 0 {
 					select {
 					case <-p.stop:
 						return
-					case <-time.After(p.cfg.Poll):
+					default:
 					}
+					continue
+				}
+				t := time.NewTimer(wait)
+				select {
+				case <-p.stop:
+					t.Stop()
+					return
+				case <-t.C:
 				}
 			}
 		}(w)

@@ -439,3 +439,52 @@ func openFolders(p *Persister, rel string) int {
 	}
 	return n
 }
+
+// TestPassIntervalBatches: with a pass interval, points that arrive one by
+// one while a metric was just written go into one later update (a backlog
+// costs fewer file updates), and still reach the file within about the
+// interval. Without one, the same trickle is written point by point.
+func TestPassIntervalBatches(t *testing.T) {
+	for _, tc := range []struct {
+		interval    time.Duration
+		wantUpdates func(uint64) bool
+	}{
+		{2 * time.Second, func(u uint64) bool { return u == 1 }},
+		{0, func(u uint64) bool { return u >= 3 }},
+	} {
+		t.Run(tc.interval.String(), func(t *testing.T) {
+			base := t.TempDir()
+			p, c, _ := start(t, base, rules(t, "10s:1h"), func(cfg *Config) { cfg.PassInterval = tc.interval })
+			now := time.Now().Unix()
+			t0 := now - now%10 - 300
+			c.Add([]byte("m"), t0, 1) // creates the file
+			testutil.Eventually(t, 10*time.Second, func() bool { return p.Stats().Updates == 1 }, "first update: %+v", p.Stats())
+			began := time.Now()
+			for i := 1; i <= 5; i++ {
+				time.Sleep(120 * time.Millisecond) // longer than the idle poll
+				c.Add([]byte("m"), t0+int64(10*i), float64(i+1))
+			}
+			testutil.Eventually(t, 10*time.Second, func() bool { return p.Stats().PointsWritten == 6 }, "points written: %+v", p.Stats())
+			if waited := time.Since(began); tc.interval > 0 && waited > tc.interval+3*time.Second {
+				t.Errorf("points on disk %s after the first, interval %s", waited, tc.interval)
+			}
+			if u := p.Stats().Updates - 1; !tc.wantUpdates(u) {
+				t.Errorf("5 points written in %d updates with pass interval %s", u, tc.interval)
+			}
+			db, err := whisper.Open(filepath.Join(base, "m.wsp"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			ts, err := db.Fetch(int(t0-1), int(t0+59))
+			db.Close()
+			if err != nil || len(ts.Values()) != 6 {
+				t.Fatalf("fetch %v, %v", ts, err)
+			}
+			for i, v := range ts.Values() {
+				if v != float64(i+1) {
+					t.Errorf("point %d: %v, want %d", i, v, i+1)
+				}
+			}
+		})
+	}
+}
