@@ -43,13 +43,14 @@ type Config struct {
 	Sparse              bool          // create sparse files
 	RetryMin, RetryMax  time.Duration // back-off after a failed write (default 1s, 30s)
 	Poll                time.Duration // idle writer poll interval (default 50ms)
-	// PassInterval is the shortest time from the start of one of a
-	// writer's passes over its shards to the start of the next, so a
-	// metric's file is written at most once per PassInterval and points
-	// arriving meanwhile go into the same update. Under a backlog that
-	// multiplies the points per update; otherwise it delays a point on
-	// its way to disk by at most that long. 0: no wait after a pass that
-	// wrote something.
+	// PassInterval: when a writer's pass wrote a metric again less than
+	// PassInterval after its previous update (points keep coming for it:
+	// a backlog, a replay), the writer starts its next pass no sooner than
+	// PassInterval after this one began, so such a metric's file is
+	// written about once per PassInterval and the points arriving
+	// meanwhile go into one update. A pass that wrote only metrics not
+	// written that recently (a statsd flush arriving) is followed at once.
+	// 0: never wait after a pass that wrote something.
 	PassInterval time.Duration
 	Log          *RateLog
 }
@@ -155,7 +156,10 @@ func (p *Persister) Start() {
 				began := time.Now()
 				wait := p.cfg.Poll
 				if wr.pass(false) {
-					wait = p.cfg.PassInterval - time.Since(began)
+					wait = 0
+					if wr.hot {
+						wait = p.cfg.PassInterval - time.Since(began)
+					}
 				}
 				if wait <= 0 {
 					select {
@@ -230,11 +234,11 @@ type writer struct {
 	batch  []cache.Batch
 	retry  map[string]retry
 	warned map[string]bool
-	// checked holds when a metric's path (symlinks resolved) and file
-	// size were last fully checked; within recheckAfter only the header
-	// read by each update is checked, and the file is still opened with
-	// O_NOFOLLOW.
-	checked   map[string]int64
+	// seen holds, for each metric written in the last recheckAfter
+	// seconds, when it was last written and last fully checked.
+	seen map[string]seen
+	// hot: the current pass wrote a metric again within PassInterval.
+	hot       bool
 	lastPrune int64
 	// Metrics waiting for a create token, oldest first. They stay counted
 	// in the cache's size (Hold) but out of its shards, so a long queue of
@@ -249,11 +253,19 @@ type writer struct {
 	dirs     *folders
 }
 
-// recheckAfter is how long (seconds) a full path and header check holds.
+// recheckAfter is how long (seconds) a full check of a metric's file
+// (its size, its archives against the rule) holds; within it only the
+// header read by each update is checked.
 const recheckAfter = 60
 
+// seen is what a writer remembers of a metric it wrote.
+type seen struct {
+	checked int64 // Unix seconds of the last full check (0: none yet)
+	written int64 // Unix nanoseconds of the last successful update
+}
+
 func (p *Persister) newWriter(id, maxFolders int) *writer {
-	return &writer{p: p, id: id, retry: map[string]retry{}, warned: map[string]bool{}, checked: map[string]int64{},
+	return &writer{p: p, id: id, retry: map[string]retry{}, warned: map[string]bool{}, seen: map[string]seen{},
 		waiting: map[string]*cache.Batch{}, dirs: newFolders(p.cfg.Base, p.baseFd, maxFolders)}
 }
 
@@ -262,11 +274,13 @@ func (p *Persister) newWriter(id, maxFolders int) *writer {
 // It reports whether anything was written or attempted.
 func (w *writer) pass(final bool) bool {
 	worked := false
-	if now := time.Now().Unix(); now-w.lastPrune > recheckAfter {
-		w.lastPrune = now
-		for name, t := range w.checked {
-			if t <= now-recheckAfter {
-				delete(w.checked, name)
+	w.hot = false
+	if now := time.Now(); now.Unix()-w.lastPrune > recheckAfter {
+		w.lastPrune = now.Unix()
+		old := now.Add(-recheckAfter * time.Second).UnixNano()
+		for name, s := range w.seen {
+			if s.written <= old {
+				delete(w.seen, name)
 			}
 		}
 	}
@@ -336,7 +350,8 @@ func (w *writer) write(b cache.Batch, final bool) bool {
 	}
 	// A metric checked recently skips the file's size check and the
 	// comparison with its rule.
-	fresh := w.checked[b.Name] > now.Unix()-recheckAfter
+	st := w.seen[b.Name]
+	fresh := st.checked > now.Unix()-recheckAfter
 	// Points too far in the future would overwrite valid data in the ring.
 	maxTime := now.Add(p.cfg.MaxFuture).Unix()
 	pts := b.Points[:0]
@@ -362,14 +377,19 @@ func (w *writer) write(b cache.Batch, final bool) bool {
 	case err == nil:
 		delete(w.retry, b.Name)
 		if !fresh {
-			w.checked[b.Name] = now.Unix()
+			st.checked = now.Unix()
 		}
+		if now.UnixNano()-st.written < int64(p.cfg.PassInterval) {
+			w.hot = true
+		}
+		st.written = now.UnixNano()
+		w.seen[b.Name] = st
 	case errors.Is(err, wspfile.ErrSymlink):
-		delete(w.checked, b.Name)
+		delete(w.seen, b.Name)
 		p.c.outside.Add(uint64(len(b.Points)))
 		p.cfg.Log.Log("outside", "refused %s: %v (never followed)", b.Name, err)
 	case errors.Is(err, errOutside):
-		delete(w.checked, b.Name)
+		delete(w.seen, b.Name)
 		p.c.outside.Add(uint64(len(b.Points)))
 		p.cfg.Log.Log("outside", "refused %s: %v (symlink?)", b.Name, err)
 	case errors.Is(err, errCreateLimit):
@@ -378,7 +398,7 @@ func (w *writer) write(b cache.Batch, final bool) bool {
 		p.cache.Hold(len(b.Points))
 		return false
 	default:
-		delete(w.checked, b.Name)
+		delete(w.seen, b.Name)
 		if final {
 			p.c.atStop.Add(uint64(len(b.Points)))
 			p.cfg.Log.Log("stop", "at stop, %d points of %s not written: %v", len(b.Points), b.Name, err)

@@ -440,17 +440,20 @@ func openFolders(p *Persister, rel string) int {
 	return n
 }
 
-// TestPassIntervalBatches: with a pass interval, points that arrive one by
-// one while a metric was just written go into one later update (a backlog
-// costs fewer file updates), and still reach the file within about the
-// interval. Without one, the same trickle is written point by point.
+// TestPassIntervalBatches: with a pass interval, once a metric is written
+// again soon after its previous update, the points that keep arriving for
+// it go into one later update (a backlog costs fewer file updates), and
+// still reach the file within about the interval. Without one, the same
+// trickle is written point by point.
 func TestPassIntervalBatches(t *testing.T) {
 	for _, tc := range []struct {
 		interval    time.Duration
 		wantUpdates func(uint64) bool
 	}{
-		{2 * time.Second, func(u uint64) bool { return u == 1 }},
-		{0, func(u uint64) bool { return u >= 3 }},
+		// The 2nd point alone (written 120 ms after the 1st: the metric
+		// is hot), then the other four together.
+		{2 * time.Second, func(u uint64) bool { return u == 2 }},
+		{0, func(u uint64) bool { return u >= 4 }},
 	} {
 		t.Run(tc.interval.String(), func(t *testing.T) {
 			base := t.TempDir()
@@ -486,5 +489,31 @@ func TestPassIntervalBatches(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestPassIntervalNoWaitForNewPoints: a pass that wrote only metrics not
+// written recently (a statsd flush arriving) does not hold the writer
+// back, however long the pass interval.
+func TestPassIntervalNoWaitForNewPoints(t *testing.T) {
+	base := t.TempDir()
+	p, c, _ := start(t, base, rules(t, "10s:1h"), func(cfg *Config) {
+		cfg.Writers = 1
+		cfg.PassInterval = time.Minute
+	})
+	now := time.Now().Unix()
+	t0 := now - now%10 - 300
+	c.Add([]byte("a"), t0, 1)
+	testutil.Eventually(t, 10*time.Second, func() bool { return p.Stats().Updates == 1 }, "a: %+v", p.Stats())
+	c.Add([]byte("b"), t0, 2)
+	testutil.Eventually(t, 5*time.Second, func() bool { return p.Stats().Updates == 2 }, "b not written at once: %+v", p.Stats())
+	// Now a is written again soon after its last update: the writer
+	// waits the interval before its next pass, and c waits with it.
+	c.Add([]byte("a"), t0+10, 3)
+	testutil.Eventually(t, 5*time.Second, func() bool { return p.Stats().Updates == 3 }, "a again: %+v", p.Stats())
+	c.Add([]byte("c"), t0, 4)
+	time.Sleep(500 * time.Millisecond)
+	if u := p.Stats().Updates; u != 3 {
+		t.Errorf("%d updates: c was written although a pass wrote a hot metric within the interval", u)
 	}
 }
