@@ -32,6 +32,20 @@ func ModuleRoot(t testing.TB) string {
 	return filepath.Clean(filepath.Join(filepath.Dir(file), "..", ".."))
 }
 
+// Main runs a package's tests and then removes the binaries Binary built
+// for them. A package whose tests call Binary (or Start) uses it as its
+// TestMain: func TestMain(m *testing.M) { os.Exit(testutil.Main(m)) }.
+func Main(m *testing.M) int {
+	code := m.Run()
+	buildMu.Lock()
+	defer buildMu.Unlock()
+	if binDir != "" {
+		os.RemoveAll(binDir)
+		binDir, built = "", map[string]string{}
+	}
+	return code
+}
+
 // Binary builds ./cmd/NAME once per test process and returns its path.
 func Binary(t testing.TB, name string) string {
 	t.Helper()
