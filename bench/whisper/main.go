@@ -63,6 +63,7 @@ var (
 	hekadBin  = flag.String("hekad", "bin/hekad", "the project's hekad")
 	carbonBin = flag.String("carbon-cache", "/usr/bin/carbon-cache", "Graphite's carbon-cache")
 	writers   = flag.Int("writers", 4, "Dreamcatcher writers")
+	writeIvl  = flag.Int("write-interval-ms", 1000, "Dreamcatcher's write_interval_ms")
 	conns     = flag.Int("conns", 4, "sending TCP connections")
 	memory    = flag.Int("memory", 0, "only measure Dreamcatcher's RSS with this many cached metrics")
 	e2e       = flag.Bool("e2e", false, "only measure statsd over UDP → DreamcatcherStatsdInput → this output → files")
@@ -356,6 +357,7 @@ default_retentions = %q
 max_creates_per_second = %d
 max_cache_points = 50000000
 writers = %d
+write_interval_ms = %d
 self_metrics = "benchself"
 self_metrics_interval = 1
 [PayloadEncoder]
@@ -366,7 +368,7 @@ message_matcher = "Logger == 'DreamcatcherWhisperOutput'"
 path = %q
 encoder = "PayloadEncoder"
 flush_interval = 100
-`, filepath.Join(dir, "heka"), port, filepath.Join(dir, "data"), *retention, maxCreates, *writers, self)), 0o644))
+`, filepath.Join(dir, "heka"), port, filepath.Join(dir, "data"), *retention, maxCreates, *writers, *writeIvl, self)), 0o644))
 	logFile := filepath.Join(dir, "hekad.log")
 	cmd := startCmd(logFile, *hekadBin, "-config", cfg)
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
