@@ -38,29 +38,56 @@ var (
 // component, hold a NUL, '/' or '\\', or a component too long for the
 // filesystem are refused.
 func Rel(name string) (string, error) {
+	dir, file, err := Split(name)
+	if err != nil || dir == "." {
+		return file, err
+	}
+	return dir + string(filepath.Separator) + file, nil
+}
+
+// Split is Rel in two parts: the folder relative to the data folder ("."
+// for a name without dots) and the file's name in it (a.b.c → a/b and
+// c.wsp), with Rel's rules. It checks the name in one pass and allocates
+// only the two strings.
+func Split(name string) (dir, file string, err error) {
+	if err := check(name); err != nil {
+		return "", "", err
+	}
+	i := strings.LastIndexByte(name, '.')
+	if i < 0 {
+		return ".", name + Ext, nil
+	}
+	return strings.ReplaceAll(name[:i], ".", string(filepath.Separator)), name[i+1:] + Ext, nil
+}
+
+// check applies Rel's rules to name.
+func check(name string) error {
 	if name == "" {
-		return "", ErrEmpty
+		return ErrEmpty
 	}
 	if len(name) > MaxName {
-		return "", fmt.Errorf("%w: %d bytes", ErrTooLong, len(name))
+		return fmt.Errorf("%w: %d bytes", ErrTooLong, len(name))
 	}
 	if i := strings.IndexAny(name, "/\\\x00"); i >= 0 {
-		return "", fmt.Errorf("%w %q in %q", ErrChar, name[i], truncate(name))
+		return fmt.Errorf("%w %q in %q", ErrChar, name[i], truncate(name))
 	}
-	parts := strings.Split(name, ".")
-	for i, p := range parts {
-		if p == "" || strings.Trim(p, ".") == "" {
-			return "", fmt.Errorf("%w in %q", ErrComponent, truncate(name))
+	for rest := name; ; {
+		part, more, found := strings.Cut(rest, ".")
+		if part == "" {
+			return fmt.Errorf("%w in %q", ErrComponent, truncate(name))
 		}
 		limit := MaxComponent
-		if i == len(parts)-1 {
+		if !found {
 			limit -= len(Ext)
 		}
-		if len(p) > limit {
-			return "", fmt.Errorf("%w: %d bytes in %q", ErrLongPart, len(p), truncate(name))
+		if len(part) > limit {
+			return fmt.Errorf("%w: %d bytes in %q", ErrLongPart, len(part), truncate(name))
 		}
+		if !found {
+			return nil
+		}
+		rest = more
 	}
-	return filepath.Join(parts...) + Ext, nil
 }
 
 // Path returns the absolute-or-base-relative file path of name under base.

@@ -119,3 +119,32 @@ func TestSafeComponent(t *testing.T) {
 		}
 	}
 }
+
+// TestSplitMatchesRel: Split's two parts joined are Rel's path, and both
+// refuse the same names, over generated names mixing every rule's edge.
+func TestSplitMatchesRel(t *testing.T) {
+	pieces := []string{"a", "b1", ".", "..", "", "/", "\\", "\x00", ";k=v", strings.Repeat("y", 251), strings.Repeat("z", 252)}
+	rng := uint32(1)
+	next := func(n int) int { rng = rng*1664525 + 1013904223; return int(rng>>8) % n }
+	for i := 0; i < 20000; i++ {
+		var b strings.Builder
+		for k := next(6); k >= 0; k-- {
+			b.WriteString(pieces[next(len(pieces))])
+		}
+		name := b.String()
+		rel, rerr := Rel(name)
+		dir, file, serr := Split(name)
+		if (rerr == nil) != (serr == nil) {
+			t.Fatalf("%q: Rel error %v, Split error %v", name, rerr, serr)
+		}
+		if rerr != nil {
+			continue
+		}
+		if got := filepath.Join(dir, file); got != rel || filepath.Dir(rel) != dir || filepath.Base(rel) != file {
+			t.Fatalf("%q: Split %q + %q, Rel %q", name, dir, file, rel)
+		}
+		if want := filepath.Join(strings.Split(name, ".")...) + Ext; rel != want {
+			t.Fatalf("%q: Rel %q, want %q", name, rel, want)
+		}
+	}
+}

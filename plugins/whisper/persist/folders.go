@@ -38,6 +38,7 @@ type folders struct {
 
 type folder struct {
 	rel    string
+	abs    string // its full path, for errors
 	fd     int
 	opened int64 // Unix seconds
 }
@@ -46,28 +47,29 @@ func newFolders(base string, baseFd, max int) *folders {
 	return &folders{base: base, baseFd: baseFd, max: max, open: map[string]*list.Element{}}
 }
 
-// get returns a descriptor of the folder rel (relative to the data
-// folder; "." for the data folder itself), opening it if needed. The
-// error wraps fs.ErrNotExist when the folder does not exist and
-// errOutside when its path leads outside the data folder.
-func (f *folders) get(rel string, now int64) (int, error) {
+// get returns the folder rel (relative to the data folder; "." for the
+// data folder itself), opening it if needed. The error wraps
+// fs.ErrNotExist when the folder does not exist and errOutside when its
+// path leads outside the data folder.
+func (f *folders) get(rel string, now int64) (*folder, error) {
 	if e, ok := f.open[rel]; ok {
 		d := e.Value.(*folder)
 		if d.opened > now-recheckAfter {
 			f.lru.MoveToFront(e)
-			return d.fd, nil
+			return d, nil
 		}
 		f.drop(e)
 	}
 	fd, err := f.openBeneath(rel)
 	if err != nil {
-		return -1, err
+		return nil, err
 	}
-	f.open[rel] = f.lru.PushFront(&folder{rel: rel, fd: fd, opened: now})
+	d := &folder{rel: rel, abs: filepath.Join(f.base, rel), fd: fd, opened: now}
+	f.open[rel] = f.lru.PushFront(d)
 	for len(f.open) > f.max {
 		f.drop(f.lru.Back())
 	}
-	return fd, nil
+	return d, nil
 }
 
 // forget closes rel's descriptor, if open (its folder may have been

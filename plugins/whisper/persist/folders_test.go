@@ -54,7 +54,7 @@ func TestFoldersLeastRecentlyUsedOut(t *testing.T) {
 	now := time.Now().Unix()
 	fds := map[string]int{}
 	for _, d := range []string{"a", "b", "a", "c"} {
-		fd, err := f.get(d, now)
+		fd, err := f.getFd(d, now)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -75,7 +75,7 @@ func TestFoldersLeastRecentlyUsedOut(t *testing.T) {
 			t.Errorf("evicted descriptor still open: %v", err)
 		}
 	}
-	fd, err := f.get(".", now)
+	fd, err := f.getFd(".", now)
 	if err != nil || !sameDir(t, fd, base) {
 		t.Errorf("data folder itself: %v", err)
 	}
@@ -97,12 +97,12 @@ func TestFoldersRefuseOutside(t *testing.T) {
 	}
 	now := time.Now().Unix()
 	for _, rel := range []string{"abs-out", "rel-out", "abs-out/x", "in/../../outside"} {
-		if _, err := f.get(rel, now); !errors.Is(err, errOutside) {
+		if _, err := f.getFd(rel, now); !errors.Is(err, errOutside) {
 			t.Errorf("%s: err %v, want errOutside", rel, err)
 		}
 	}
 	for rel, want := range map[string]string{"abs-in": "in", "rel-in": "in/deep", "abs-in/deep": "in/deep"} {
-		fd, err := f.get(rel, now)
+		fd, err := f.getFd(rel, now)
 		if err != nil {
 			t.Errorf("%s: %v", rel, err)
 			continue
@@ -111,7 +111,7 @@ func TestFoldersRefuseOutside(t *testing.T) {
 			t.Errorf("%s: not the folder %s", rel, want)
 		}
 	}
-	if _, err := f.get("missing/x", now); !errors.Is(err, fs.ErrNotExist) {
+	if _, err := f.getFd("missing/x", now); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("missing folder: err %v, want fs.ErrNotExist", err)
 	}
 	if len(f.open) != 3 {
@@ -125,7 +125,7 @@ func TestFoldersRefuseOutside(t *testing.T) {
 func TestFoldersReopened(t *testing.T) {
 	f, base, root := newTestFolders(t, 8, "app")
 	now := time.Now().Unix()
-	fd, err := f.get("app", now)
+	fd, err := f.getFd("app", now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -136,10 +136,10 @@ func TestFoldersReopened(t *testing.T) {
 	if err := os.Symlink(filepath.Join(root, "outside"), filepath.Join(base, "app")); err != nil {
 		t.Fatal(err)
 	}
-	if fd2, err := f.get("app", now+recheckAfter-1); err != nil || fd2 != fd {
+	if fd2, err := f.getFd("app", now+recheckAfter-1); err != nil || fd2 != fd {
 		t.Errorf("within recheckAfter: fd %d err %v, want the open %d", fd2, err, fd)
 	}
-	if _, err := f.get("app", now+recheckAfter); !errors.Is(err, errOutside) {
+	if _, err := f.getFd("app", now+recheckAfter); !errors.Is(err, errOutside) {
 		t.Errorf("after recheckAfter: err %v, want errOutside", err)
 	}
 	if len(f.open) != 0 {
@@ -166,4 +166,13 @@ func TestFolderRemovedAndMadeAgain(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(base, "app", "x.wsp")); err != nil {
 		t.Error(err)
 	}
+}
+
+// getFd is get for tests that compare descriptors.
+func (f *folders) getFd(rel string, now int64) (int, error) {
+	d, err := f.get(rel, now)
+	if err != nil {
+		return -1, err
+	}
+	return d.fd, nil
 }

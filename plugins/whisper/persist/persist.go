@@ -342,7 +342,7 @@ func (w *writer) write(b cache.Batch, final bool) bool {
 		p.cache.Requeue(b)
 		return false
 	}
-	rel, err := metricpath.Rel(b.Name)
+	dir, file, err := metricpath.Split(b.Name)
 	if err != nil {
 		p.c.badName.Add(uint64(len(b.Points)))
 		p.cfg.Log.Log("name", "refused metric name: %v", err)
@@ -371,7 +371,7 @@ func (w *writer) write(b cache.Batch, final bool) bool {
 	}
 
 	start := time.Now()
-	err = w.update(rel, b, now, final, !fresh)
+	err = w.update(dir, file, b, now, final, !fresh)
 	p.c.writeNanos.Add(uint64(time.Since(start)))
 	switch {
 	case err == nil:
@@ -429,35 +429,35 @@ var errCreateLimit = errors.New("create limit reached")
 // ErrCorrupt is wrapped by errors about files that are not valid whisper files.
 var ErrCorrupt = wspfile.ErrCorrupt
 
-// update writes b to the file rel (relative to the data folder), creating
-// the file if needed. full (a metric not checked recently) also checks the
-// file's size and compares its archives with the rule that now matches the
-// metric.
-func (w *writer) update(rel string, b cache.Batch, now time.Time, final, full bool) error {
+// update writes b to the file in the folder dir (relative to the data
+// folder), creating the file if needed. full (a metric not checked
+// recently) also checks the file's size and compares its archives with
+// the rule that now matches the metric.
+func (w *writer) update(dir, file string, b cache.Batch, now time.Time, final, full bool) error {
 	p := w.p
 	pts := w.pts[:0]
 	for _, pt := range b.Points {
 		pts = append(pts, wspfile.Point{Time: pt.Time, Value: pt.Value})
 	}
 	w.pts = pts
-	dir, leaf := filepath.Split(rel)
-	dir = filepath.Clean(dir)
-	path := filepath.Join(p.cfg.Base, rel)
-	hdr, res, err := w.updateIn(dir, leaf, path, pts, now.Unix(), full)
+	// The full path only for messages and creation: joining it for every
+	// update cost more than the rest of the writer's own work.
+	path := func() string { return filepath.Join(p.cfg.Base, dir, file) }
+	hdr, res, err := w.updateIn(dir, file, pts, now.Unix(), full)
 	if errors.Is(err, fs.ErrNotExist) {
 		// The folder may have been removed since it was opened.
 		w.dirs.forget(dir)
 		if !final && !p.limiter.allow(now) {
 			return errCreateLimit
 		}
-		if err := w.create(path, p.cfg.Rules.Match(b.Name)); err != nil {
+		if err := w.create(path(), p.cfg.Rules.Match(b.Name)); err != nil {
 			p.c.createErrors.Add(1)
-			p.cfg.Log.Log("create", "creating %s: %v (points kept, will retry)", path, err)
+			p.cfg.Log.Log("create", "creating %s: %v (points kept, will retry)", path(), err)
 			return err
 		}
 		p.c.creates.Add(1)
 		full = false // made just now, by the rule
-		hdr, res, err = w.updateIn(dir, leaf, path, pts, now.Unix(), true)
+		hdr, res, err = w.updateIn(dir, file, pts, now.Unix(), true)
 	}
 	switch {
 	case errors.Is(err, wspfile.ErrSymlink), errors.Is(err, errOutside):
@@ -468,7 +468,7 @@ func (w *writer) update(rel string, b cache.Batch, now time.Time, final, full bo
 		return err
 	case err != nil:
 		p.c.updateErrors.Add(1)
-		p.cfg.Log.Log("update", "updating %s: %v (points kept, will retry)", path, err)
+		p.cfg.Log.Log("update", "updating %s: %v (points kept, will retry)", path(), err)
 		return err
 	}
 	if full && !w.warned[b.Name] {
@@ -476,7 +476,7 @@ func (w *writer) update(rel string, b cache.Batch, now time.Time, final, full bo
 			w.warned[b.Name] = true
 			p.c.mismatch.Add(1)
 			p.cfg.Log.Log("mismatch:"+b.Name, "%s keeps its archives %s; its rule [%s] now says %s (resize with whisper-resize.py to change it)",
-				path, hdr.Archives, rule, archives)
+				path(), hdr.Archives, rule, archives)
 		}
 	}
 	p.c.tooOld.Add(uint64(res.TooOld))
@@ -487,14 +487,14 @@ func (w *writer) update(rel string, b cache.Batch, now time.Time, final, full bo
 	return nil
 }
 
-// updateIn updates the file leaf in the folder dir (relative to the data
-// folder) with pts; path is its full path, for errors.
-func (w *writer) updateIn(dir, leaf, path string, pts []wspfile.Point, now int64, full bool) (*wspfile.Header, wspfile.Result, error) {
-	dfd, err := w.dirs.get(dir, now)
+// updateIn updates the file in the folder dir (relative to the data
+// folder) with pts.
+func (w *writer) updateIn(dir, file string, pts []wspfile.Point, now int64, full bool) (*wspfile.Header, wspfile.Result, error) {
+	d, err := w.dirs.get(dir, now)
 	if err != nil {
 		return nil, wspfile.Result{}, err
 	}
-	return w.wsp.UpdateAt(dfd, leaf, path, pts, now, full)
+	return w.wsp.UpdateAt(d.fd, d.abs, file, pts, now, full)
 }
 
 // create makes the folders and the file, atomically: the file is built

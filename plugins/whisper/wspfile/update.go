@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io/fs"
 	"math"
+	"path/filepath"
 	"slices"
 	"syscall"
 
@@ -72,13 +73,14 @@ type Updater struct {
 // file as long as its header says (one fstat more). The Header returned is
 // valid until the next call.
 func (u *Updater) Update(path string, pts []Point, now int64, full bool) (h *Header, res Result, err error) {
-	return u.UpdateAt(unix.AT_FDCWD, path, path, pts, now, full)
+	return u.UpdateAt(unix.AT_FDCWD, "", path, pts, now, full)
 }
 
-// UpdateAt is Update for the file name in the folder open as dirfd (so the
-// kernel walks one path component instead of the whole path); path names
-// the file in errors.
-func (u *Updater) UpdateAt(dirfd int, name, path string, pts []Point, now int64, full bool) (h *Header, res Result, err error) {
+// UpdateAt is Update for the file name in the folder dir, open as dirfd
+// (so the kernel walks one path component instead of the whole path); dir
+// is used only to name the file in errors.
+func (u *Updater) UpdateAt(dirfd int, dir, name string, pts []Point, now int64, full bool) (h *Header, res Result, err error) {
+	path := lazyPath{dir, name}
 	// O_NOATIME: with relatime, reading a file written since its last
 	// access would otherwise cost an inode update (a journal entry) on
 	// every update. The kernel allows it only to the file's owner.
@@ -91,11 +93,11 @@ func (u *Updater) UpdateAt(dirfd int, name, path string, pts []Point, now int64,
 		if errors.Is(err, syscall.ELOOP) {
 			return nil, res, fmt.Errorf("%s: %w", path, ErrSymlink)
 		}
-		return nil, res, &fs.PathError{Op: "open", Path: path, Err: err}
+		return nil, res, &fs.PathError{Op: "open", Path: path.String(), Err: err}
 	}
 	defer func() {
 		if cerr := syscall.Close(fd); cerr != nil && err == nil {
-			err = &fs.PathError{Op: "close", Path: path, Err: cerr}
+			err = &fs.PathError{Op: "close", Path: path.String(), Err: cerr}
 		}
 	}()
 	u.fd = fd
@@ -113,7 +115,7 @@ func (u *Updater) UpdateAt(dirfd int, name, path string, pts []Point, now int64,
 	if full {
 		var st syscall.Stat_t
 		if err := syscall.Fstat(fd, &st); err != nil {
-			return nil, res, &fs.PathError{Op: "stat", Path: path, Err: err}
+			return nil, res, &fs.PathError{Op: "stat", Path: path.String(), Err: err}
 		}
 		if st.Mode&syscall.S_IFMT != syscall.S_IFREG {
 			return nil, res, fmt.Errorf("%s: %w: not a regular file", path, ErrCorrupt)
@@ -154,6 +156,12 @@ func (u *Updater) UpdateAt(dirfd int, name, path string, pts []Point, now int64,
 	res.TooOld = end
 	return h, res, nil
 }
+
+// lazyPath names a file in errors; the path is joined only when one is
+// formatted, not on every update.
+type lazyPath struct{ dir, name string }
+
+func (p lazyPath) String() string { return filepath.Join(p.dir, p.name) }
 
 // archiveUpdate writes chronologically sorted points into archive i and
 // propagates them into the coarser archives.
