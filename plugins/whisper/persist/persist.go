@@ -440,8 +440,8 @@ func (w *writer) update(dir, file string, b cache.Batch, now time.Time, final, f
 		pts = append(pts, wspfile.Point{Time: pt.Time, Value: pt.Value})
 	}
 	w.pts = pts
-	// The full path only for messages and creation: joining it for every
-	// update cost more than the rest of the writer's own work.
+	// The full path only for messages and creation, not joined for every
+	// update (path joins were a few per cent of the writers' CPU).
 	path := func() string { return filepath.Join(p.cfg.Base, dir, file) }
 	hdr, res, err := w.updateIn(dir, file, pts, now.Unix(), full)
 	if errors.Is(err, fs.ErrNotExist) {
