@@ -16,10 +16,10 @@ import (
 	"time"
 
 	"github.com/dreamcatcher-monitoring/dreamcatcher/internal/metricpath"
+	"github.com/dreamcatcher-monitoring/dreamcatcher/internal/whisperfile"
 	"github.com/dreamcatcher-monitoring/dreamcatcher/whisperserver/attime"
 	"github.com/dreamcatcher-monitoring/dreamcatcher/whisperserver/index"
 	"github.com/dreamcatcher-monitoring/dreamcatcher/whisperserver/store"
-	"github.com/dreamcatcher-monitoring/dreamcatcher/whisperserver/whisper"
 	"github.com/gorilla/mux"
 )
 
@@ -135,9 +135,9 @@ func (a *API) tree(w http.ResponseWriter, r *http.Request) {
 
 type archiveInfo struct {
 	Index           int    `json:"index"`
-	SecondsPerPoint int64  `json:"secondsPerPoint"`
-	Points          int64  `json:"points"`
-	Retention       int64  `json:"retention"`
+	SecondsPerPoint int    `json:"secondsPerPoint"`
+	Points          int    `json:"points"`
+	Retention       int    `json:"retention"`
 	Oldest          *int64 `json:"oldest"`
 	Newest          *int64 `json:"newest"`
 }
@@ -148,7 +148,7 @@ func statusFor(err error) int {
 		return http.StatusNotFound
 	case errors.Is(err, store.ErrBadName), errors.Is(err, store.ErrOutside):
 		return http.StatusBadRequest
-	case errors.Is(err, whisper.ErrCorrupt):
+	case errors.Is(err, whisperfile.ErrCorrupt):
 		return http.StatusUnprocessableEntity
 	}
 	return http.StatusInternalServerError
@@ -157,7 +157,7 @@ func statusFor(err error) int {
 func (a *API) metric(w http.ResponseWriter, r *http.Request) {
 	name := mux.Vars(r)["name"]
 	var out map[string]any
-	err := a.cfg.Store.With(r.Context(), name, func(f *whisper.File) error {
+	err := a.cfg.Store.With(r.Context(), name, func(f *whisperfile.File) error {
 		path, err := metricpath.Path(a.cfg.Store.Root, name)
 		if err != nil {
 			return err
@@ -180,7 +180,7 @@ func (a *API) metric(w http.ResponseWriter, r *http.Request) {
 		}
 		out = map[string]any{
 			"name":              name,
-			"aggregationMethod": f.AggregationMethod,
+			"aggregationMethod": f.Method.String(),
 			"maxRetention":      f.MaxRetention,
 			"xFilesFactor":      float64(f.XFilesFactor),
 			"size":              f.Size(),
@@ -261,7 +261,7 @@ func (a *API) data(w http.ResponseWriter, r *http.Request) {
 	}
 	archive := -1
 	if s := q.Get("archive"); s != "" {
-		if archive, err = strconv.Atoi(s); err != nil || archive < 0 || archive >= whisper.MaxArchives {
+		if archive, err = strconv.Atoi(s); err != nil || archive < 0 || archive >= whisperfile.MaxArchives {
 			WriteError(w, http.StatusBadRequest, "archive must be an archive index (0, 1, …)")
 			return
 		}
@@ -305,7 +305,7 @@ func (a *API) data(w http.ResponseWriter, r *http.Request) {
 	points := 0
 	for _, name := range names {
 		so := seriesOut{Name: name}
-		err := a.cfg.Store.With(r.Context(), name, func(f *whisper.File) error {
+		err := a.cfg.Store.With(r.Context(), name, func(f *whisperfile.File) error {
 			if archive >= len(f.Archives) {
 				return fmt.Errorf("no archive %d (the file has %d)", archive, len(f.Archives))
 			}
@@ -315,14 +315,14 @@ func (a *API) data(w http.ResponseWriter, r *http.Request) {
 			}
 			idx := archive
 			if idx < 0 {
-				idx = f.ChooseArchive(max(from, nowU-f.MaxRetention), nowU)
+				idx = f.ChooseArchive(max(from, nowU-int64(f.MaxRetention)), nowU)
 			}
 			ar := f.Archives[idx]
 			so.Archive = &idx
-			so.AggregationMethod = f.AggregationMethod
-			so.Step = ar.SecondsPerPoint
+			so.AggregationMethod = f.Method.String()
+			so.Step = int64(ar.SecondsPerPoint)
 			if ws == nil {
-				so.Start = from - pmod(from, so.Step) + so.Step
+				so.Start = from - whisperfile.FloorMod(from, so.Step) + so.Step
 				so.End = so.Start
 				so.Values = jsonFloats{}
 				return nil
@@ -330,7 +330,7 @@ func (a *API) data(w http.ResponseWriter, r *http.Request) {
 			so.Start, so.End, so.Values = ws.Start, ws.Start+int64(len(ws.Values))*ws.Step, ws.Values
 			if maxDP > 0 && len(ws.Values) > maxDP {
 				vpp := (len(ws.Values) + maxDP - 1) / maxDP
-				so.Values = consolidate(ws.Values, vpp, f.AggregationMethod)
+				so.Values = whisperfile.ConsolidateValues(ws.Values, vpp, f.Method.String(), 0)
 				so.Step *= int64(vpp)
 				so.End = so.Start + int64(len(so.Values))*so.Step
 			}
@@ -353,65 +353,4 @@ func (a *API) data(w http.ResponseWriter, r *http.Request) {
 		out = append(out, so)
 	}
 	WriteJSON(w, http.StatusOK, map[string]any{"from": from, "until": until, "series": out})
-}
-
-func pmod(a, b int64) int64 {
-	m := a % b
-	if m < 0 {
-		m += b
-	}
-	return m
-}
-
-// consolidate groups vpp points into one with the whisper aggregation
-// method; a bucket without any value stays null.
-func consolidate(v []float64, vpp int, method string) []float64 {
-	out := make([]float64, 0, (len(v)+vpp-1)/vpp)
-	for i := 0; i < len(v); i += vpp {
-		b := v[i:min(i+vpp, len(v))]
-		n, sum := 0, 0.0
-		last := math.NaN()
-		mx, mn := math.Inf(-1), math.Inf(1)
-		absmax, absmin := math.NaN(), math.NaN()
-		for _, x := range b {
-			if math.IsNaN(x) {
-				continue
-			}
-			n++
-			sum += x
-			last = x
-			mx, mn = math.Max(mx, x), math.Min(mn, x)
-			if math.IsNaN(absmax) || math.Abs(x) > math.Abs(absmax) {
-				absmax = x
-			}
-			if math.IsNaN(absmin) || math.Abs(x) < math.Abs(absmin) {
-				absmin = x
-			}
-		}
-		if n == 0 {
-			out = append(out, math.NaN())
-			continue
-		}
-		var r float64
-		switch method {
-		case "sum":
-			r = sum
-		case "last":
-			r = last
-		case "max":
-			r = mx
-		case "min":
-			r = mn
-		case "avg_zero":
-			r = sum / float64(len(b))
-		case "absmax":
-			r = absmax
-		case "absmin":
-			r = absmin
-		default:
-			r = sum / float64(n)
-		}
-		out = append(out, r)
-	}
-	return out
 }

@@ -12,9 +12,9 @@ import (
 	"strings"
 
 	"github.com/dreamcatcher-monitoring/dreamcatcher/internal/metricpath"
+	"github.com/dreamcatcher-monitoring/dreamcatcher/internal/whisperfile"
 	"github.com/dreamcatcher-monitoring/dreamcatcher/whisperserver/index"
 	"github.com/dreamcatcher-monitoring/dreamcatcher/whisperserver/render"
-	"github.com/dreamcatcher-monitoring/dreamcatcher/whisperserver/whisper"
 	"github.com/gorilla/mux"
 	ogórek "github.com/kisielk/og-rek"
 )
@@ -210,8 +210,8 @@ func nodeList(ms []index.Match) []index.Match {
 // the retention to the file's mtime.
 func (a *API) intervals(r *http.Request, name string, now int64) (int64, int64, bool) {
 	var start, end int64
-	err := a.cfg.Store.With(r.Context(), name, func(f *whisper.File) error {
-		start = now - f.MaxRetention
+	err := a.cfg.Store.With(r.Context(), name, func(f *whisperfile.File) error {
+		start = now - int64(f.MaxRetention)
 		path, err := metricpath.Path(a.cfg.Store.Root, name)
 		if err != nil {
 			return err

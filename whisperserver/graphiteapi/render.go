@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/dreamcatcher-monitoring/dreamcatcher/internal/whisperfile"
 	"github.com/dreamcatcher-monitoring/dreamcatcher/whisperserver/render"
 	"github.com/dreamcatcher-monitoring/dreamcatcher/whisperserver/store"
 	ogórek "github.com/kisielk/og-rek"
@@ -158,7 +159,7 @@ func consolidateForJSON(series []*render.Series, maxDataPoints int) {
 		if float64(maxDataPoints) < n {
 			vpp := int64(math.Ceil(n / float64(maxDataPoints)))
 			spp := vpp * s.Step
-			nudge := spp + pmod(s.Start, s.Step) - pmod(s.Start, spp)
+			nudge := spp + whisperfile.FloorMod(s.Start, s.Step) - whisperfile.FloorMod(s.Start, spp)
 			s.Start += nudge
 			lose := int(nudge / s.Step)
 			for r := 1; r < lose && len(s.Values) > 0; r++ {
@@ -167,14 +168,6 @@ func consolidateForJSON(series []*render.Series, maxDataPoints int) {
 			s.ValuesPerPoint = int(vpp)
 		}
 	}
-}
-
-func pmod(a, b int64) int64 {
-	m := a % b
-	if m < 0 {
-		m += b
-	}
-	return m
 }
 
 // appendJSONFloat writes v as JSON (null for gaps, ±1e9999 for infinities).

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/dreamcatcher-monitoring/dreamcatcher/internal/whisperfile"
 	"github.com/dreamcatcher-monitoring/dreamcatcher/whisperserver/attime"
 )
 
@@ -33,7 +34,7 @@ type Func struct {
 var (
 	pSeries        = Param{Name: "seriesList", Type: "seriesList", Required: true}
 	pSeriesLists   = Param{Name: "seriesLists", Type: "seriesList", Required: true, Multiple: true}
-	consolidations = []string{"sum", "average", "avg", "avg_zero", "min", "max", "first", "last"}
+	consolidations = whisperfile.ConsolidationFuncs()
 	aggFuncNames   = []string{"average", "avg", "avg_zero", "median", "sum", "total", "min", "max", "diff", "stddev", "count", "range", "rangeOf", "multiply", "last", "current"}
 )
 

@@ -8,6 +8,8 @@ import (
 	"math"
 	"strconv"
 	"strings"
+
+	"github.com/dreamcatcher-monitoring/dreamcatcher/internal/whisperfile"
 )
 
 // Series is one time series: Values[i] is the point at Start+i*Step (raw,
@@ -50,76 +52,9 @@ func (s *Series) Points() []float64 {
 	out := make([]float64, 0, (len(s.Values)+vpp-1)/vpp)
 	for i := 0; i < len(s.Values); i += vpp {
 		j := min(i+vpp, len(s.Values))
-		out = append(out, consolidate(s.ConsolidationFunc, s.Values[i:j], vpp, s.XFilesFactor))
+		out = append(out, whisperfile.Consolidate(s.ConsolidationFunc, s.Values[i:j], vpp, s.XFilesFactor))
 	}
 	return out
-}
-
-// consolidate reduces one bucket as graphite-web's TimeSeries does.
-func consolidate(fn string, bucket []float64, vpp int, xff float64) float64 {
-	nonNull := 0
-	for _, v := range bucket {
-		if !math.IsNaN(v) {
-			nonNull++
-		}
-	}
-	if nonNull == 0 || float64(nonNull)/float64(vpp) < xff {
-		return math.NaN()
-	}
-	switch fn {
-	case "sum":
-		return sumOf(bucket)
-	case "max":
-		return maxOf(bucket)
-	case "min":
-		return minOf(bucket)
-	case "first":
-		for _, v := range bucket {
-			if !math.IsNaN(v) {
-				return v
-			}
-		}
-	case "last":
-		for i := len(bucket) - 1; i >= 0; i-- {
-			if !math.IsNaN(bucket[i]) {
-				return bucket[i]
-			}
-		}
-	case "avg_zero":
-		t := 0.0
-		for _, v := range bucket {
-			if !math.IsNaN(v) {
-				t += v
-			}
-		}
-		return t / float64(len(bucket))
-	case "absmax":
-		best := math.NaN()
-		for _, v := range bucket {
-			if !math.IsNaN(v) && (math.IsNaN(best) || math.Abs(v) > math.Abs(best)) {
-				best = v
-			}
-		}
-		return best
-	case "absmin":
-		best := math.NaN()
-		for _, v := range bucket {
-			if !math.IsNaN(v) && (math.IsNaN(best) || math.Abs(v) < math.Abs(best)) {
-				best = v
-			}
-		}
-		return best
-	}
-	return sumOf(bucket) / float64(nonNull) // average
-}
-
-// ValidConsolidation reports whether fn is a consolidation function.
-func ValidConsolidation(fn string) bool {
-	switch fn {
-	case "sum", "average", "avg", "avg_zero", "min", "max", "first", "last", "absmax", "absmin":
-		return true
-	}
-	return false
 }
 
 func sumOf(v []float64) float64 {

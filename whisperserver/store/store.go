@@ -14,9 +14,9 @@ import (
 	"sync/atomic"
 
 	"github.com/dreamcatcher-monitoring/dreamcatcher/internal/metricpath"
+	"github.com/dreamcatcher-monitoring/dreamcatcher/internal/whisperfile"
 	"github.com/dreamcatcher-monitoring/dreamcatcher/whisperserver/index"
 	"github.com/dreamcatcher-monitoring/dreamcatcher/whisperserver/render"
-	"github.com/dreamcatcher-monitoring/dreamcatcher/whisperserver/whisper"
 )
 
 // Errors a handler maps to HTTP statuses.
@@ -50,7 +50,7 @@ func New(ix *index.Index, maxOpen int, log *slog.Logger) *Store {
 }
 
 // With opens the metric's file read-only and calls fn with it.
-func (s *Store) With(ctx context.Context, name string, fn func(*whisper.File) error) error {
+func (s *Store) With(ctx context.Context, name string, fn func(*whisperfile.File) error) error {
 	path, err := metricpath.Path(s.Root, name)
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrBadName, err)
@@ -71,7 +71,7 @@ func (s *Store) With(ctx context.Context, name string, fn func(*whisper.File) er
 		}
 		return fmt.Errorf("%w: %s", ErrOutside, name)
 	}
-	f, err := whisper.Open(path)
+	f, err := whisperfile.Open(path)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			return fmt.Errorf("%w: %s", ErrNotFound, name)
@@ -125,13 +125,13 @@ func (s *Store) Fetch(ctx context.Context, pattern string, start, end, now int64
 			return nil, err
 		}
 		var ser *render.Series
-		err := s.With(ctx, name, func(f *whisper.File) error {
+		err := s.With(ctx, name, func(f *whisperfile.File) error {
 			ws, err := f.Fetch(start, end, now, -1)
 			if err != nil || ws == nil {
 				return err
 			}
 			ser = &render.Series{Name: name, PathExpression: pattern, Start: ws.Start, End: ws.End, Step: ws.Step,
-				Values: ws.Values, ValuesPerPoint: 1, ConsolidationFunc: f.AggregationMethod, XFilesFactor: o.XFilesFactor}
+				Values: ws.Values, ValuesPerPoint: 1, ConsolidationFunc: f.Method.String(), XFilesFactor: o.XFilesFactor}
 			return nil
 		})
 		if err != nil {

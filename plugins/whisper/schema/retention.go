@@ -12,17 +12,13 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/dreamcatcher-monitoring/dreamcatcher/internal/whisperfile"
 )
 
 // Archive is one retention level: a point every SecondsPerPoint seconds,
-// Points of them.
-type Archive struct {
-	SecondsPerPoint int
-	Points          int
-}
-
-// Retention is the time the archive covers, in seconds.
-func (a Archive) Retention() int { return a.SecondsPerPoint * a.Points }
+// Points of them (whisperfile's, the format's own type).
+type Archive = whisperfile.Archive
 
 // Archives is a file's archive list, finest first once validated.
 type Archives []Archive
@@ -62,9 +58,9 @@ func (as Archives) MaxRetention() int {
 
 // FileSize is the size in bytes of a whisper file with these archives.
 func (as Archives) FileSize() int64 {
-	size := int64(16 + 12*len(as))
+	size := int64(whisperfile.MetadataSize + whisperfile.ArchiveInfoSize*len(as))
 	for _, a := range as {
-		size += int64(a.Points) * 12
+		size += a.Size()
 	}
 	return size
 }

@@ -85,12 +85,13 @@ print(json.dumps(out))
 }
 
 func TestParseMethod(t *testing.T) {
-	for in, want := range map[string]Method{"average": Average, "AVG": Average, "sum": Sum, " last ": Last, "max": Max, "min": Min} {
+	for in, want := range map[string]Method{"average": Average, "AVG": Average, "sum": Sum, " last ": Last, "max": Max, "min": Min,
+		"avg_zero": AvgZero, "AbsMax": AbsMax, "absmin": AbsMin} {
 		if m, err := ParseMethod(in); err != nil || m != want {
 			t.Errorf("ParseMethod(%q) = %v, %v", in, m, err)
 		}
 	}
-	for _, in := range []string{"", "median", "absmax", "avg_zero"} {
+	for _, in := range []string{"", "median", "avgzero", "abs", "first"} {
 		if _, err := ParseMethod(in); !errors.Is(err, ErrMethod) {
 			t.Errorf("ParseMethod(%q) error = %v", in, err)
 		}
@@ -128,6 +129,18 @@ aggregationMethod = sum
 [only_xff]
 pattern = ^xff\.
 xFilesFactor = 0.9
+
+[zero_filled]
+pattern = ^app\.hits$
+aggregationMethod = avg_zero
+
+[largest_swing]
+pattern = \.delta$
+aggregationMethod = absmax
+
+[smallest_error]
+pattern = \.error$
+aggregationMethod = ABSMIN
 `
 
 func TestConfFilesAndMatch(t *testing.T) {
@@ -156,6 +169,9 @@ func TestConfFilesAndMatch(t *testing.T) {
 		{"stats.timers.a.mean", "stats", "10:2160,60:8640,600:259200", 0.5, Average},
 		{"xff.thing", "default_1min_for_1day", "60:1440", 0.9, Average},
 		{"stats_counts.hits", "default_1min_for_1day", "60:1440", 0, Sum},
+		{"app.hits", "default_1min_for_1day", "60:1440", 0.5, AvgZero},
+		{"app.delta", "default_1min_for_1day", "60:1440", 0.5, AbsMax},
+		{"app.error", "default_1min_for_1day", "60:1440", 0.5, AbsMin},
 	}
 	for _, c := range cases {
 		m := r.Match(c.name)

@@ -1,4 +1,4 @@
-package wspfile
+package whisperfile
 
 import (
 	"cmp"
@@ -12,8 +12,6 @@ import (
 	"syscall"
 
 	"golang.org/x/sys/unix"
-
-	"github.com/dreamcatcher-monitoring/dreamcatcher/plugins/whisper/schema"
 )
 
 // Point is one value at a Unix time.
@@ -109,7 +107,7 @@ func (u *Updater) UpdateAt(dirfd int, dir, name string, pts []Point, now int64, 
 		return nil, res, fmt.Errorf("reading header of %s: %w", path, err)
 	}
 	h = &u.hdr
-	if err := parseHeader(u.buf[:n], h); err != nil {
+	if err := ParseHeader(u.buf[:n], h); err != nil {
 		return nil, res, fmt.Errorf("%s: %w", path, err)
 	}
 	if full {
@@ -120,16 +118,16 @@ func (u *Updater) UpdateAt(dirfd int, dir, name string, pts []Point, now int64, 
 		if st.Mode&syscall.S_IFMT != syscall.S_IFREG {
 			return nil, res, fmt.Errorf("%s: %w: not a regular file", path, ErrCorrupt)
 		}
-		if err := h.checkSize(st.Size); err != nil {
+		if err := h.CheckSize(st.Size); err != nil {
 			return nil, res, fmt.Errorf("%s: %w", path, err)
 		}
 	}
 	u.offs, u.bases = u.offs[:0], u.bases[:0]
-	off := h.dataStart()
+	off := h.DataStart()
 	for _, a := range h.Archives {
 		u.offs = append(u.offs, off)
 		u.bases = append(u.bases, -1)
-		off += int64(a.Points) * pointSize
+		off += int64(a.Points) * PointSize
 	}
 	if first := u.offs[0]; first+4 <= int64(n) {
 		u.bases[0] = int64(binary.BigEndian.Uint32(u.buf[first:]))
@@ -169,7 +167,7 @@ func (u *Updater) archiveUpdate(i int, pts []Point) error {
 	step := int64(u.hdr.Archives[i].SecondsPerPoint)
 	al := u.al[:0]
 	for _, p := range pts {
-		iv := p.Time - floorMod(p.Time, step)
+		iv := p.Time - FloorMod(p.Time, step)
 		if len(al) > 0 && al[len(al)-1].Time == iv {
 			al[len(al)-1].Value = p.Value
 			continue
@@ -201,7 +199,7 @@ func (u *Updater) archiveUpdate(i int, pts []Point) error {
 		further := false
 		last := int64(math.MinInt64)
 		for _, p := range al {
-			iv := p.Time - floorMod(p.Time, lstep)
+			iv := p.Time - FloorMod(p.Time, lstep)
 			if iv == last {
 				continue
 			}
@@ -223,11 +221,11 @@ func (u *Updater) archiveUpdate(i int, pts []Point) error {
 // writeRun writes points of consecutive intervals into archive i's ring.
 func (u *Updater) writeRun(i int, base int64, run []Point) error {
 	a := u.hdr.Archives[i]
-	step, size := int64(a.SecondsPerPoint), int64(a.Points)*pointSize
+	step, size := int64(a.SecondsPerPoint), int64(a.Points)*PointSize
 	if len(run) > a.Points { // longer than the ring: its oldest would be overwritten anyway
 		run = run[len(run)-a.Points:]
 	}
-	rel := floorMod(floorDiv(run[0].Time-base, step)*pointSize, size)
+	rel := FloorMod(FloorDiv(run[0].Time-base, step)*PointSize, size)
 	b := u.pack[:0]
 	for _, p := range run {
 		b = binary.BigEndian.AppendUint32(b, uint32(p.Time))
@@ -243,7 +241,7 @@ func (u *Updater) writeRun(i int, base int64, run []Point) error {
 		if err := u.writeAt(b[first:], u.offs[i]); err != nil {
 			return err
 		}
-		u.bases[i] = run[first/pointSize].Time
+		u.bases[i] = run[first/PointSize].Time
 	case rel == 0:
 		u.bases[i] = run[0].Time
 	}
@@ -256,17 +254,17 @@ func (u *Updater) writeRun(i int, base int64, run []Point) error {
 func (u *Updater) propagate(ts int64, hi, lo int) (bool, error) {
 	H, L := u.hdr.Archives[hi], u.hdr.Archives[lo]
 	hstep, lstep := int64(H.SecondsPerPoint), int64(L.SecondsPerPoint)
-	hsize, lsize := int64(H.Points)*pointSize, int64(L.Points)*pointSize
-	start := ts - floorMod(ts, lstep)
+	hsize, lsize := int64(H.Points)*PointSize, int64(L.Points)*PointSize
+	start := ts - FloorMod(ts, lstep)
 	hbase, err := u.base(hi)
 	if err != nil {
 		return false, err
 	}
 	var relFirst int64
 	if hbase != 0 {
-		relFirst = floorMod(floorDiv(start-hbase, hstep)*pointSize, hsize)
+		relFirst = FloorMod(FloorDiv(start-hbase, hstep)*PointSize, hsize)
 	}
-	relLast := (relFirst + lstep/hstep*pointSize) % hsize
+	relLast := (relFirst + lstep/hstep*PointSize) % hsize
 	var n int64
 	if relFirst < relLast {
 		n = relLast - relFirst
@@ -293,12 +291,12 @@ func (u *Updater) propagate(ts int64, hi, lo int) (bool, error) {
 			return false, err
 		}
 	}
-	count := len(s) / pointSize
+	count := len(s) / PointSize
 	vals := u.vals[:0]
 	cur := start
 	for k := 0; k < count; k++ {
-		if int64(binary.BigEndian.Uint32(s[k*pointSize:])) == cur {
-			vals = append(vals, math.Float64frombits(binary.BigEndian.Uint64(s[k*pointSize+4:])))
+		if int64(binary.BigEndian.Uint32(s[k*PointSize:])) == cur {
+			vals = append(vals, math.Float64frombits(binary.BigEndian.Uint64(s[k*PointSize+4:])))
 		}
 		cur += hstep
 	}
@@ -306,16 +304,16 @@ func (u *Updater) propagate(ts int64, hi, lo int) (bool, error) {
 	if len(vals) == 0 || float64(len(vals))/float64(count) < float64(u.hdr.XFilesFactor) {
 		return false, nil
 	}
-	var pt [pointSize]byte
+	var pt [PointSize]byte
 	binary.BigEndian.PutUint32(pt[:], uint32(start))
-	binary.BigEndian.PutUint64(pt[4:], math.Float64bits(aggregate(u.hdr.Method, vals)))
+	binary.BigEndian.PutUint64(pt[4:], math.Float64bits(Aggregate(u.hdr.Method, vals, count)))
 	lbase, err := u.base(lo)
 	if err != nil {
 		return false, err
 	}
 	var rel int64
 	if lbase != 0 {
-		rel = floorMod(floorDiv(start-lbase, lstep)*pointSize, lsize)
+		rel = FloorMod(FloorDiv(start-lbase, lstep)*PointSize, lsize)
 	}
 	if err := u.writeAt(pt[:], u.offs[lo]+rel); err != nil {
 		return false, err
@@ -324,41 +322,6 @@ func (u *Updater) propagate(ts int64, hi, lo int) (bool, error) {
 		u.bases[lo] = start
 	}
 	return true, nil
-}
-
-// aggregate combines known values as whisper.py does (max and min keep the
-// first of equal values and skip NaN comparisons the same way).
-func aggregate(m schema.Method, vals []float64) float64 {
-	switch m {
-	case schema.Sum, schema.Average:
-		s := 0.0
-		for _, v := range vals {
-			s += v
-		}
-		if m == schema.Average {
-			return s / float64(len(vals))
-		}
-		return s
-	case schema.Last:
-		return vals[len(vals)-1]
-	case schema.Max:
-		r := vals[0]
-		for _, v := range vals[1:] {
-			if v > r {
-				r = v
-			}
-		}
-		return r
-	case schema.Min:
-		r := vals[0]
-		for _, v := range vals[1:] {
-			if v < r {
-				r = v
-			}
-		}
-		return r
-	}
-	panic(fmt.Sprintf("wspfile: aggregation method %d passed the header check", m))
 }
 
 // base returns archive i's base interval (0: the archive was never written).
@@ -415,21 +378,4 @@ func (u *Updater) writeAt(b []byte, off int64) error {
 		b, off = b[m:], off+int64(m)
 	}
 	return nil
-}
-
-// floorDiv and floorMod round toward minus infinity, like Python's // and %.
-func floorDiv(a, b int64) int64 {
-	q := a / b
-	if (a%b != 0) && ((a < 0) != (b < 0)) {
-		q--
-	}
-	return q
-}
-
-func floorMod(a, b int64) int64 {
-	m := a % b
-	if m != 0 && ((m < 0) != (b < 0)) {
-		m += b
-	}
-	return m
 }

@@ -1,4 +1,4 @@
-package wspfile
+package whisperfile
 
 import (
 	"bytes"
@@ -15,12 +15,11 @@ import (
 	"testing"
 
 	"github.com/dreamcatcher-monitoring/dreamcatcher/internal/testutil"
-	"github.com/dreamcatcher-monitoring/dreamcatcher/plugins/whisper/schema"
 )
 
 // newFile writes an empty whisper file (zeroed archives) like whisper.py's
 // create.
-func newFile(t testing.TB, path string, m schema.Method, xff float32, as schema.Archives) {
+func createFile(t testing.TB, path string, m Method, xff float32, as []Archive) {
 	t.Helper()
 	hdr, size := EncodeHeader(m, xff, as)
 	if err := os.WriteFile(path, append(hdr, make([]byte, size-int64(len(hdr)))...), 0o644); err != nil {
@@ -65,13 +64,14 @@ func TestUpdateMatchesWhisperPy(t *testing.T) {
 	rng := rand.New(rand.NewSource(42))
 	var cases []pyCase
 	var ours []string
+	var methods []Method
 	var u Updater
 	written := 0
 	for c := 0; c < 1500; c++ {
-		var as schema.Archives
+		var as []Archive
 		spp := []int{1, 2, 5, 10}[rng.Intn(4)]
 		for k := 1 + rng.Intn(3); k > 0; k-- {
-			as = append(as, schema.Archive{SecondsPerPoint: spp, Points: 2 + rng.Intn(12)})
+			as = append(as, Archive{SecondsPerPoint: spp, Points: 2 + rng.Intn(12)})
 			spp *= 2 + rng.Intn(4)
 		}
 		// whisper.py needs each archive to cover more time than the finer one
@@ -83,15 +83,15 @@ func TestUpdateMatchesWhisperPy(t *testing.T) {
 				as[k].Points = as[k-1].Retention()/as[k].SecondsPerPoint + 1 + rng.Intn(4)
 			}
 		}
-		m := schema.Method(1 + rng.Intn(5))
+		m := Method(1 + rng.Intn(8))
 		xff := []float32{0, 0.25, 0.5, 0.7, 1}[rng.Intn(5)]
 		a := filepath.Join(dir, fmt.Sprintf("go%d.wsp", c))
 		b := filepath.Join(dir, fmt.Sprintf("py%d.wsp", c))
-		newFile(t, a, m, xff, as)
-		newFile(t, b, m, xff, as)
+		createFile(t, a, m, xff, as)
+		createFile(t, b, m, xff, as)
 		pc := pyCase{Path: b}
 		now := int64(1_700_000_000 + rng.Intn(1000))
-		maxRet := int64(as.MaxRetention())
+		maxRet := int64(as[len(as)-1].Retention())
 		for op := 1 + rng.Intn(6); op > 0; op-- {
 			now += int64(rng.Intn(int(maxRet/2 + 2)))
 			span := maxRet + int64(as[0].SecondsPerPoint)*3
@@ -121,6 +121,7 @@ func TestUpdateMatchesWhisperPy(t *testing.T) {
 		}
 		cases = append(cases, pc)
 		ours = append(ours, a)
+		methods = append(methods, m)
 	}
 	if written == 0 {
 		t.Fatal("no point was written")
@@ -142,9 +143,9 @@ func TestUpdateMatchesWhisperPy(t *testing.T) {
 			if differ <= 3 {
 				t.Errorf("case %d: file differs from whisper.py's (%d bytes); ops %+v", i, len(ga), cases[i].Ops)
 				var h Header
-				_ = parseHeader(ga, &h)
+				_ = ParseHeader(ga, &h)
 				t.Logf("header %+v", h)
-				for o := int(h.dataStart()); o+12 <= len(ga); o += 12 {
+				for o := int(h.DataStart()); o+12 <= len(ga); o += 12 {
 					if !bytes.Equal(ga[o:o+12], pb[o:o+12]) {
 						t.Logf("offset %d: ours %d %v, whisper.py %d %v", o, binary.BigEndian.Uint32(ga[o:]), math.Float64frombits(binary.BigEndian.Uint64(ga[o+4:])),
 							binary.BigEndian.Uint32(pb[o:]), math.Float64frombits(binary.BigEndian.Uint64(pb[o+4:])))
@@ -156,6 +157,28 @@ func TestUpdateMatchesWhisperPy(t *testing.T) {
 	if differ > 0 {
 		t.Fatalf("%d of %d files differ", differ, len(ours))
 	}
+	// Every method was checked on files whose coarser archives got
+	// rolled-up points.
+	rolled := map[Method]int{}
+	for i, a := range ours {
+		b, _ := os.ReadFile(a)
+		var h Header
+		if err := ParseHeader(b, &h); err != nil {
+			t.Fatal(err)
+		}
+		for k := 1; k < len(h.Archives); k++ {
+			if !bytes.Equal(b[h.Offset(k):h.Offset(k)+h.Archives[k].Size()], make([]byte, h.Archives[k].Size())) {
+				rolled[methods[i]]++
+				break
+			}
+		}
+	}
+	for m := Average; m <= AbsMin; m++ {
+		if rolled[m] < 20 {
+			t.Errorf("only %d files of method %v have rolled-up points", rolled[m], m)
+		}
+	}
+	t.Logf("files with rolled-up points per method: %v", rolled)
 }
 
 // TestUpdateRunLongerThanRing writes six consecutive seconds (some in the
@@ -163,7 +186,7 @@ func TestUpdateMatchesWhisperPy(t *testing.T) {
 // archive is not touched.
 func TestUpdateRunLongerThanRing(t *testing.T) {
 	p := filepath.Join(t.TempDir(), "f.wsp")
-	newFile(t, p, schema.Last, 0, schema.Archives{{SecondsPerPoint: 1, Points: 4}, {SecondsPerPoint: 100, Points: 2}})
+	createFile(t, p, Last, 0, []Archive{{SecondsPerPoint: 1, Points: 4}, {SecondsPerPoint: 100, Points: 2}})
 	var u Updater
 	now := int64(1_700_000_000)
 	var pts []Point
@@ -195,7 +218,7 @@ func TestUpdateRunLongerThanRing(t *testing.T) {
 func TestUpdateRefusals(t *testing.T) {
 	dir := t.TempDir()
 	good := filepath.Join(dir, "good.wsp")
-	newFile(t, good, schema.Average, 0.5, schema.Archives{{SecondsPerPoint: 10, Points: 6}})
+	createFile(t, good, Average, 0.5, []Archive{{SecondsPerPoint: 10, Points: 6}})
 	var u Updater
 	now := int64(1_700_000_000)
 	pt := []Point{{now, 1}}
@@ -241,7 +264,7 @@ func TestUpdateRefusals(t *testing.T) {
 func FuzzUpdate(f *testing.F) {
 	dir := f.TempDir()
 	seed := filepath.Join(dir, "seed.wsp")
-	newFile(f, seed, schema.Sum, 0.5, schema.Archives{{SecondsPerPoint: 1, Points: 5}, {SecondsPerPoint: 5, Points: 4}})
+	createFile(f, seed, Sum, 0.5, []Archive{{SecondsPerPoint: 1, Points: 5}, {SecondsPerPoint: 5, Points: 4}})
 	b, _ := os.ReadFile(seed)
 	f.Add(b, int64(1_700_000_000), int64(3))
 	f.Add(b[:40], int64(5), int64(0))

@@ -1,4 +1,4 @@
-package whisper
+package whisperfile
 
 import (
 	"bytes"
@@ -87,7 +87,7 @@ func TestFetchMatchesWhisperPy(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	if f.AggregationMethod != "sum" || f.MaxRetention != 3600 || f.XFilesFactor != 0.5 || len(f.Archives) != 2 {
+	if f.Method != Sum || f.MaxRetention != 3600 || f.XFilesFactor != 0.5 || len(f.Archives) != 2 {
 		t.Fatalf("header = %+v", f.Header)
 	}
 	for i, r := range ranges {
@@ -235,8 +235,8 @@ func FuzzReadHeader(f *testing.F) {
 		if err != nil {
 			return
 		}
-		for _, a := range h.Archives {
-			if a.Offset+a.Points*pointSize > int64(len(b)) || a.SecondsPerPoint <= 0 {
+		for i, a := range h.Archives {
+			if h.Offset(i)+a.Size() > int64(len(b)) || a.SecondsPerPoint <= 0 {
 				t.Fatalf("accepted archive outside the data: %+v (len %d)", a, len(b))
 			}
 		}

@@ -1,4 +1,4 @@
-package whisper
+package whisperfile
 
 import (
 	"path/filepath"
