@@ -260,3 +260,78 @@ func FuzzReadHeader(f *testing.F) {
 		}
 	})
 }
+
+// pyMake creates path with whisper.py's create and fills it with
+// update_many, in batches, as of now: the coarser archives get rolled-up
+// points, the rings wrap.
+const pyMake = `
+import sys, whisper
+path, method, now = sys.argv[1], sys.argv[2], int(sys.argv[3])
+whisper.create(path, [(1, 60), (10, 60), (60, 30)], xFilesFactor=0.3, aggregationMethod=method)
+vals = [3, -42.5, 7.25, -1, 0.5, 12, -0.125, -9, 4, 2.5, -3.75, 40]
+for batch in range(12):
+    t_end = now - 1500 + batch * 125
+    pts = [(t, vals[t % len(vals)] * (1 + t % 5)) for t in range(t_end - 100, t_end) if t % 7 != 3]
+    whisper.update_many(path, pts, now=t_end)
+`
+
+// TestReadWhisperPyFilesEveryMethod reads files that whisper.py made and
+// filled, one per aggregation method, with three archives holding
+// rolled-up points: the header must say what whisper.info says, and every
+// fetch (each archive, ranges on and off the step, across the wrap) must
+// return whisper.py's values.
+func TestReadWhisperPyFilesEveryMethod(t *testing.T) {
+	testutil.RequireWhisperPy(t)
+	dir := t.TempDir()
+	now := int64(1_700_000_000)
+	ranges := [][2]int64{
+		{now - 59, now}, {now - 30, now - 3}, {now - 60, now}, {now - 61, now},
+		{now - 599, now - 1}, {now - 600, now - 100}, {now - 601, now - 7},
+		{now - 1800, now}, {now - 1799, now - 600}, {now - 3000, now - 1000},
+		{now - 5, now - 5}, {now + 1, now + 50}, {now - 9000, now - 5000},
+	}
+	for m := Average; m <= AbsMin; m++ {
+		path := filepath.Join(dir, m.String()+".wsp")
+		if out, err := exec.Command(testutil.PythonWithWhisper, "-c", pyMake, path, m.String(), fmt.Sprint(now)).CombinedOutput(); err != nil {
+			t.Fatalf("%v: whisper.py: %v\n%s", m, err, out)
+		}
+		info := testutil.ReadWhisperPy(t, path, 0, 0)
+		f, err := Open(path)
+		if err != nil {
+			t.Fatalf("%v: %v", m, err)
+		}
+		if f.Method != m || f.Method.String() != info.AggregationMethod || f.MaxRetention != info.MaxRetention ||
+			float64(f.XFilesFactor) != info.XFilesFactor || len(f.Archives) != len(info.Archives) {
+			t.Fatalf("%v: header %+v, whisper.info %+v", m, f.Header, info)
+		}
+		for i, a := range info.Archives {
+			if len(a.Values) == 0 {
+				t.Fatalf("%v: archive %d holds no point", m, i)
+			}
+		}
+		want := pyFetch(t, path, now, ranges)
+		for i, r := range ranges {
+			got, err := f.Fetch(r[0], r[1], now, -1)
+			if err != nil {
+				t.Fatalf("%v: Fetch%v: %v", m, r, err)
+			}
+			w := want[i]
+			if (w == nil) != (got == nil) {
+				t.Fatalf("%v: Fetch%v = %v, whisper.py %v", m, r, got, w)
+			}
+			if w == nil {
+				continue
+			}
+			if got.Start != w.Start || got.End != w.End || got.Step != w.Step || len(got.Values) != len(w.Values) {
+				t.Fatalf("%v: Fetch%v = %d..%d step %d (%d values); whisper.py %d..%d step %d (%d values)",
+					m, r, got.Start, got.End, got.Step, len(got.Values), w.Start, w.End, w.Step, len(w.Values))
+			}
+			for j, v := range w.Values {
+				if g := got.Values[j]; (v == nil) != math.IsNaN(g) || (v != nil && g != *v) {
+					t.Fatalf("%v: Fetch%v value %d = %v, whisper.py %v", m, r, j, g, v)
+				}
+			}
+		}
+		f.Close()
+	}
+}
