@@ -11,10 +11,10 @@ FUZZ_TARGETS := ./plugins/carbon/plaintext:FuzzParseLine \
 	./plugins/carbon/receiver:FuzzAppendLine ./plugins/carbon/receiver:FuzzValidName \
 	./collectors/mongotop:FuzzParseLine ./collectors/mongotop:FuzzNamer \
 	./plugins/whisper/schema:FuzzParseRetentions ./plugins/whisper/schema:FuzzParseConf \
-	./plugins/whisper/wspfile:FuzzUpdate \
+	./internal/whisperfile:FuzzUpdate ./internal/whisperfile:FuzzReadHeader \
 	./plugins/statsd/protocol:FuzzParseLine ./plugins/statsd/protocol:FuzzSimpleLine \
 	./whisperserver/render:FuzzParse ./whisperserver/attime:FuzzParse \
-	./whisperserver/whisper:FuzzReadHeader ./whisperserver/index:FuzzCompile \
+	./whisperserver/index:FuzzCompile \
 	./whisperserver/graphiteapi:FuzzAppendJSONString
 
 .PHONY: all build heka web run test lint gotest fuzz webtest bench clean

@@ -35,9 +35,15 @@ type Result struct {
 	TooOld  int // points older than the file's longest retention, dropped as whisper.py drops them
 }
 
-// Updater updates existing whisper files. It keeps its buffers between
-// calls, so steady-state updates do not allocate; it is not safe for
-// concurrent use.
+// Updater updates existing whisper files in place, point for point the way
+// whisper.py's update_many does: the same archive choice per point, the
+// same slot arithmetic in each ring, the same roll-up into coarser archives
+// with xFilesFactor and the aggregation method (Aggregate). It does so with
+// few system calls (one open without following symlinks, one read for the
+// header and the first archive's base point, the writes, one close),
+// because at a million metrics a writer's time is mostly system calls. It
+// keeps its buffers between calls, so steady-state updates do not
+// allocate; it is not safe for concurrent use.
 type Updater struct {
 	fd     int
 	hdr    Header

@@ -2,7 +2,9 @@
 // definitions ("10s:6h,1m:7d,10m:5y" or the old "seconds:points" form), the
 // archive-list checks whisper.py applies, storage-schemas.conf and
 // storage-aggregation.conf parsing, and first-match-wins rule lookup with
-// defaults that are right for statsd data. It imports nothing of Heka.
+// defaults that are right for statsd data. The file format itself (archive
+// and method types, header, roll-up) lives in internal/whisperfile. It
+// imports nothing of Heka.
 package schema
 
 import (
