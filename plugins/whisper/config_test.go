@@ -39,13 +39,28 @@ func TestConfigRules(t *testing.T) {
 		func(c *Config) { c.DefaultAggMethod = int64(0) },
 		func(c *Config) { c.DefaultAggMethod = 1.5 },
 		func(c *Config) { c.DefaultXFilesFactor = 2 },
-		func(c *Config) { c.Aggregations = []AggregationRule{{Pattern: "x", AggregationMethod: "absmax"}} },
+		func(c *Config) { c.DefaultAggMethod = int64(9) },
+		func(c *Config) { c.Aggregations = []AggregationRule{{Pattern: "x", AggregationMethod: "median"}} },
 	} {
 		c := DefaultConfig()
 		c.DefaultArchiveInfo = [][]int64{{0, 10, 360}}
 		bad(c)
 		if _, err := c.Rules(); err == nil {
 			t.Errorf("accepted %+v", c)
+		}
+	}
+	// whisper.py 1.1's newer methods, by name and by header number.
+	for _, ok := range []func(*Config){
+		func(c *Config) { c.Aggregations = []AggregationRule{{Pattern: "x", AggregationMethod: "absmax"}} },
+		func(c *Config) { c.Aggregations = []AggregationRule{{Pattern: "x", AggregationMethod: "absmin"}} },
+		func(c *Config) { c.DefaultAggMethod = "avg_zero" },
+		func(c *Config) { c.DefaultAggMethod = int64(8) },
+	} {
+		c := DefaultConfig()
+		c.DefaultArchiveInfo = [][]int64{{0, 10, 360}}
+		ok(c)
+		if _, err := c.Rules(); err != nil {
+			t.Errorf("refused %+v: %v", c, err)
 		}
 	}
 	if _, err := Perm("p", "0755"); err != nil {
