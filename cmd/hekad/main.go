@@ -25,11 +25,15 @@ func main() {
 	configPath := flag.String("config", "/etc/hekad.toml",
 		"config file, or a folder whose *.toml files are all loaded")
 	showVersion := flag.Bool("version", false, "print the version and exit")
+	verbose := flag.Bool("verbose", false, "also log Heka's \"Loading: [section]\" line for every plugin section")
 	flag.Parse()
 
 	if *showVersion {
 		fmt.Printf("%s (Heka %s)\n", version.Version, version.Heka)
 		return
+	}
+	if !*verbose {
+		hekad.QuietLoading()
 	}
 	loaded, err := hekad.Load(*configPath)
 	if err != nil {

@@ -45,6 +45,7 @@ type setting struct {
 func run(args []string) error {
 	cfg := server.Defaults()
 	logFormat := "text"
+	accessLog := "false"
 	str := func(p *string) (func(string) error, func() string) {
 		return func(v string) error { *p = v; return nil }, func() string { return *p }
 	}
@@ -89,6 +90,7 @@ func run(args []string) error {
 		mk("rescan-interval", "period of the fallback rescan of the whisper folder", func() (func(string) error, func() string) { return dur(&cfg.RescanInterval) }),
 		mk("timezone", "time zone for Graphite times without one (e.g. UTC, Europe/Paris)", func() (func(string) error, func() string) { return str(&cfg.TimeZone) }),
 		mk("log-format", "log format: text or json", func() (func(string) error, func() string) { return str(&logFormat) }),
+		mk("access-log", "log every request, not only failed ones (true or false)", func() (func(string) error, func() string) { return str(&accessLog) }),
 	}
 
 	fs := flag.NewFlagSet("whisperserver", flag.ContinueOnError)
@@ -158,7 +160,16 @@ func run(args []string) error {
 	default:
 		return fmt.Errorf("log format %q: want text or json", logFormat)
 	}
+	logAll, err := strconv.ParseBool(accessLog)
+	if err != nil {
+		return fmt.Errorf("access-log %q: want true or false", accessLog)
+	}
+	if !logAll {
+		handler = quietAccess{handler}
+	}
 	log := slog.New(handler)
+	// A closed log pipe must not kill the server: writes fail with EPIPE instead.
+	signal.Ignore(syscall.SIGPIPE)
 
 	srv, err := server.New(cfg, static.FS(), log)
 	if err != nil {
@@ -186,4 +197,23 @@ func run(args []string) error {
 
 func envName(key string) string {
 	return strings.ToUpper(strings.ReplaceAll(key, "-", "_"))
+}
+
+// quietAccess drops the access log lines of requests that succeeded (level
+// below warning); failed requests and every other line pass.
+type quietAccess struct{ slog.Handler }
+
+func (q quietAccess) Handle(ctx context.Context, r slog.Record) error {
+	if r.Message == "access" && r.Level < slog.LevelWarn {
+		return nil
+	}
+	return q.Handler.Handle(ctx, r)
+}
+
+func (q quietAccess) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return quietAccess{q.Handler.WithAttrs(attrs)}
+}
+
+func (q quietAccess) WithGroup(name string) slog.Handler {
+	return quietAccess{q.Handler.WithGroup(name)}
 }
