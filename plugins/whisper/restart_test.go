@@ -2,6 +2,7 @@ package whisper_test
 
 import (
 	"bufio"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -12,6 +13,8 @@ import (
 	"time"
 
 	"github.com/dreamcatcher-monitoring/dreamcatcher/internal/testutil"
+	"github.com/dreamcatcher-monitoring/dreamcatcher/plugins/whisper/cache"
+	"github.com/dreamcatcher-monitoring/dreamcatcher/plugins/whisper/dump"
 )
 
 // projectConfig is a hekad config with the project's statsd input (options
@@ -84,4 +87,246 @@ func TestClosedLogPipe(t *testing.T) {
 	if sum, n, _ := sumArchive0(t, path); sum != 12 || n != 1 {
 		t.Errorf("whisper.py reads %d points summing to %v, want 1 point of 12", n, sum)
 	}
+}
+
+// whisperPyTree reads every .wsp file under base with Graphite's whisper.py
+// in one process: metric name → the values of archive 0's stored points.
+func whisperPyTree(t *testing.T, base string) map[string][]float64 {
+	t.Helper()
+	const script = `
+import json, os, struct, sys, whisper
+base = sys.argv[1]
+out = {}
+for root, dirs, files in os.walk(base):
+    for f in files:
+        if not f.endswith('.wsp') or f.startswith('.'):
+            continue
+        p = os.path.join(root, f)
+        a = whisper.info(p)['archives'][0]
+        vals = []
+        with open(p, 'rb') as fh:
+            fh.seek(a['offset'])
+            data = fh.read(a['size'])
+        for i in range(a['points']):
+            ts, v = struct.unpack(whisper.pointFormat, data[i*whisper.pointSize:(i+1)*whisper.pointSize])
+            if ts:
+                vals.append(v)
+        out[os.path.relpath(p, base)[:-4].replace(os.sep, '.')] = vals
+print(json.dumps(out))
+`
+	b, err := exec.Command(testutil.PythonWithWhisper, "-c", script, base).Output()
+	if err != nil {
+		t.Fatalf("whisper.py over %s: %v", base, err)
+	}
+	var out map[string][]float64
+	if err := json.Unmarshal(b, &out); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func gaugeLines(prefix string, n int) []string {
+	var packets []string
+	var cur []string
+	for i := 0; i < n; i++ {
+		cur = append(cur, fmt.Sprintf("%s.m%d:%d|g", prefix, i, i+1))
+		if len(cur) == 50 {
+			packets = append(packets, strings.Join(cur, "\n"))
+			cur = nil
+		}
+	}
+	if len(cur) > 0 {
+		packets = append(packets, strings.Join(cur, "\n"))
+	}
+	return packets
+}
+
+// checkGauges fails unless every gauge prefix.m0 … m(n-1) is on disk with
+// its value, read with whisper.py.
+func checkGauges(t *testing.T, base, prefix string, n int) {
+	t.Helper()
+	tree := whisperPyTree(t, base)
+	missing := 0
+	for i := 0; i < n; i++ {
+		vals, ok := tree[fmt.Sprintf("stats.gauges.%s.m%d", prefix, i)]
+		if !ok || len(vals) == 0 || vals[len(vals)-1] != float64(i+1) && vals[0] != float64(i+1) {
+			missing++
+			if missing <= 3 {
+				t.Errorf("stats.gauges.%s.m%d: %v (present %v), want %d", prefix, i, vals, ok, i+1)
+			}
+		}
+	}
+	if missing > 0 {
+		t.Errorf("%d of %d gauges missing or wrong", missing, n)
+	}
+}
+
+// TestBacklogAtStopDumped: 3,000 new metrics with max_creates_per_second =
+// 100 and flush_timeout = 2 cannot all be created before the stop timeout.
+// What is left is written to the cache dump under base_dir, restored at the
+// next start, written out, and the dump removed: all 3,000 are on disk.
+func TestBacklogAtStopDumped(t *testing.T) {
+	testutil.RequireWhisperPy(t)
+	bin := testutil.Binary(t, "hekad")
+	dir := t.TempDir()
+	port := testutil.FreePort(t)
+	cfg := testutil.WriteFile(t, dir, "hekad.toml", projectConfig(dir, port, "flush_interval = 1",
+		"max_creates_per_second = 100\nflush_timeout = 2"))
+	base := filepath.Join(dir, "heka", "whisper")
+	dumpFile := filepath.Join(dir, "heka", "whisper-cache.DreamcatcherWhisperOutput.dump")
+	const n = 3000
+	p := testutil.Start(t, bin, "-config", cfg)
+	p.WaitOutput("listening on udp", 15*time.Second)
+	testutil.SendUDP(t, fmt.Sprintf("127.0.0.1:%d", port), gaugeLines("bl", n)...)
+	time.Sleep(2500 * time.Millisecond) // a flush or two reach the cache
+	if code := p.Stop(syscall.SIGTERM, 60*time.Second); code != 0 {
+		t.Fatalf("exit code %d", code)
+	}
+	if !strings.Contains(p.Output(), "kept in "+dumpFile) {
+		t.Fatalf("no dump written at stop:\n%s", p.Output())
+	}
+	if !exists(dumpFile) {
+		t.Fatalf("%s missing", dumpFile)
+	}
+	before := len(whisperPyTree(t, base))
+	if before >= n {
+		t.Fatalf("all %d files were made before the stop: the backlog case was not exercised", before)
+	}
+
+	p2 := testutil.Start(t, bin, "-config", cfg)
+	p2.WaitOutput("restored ", 15*time.Second)
+	if exists(dumpFile) {
+		t.Errorf("dump not removed after restore")
+	}
+	testutil.Eventually(t, 90*time.Second, func() bool {
+		c := 0
+		filepath.Walk(base, func(path string, fi os.FileInfo, err error) error {
+			if err == nil && strings.HasSuffix(path, ".wsp") {
+				c++
+			}
+			return nil
+		})
+		return c >= n
+	}, "not all %d files made after the restart", n)
+	if code := p2.Stop(syscall.SIGTERM, 60*time.Second); code != 0 {
+		t.Fatalf("exit code %d", code)
+	}
+	checkGauges(t, base, "bl", n)
+	t.Logf("%d of %d files existed at the first stop", before, n)
+}
+
+// TestRefusedDumps: a damaged dump and a dump made for another data folder
+// are each refused with a clear log line and moved aside; hekad starts and
+// writes new points normally. A valid dump for this data folder is restored.
+func TestRefusedDumps(t *testing.T) {
+	testutil.RequireWhisperPy(t)
+	bin := testutil.Binary(t, "hekad")
+	for _, tc := range []struct {
+		name, want string
+		write      func(path, base string) error
+	}{
+		{"corrupt", "not a valid whisper cache dump", func(path, base string) error {
+			if err := dump.Write(path, base, []cache.Batch{{Name: "d.x", Points: []cache.Point{{Time: time.Now().Unix(), Value: 1}}}}); err != nil {
+				return err
+			}
+			b, _ := os.ReadFile(path)
+			b[len(b)-9] ^= 0xff // one flipped byte in the last point
+			return os.WriteFile(path, b, 0o644)
+		}},
+		{"garbage", "unknown format", func(path, base string) error {
+			return os.WriteFile(path, []byte("hello, not a dump\n"), 0o644)
+		}},
+		{"foreign", "belongs to another data folder", func(path, base string) error {
+			return dump.Write(path, "/somewhere/else/whisper", []cache.Batch{{Name: "d.x", Points: []cache.Point{{Time: time.Now().Unix(), Value: 1}}}})
+		}},
+		{"valid", "restored 2 points of 1 metrics", func(path, base string) error {
+			now := time.Now().Unix()
+			return dump.Write(path, base, []cache.Batch{{Name: "d.x", Points: []cache.Point{{Time: now - 5, Value: 4}, {Time: now - 3, Value: 6}}}})
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			port := testutil.FreePort(t)
+			cfg := testutil.WriteFile(t, dir, "hekad.toml", projectConfig(dir, port, "flush_interval = 1", ""))
+			base := filepath.Join(dir, "heka", "whisper")
+			path := filepath.Join(dir, "heka", "whisper-cache.DreamcatcherWhisperOutput.dump")
+			if err := os.MkdirAll(base, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := tc.write(path, base); err != nil {
+				t.Fatal(err)
+			}
+			p := testutil.Start(t, bin, "-config", cfg)
+			p.WaitOutput(tc.want, 15*time.Second)
+			p.WaitOutput("listening on udp", 15*time.Second)
+			testutil.SendUDP(t, fmt.Sprintf("127.0.0.1:%d", port), "d.after:3|g")
+			testutil.Eventually(t, 20*time.Second, func() bool { return exists(wsp(base, "stats.gauges.d.after")) }, "no metric written after the start")
+			if code := p.Stop(syscall.SIGTERM, 60*time.Second); code != 0 {
+				t.Fatalf("exit code %d", code)
+			}
+			if exists(path) {
+				t.Errorf("the dump is still in place after the start")
+			}
+			aside, _ := filepath.Glob(path + ".refused-*")
+			if tc.name == "valid" {
+				if len(aside) != 0 {
+					t.Errorf("valid dump moved aside: %v", aside)
+				}
+				if sum, n, _ := sumArchive0(t, wsp(base, "d.x")); sum != 10 || n != 2 {
+					t.Errorf("restored metric: %d points summing to %v, want 4 and 6", n, sum)
+				}
+				return
+			}
+			if len(aside) != 1 {
+				t.Errorf("refused dump not moved aside: %v", aside)
+			}
+			if exists(wsp(base, "d.x")) {
+				t.Errorf("points of a refused dump were written")
+			}
+			if !strings.Contains(p.Output(), "refusing cache dump") {
+				t.Errorf("no refusal line in the log")
+			}
+		})
+	}
+}
+
+// TestSIGKILLThenStart: hekad killed with SIGKILL in the middle of a
+// backlog (files being created, points cached) starts again cleanly: every
+// file it made reads back with whisper.py, and new points are written.
+func TestSIGKILLThenStart(t *testing.T) {
+	testutil.RequireWhisperPy(t)
+	bin := testutil.Binary(t, "hekad")
+	dir := t.TempDir()
+	port := testutil.FreePort(t)
+	cfg := testutil.WriteFile(t, dir, "hekad.toml", projectConfig(dir, port, "flush_interval = 1",
+		"max_creates_per_second = 200\nflush_timeout = 2"))
+	base := filepath.Join(dir, "heka", "whisper")
+	p := testutil.Start(t, bin, "-config", cfg)
+	p.WaitOutput("listening on udp", 15*time.Second)
+	testutil.SendUDP(t, fmt.Sprintf("127.0.0.1:%d", port), gaugeLines("k", 1000)...)
+	time.Sleep(2 * time.Second)
+	if code := p.Stop(syscall.SIGKILL, 10*time.Second); code != -1 {
+		t.Fatalf("exit code %d after SIGKILL", code)
+	}
+	made := whisperPyTree(t, base) // fails the test on any file whisper.py cannot read
+	if len(made) == 0 || len(made) >= 1000 {
+		t.Fatalf("%d files at SIGKILL: the kill did not land mid-backlog", len(made))
+	}
+	p2 := testutil.Start(t, bin, "-config", cfg)
+	p2.WaitOutput("listening on udp", 15*time.Second)
+	if strings.Contains(p2.Output(), "refusing cache dump") {
+		t.Errorf("a dump was refused after SIGKILL:\n%s", p2.Output())
+	}
+	testutil.SendUDP(t, fmt.Sprintf("127.0.0.1:%d", port), gaugeLines("k2", 10)...)
+	testutil.Eventually(t, 20*time.Second, func() bool { return exists(wsp(base, "stats.gauges.k2.m9")) }, "no new metric after the restart")
+	if code := p2.Stop(syscall.SIGTERM, 60*time.Second); code != 0 {
+		t.Fatalf("exit code %d", code)
+	}
+	after := whisperPyTree(t, base)
+	for name, vals := range made {
+		if len(after[name]) < len(vals) {
+			t.Errorf("%s lost points over the restart: %v → %v", name, vals, after[name])
+		}
+	}
+	checkGauges(t, base, "k2", 10)
 }

@@ -67,7 +67,7 @@ type Stats struct {
 	DroppedOutside uint64 // points whose path leads outside it through a symlink
 	DroppedTooOld  uint64 // points older than the file's retention
 	DroppedFuture  uint64 // points further in the future than allowed
-	DroppedAtStop  uint64 // points still failing when the stop timeout passed
+	DroppedAtStop  uint64 // points not written when the stop timeout passed (dumped, or lost if no dump)
 	WriteNanos     uint64 // time spent in file updates
 	SchemaMismatch uint64 // existing files whose archives differ from their rule
 }
@@ -182,8 +182,10 @@ func (p *Persister) Start() {
 }
 
 // Stop stops the writers and writes out everything still cached, with no
-// create limit and no back-off, until the cache is empty or timeout has
-// passed. It returns the number of points it could not write.
+// back-off, until the cache is empty or timeout has passed; new files are
+// still made no faster than the create limit allows (a stop must not turn
+// into an I/O storm: what is not written is kept for a dump, see
+// Leftover). It returns the number of points it could not write.
 func (p *Persister) Stop(timeout time.Duration) int64 {
 	close(p.stop)
 	p.wg.Wait()
@@ -195,7 +197,14 @@ func (p *Persister) Stop(timeout time.Duration) int64 {
 			defer wg.Done()
 			wr := p.writers[w]
 			wr.deadline = deadline
-			for time.Now().Before(deadline) && wr.pass(true) {
+			for time.Now().Before(deadline) {
+				if wr.pass(true) {
+					continue
+				}
+				if wr.waitHead == len(wr.waitQ) {
+					return // nothing left for this writer
+				}
+				time.Sleep(min(p.cfg.Poll, time.Until(deadline))) // waiting for a create token
 			}
 		}(w)
 	}
@@ -209,6 +218,30 @@ func (p *Persister) Stop(timeout time.Duration) int64 {
 		p.c.atStop.Add(uint64(left))
 	}
 	return left
+}
+
+// Leftover removes and returns, after Stop, every point Stop could not
+// write: those still cached, those waiting for their file to be created
+// and those whose write failed at stop. The caller keeps them (a dump).
+func (p *Persister) Leftover() []cache.Batch {
+	var out []cache.Batch
+	for _, wr := range p.writers {
+		for _, name := range wr.waitQ[wr.waitHead:] {
+			b := wr.waiting[name]
+			p.cache.Release(len(b.Points))
+			out = append(out, *b)
+		}
+		wr.waitQ, wr.waitHead, wr.waiting = nil, 0, map[string]*cache.Batch{}
+		for _, b := range wr.failed {
+			p.cache.Release(len(b.Points))
+			out = append(out, b)
+		}
+		wr.failed = nil
+	}
+	for s := 0; s < cache.Shards; s++ {
+		out = p.cache.Take(s, out)
+	}
+	return out
 }
 
 // Stats returns the counters.
@@ -248,6 +281,7 @@ type writer struct {
 	waitQ    []string
 	waitHead int
 	deadline time.Time // of the final write-out at stop
+	failed   []cache.Batch // failed at stop (held in the cache's size), for Leftover
 	wsp      wspfile.Updater
 	pts      []wspfile.Point
 	dirs     *folders
@@ -270,7 +304,7 @@ func (p *Persister) newWriter(id, maxFolders int) *writer {
 }
 
 // pass takes each of the writer's shards once and writes what it holds.
-// final (at stop) ignores back-off and create limits, and drops what fails.
+// final (at stop) ignores back-off and keeps what fails for Leftover.
 // It reports whether anything was written or attempted.
 func (w *writer) pass(final bool) bool {
 	worked := false
@@ -298,7 +332,7 @@ func (w *writer) pass(final bool) bool {
 			return false
 		}
 	}
-	for w.waitHead < len(w.waitQ) && (final || w.p.limiter.ready(time.Now())) && !late() {
+	for w.waitHead < len(w.waitQ) && w.p.limiter.ready(time.Now()) && !late() {
 		name := w.waitQ[w.waitHead]
 		w.waitQ[w.waitHead] = ""
 		w.waitHead++
@@ -400,8 +434,10 @@ func (w *writer) write(b cache.Batch, final bool) bool {
 	default:
 		delete(w.seen, b.Name)
 		if final {
-			p.c.atStop.Add(uint64(len(b.Points)))
-			p.cfg.Log.Log("stop", "at stop, %d points of %s not written: %v", len(b.Points), b.Name, err)
+			// Not retried in this stop; kept for the dump.
+			w.failed = append(w.failed, b)
+			p.cache.Hold(len(b.Points))
+			p.cfg.Log.Log("stop", "at stop, %d points of %s not written (kept for the dump): %v", len(b.Points), b.Name, err)
 			return true
 		}
 		r := w.retry[b.Name]
@@ -447,7 +483,7 @@ func (w *writer) update(dir, file string, b cache.Batch, now time.Time, final, f
 	if errors.Is(err, fs.ErrNotExist) {
 		// The folder may have been removed since it was opened.
 		w.dirs.forget(dir)
-		if !final && !p.limiter.allow(now) {
+		if !p.limiter.allow(now) {
 			return errCreateLimit
 		}
 		if err := w.create(path(), p.cfg.Rules.Match(b.Name)); err != nil {
