@@ -280,7 +280,7 @@ type writer struct {
 	waiting  map[string]*cache.Batch
 	waitQ    []string
 	waitHead int
-	deadline time.Time // of the final write-out at stop
+	deadline time.Time     // of the final write-out at stop
 	failed   []cache.Batch // failed at stop (held in the cache's size), for Leftover
 	wsp      wspfile.Updater
 	pts      []wspfile.Point
