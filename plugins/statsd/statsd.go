@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"math"
 	"net"
+	"os"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -242,6 +243,10 @@ func (in *Input) Run(ir pipeline.InputRunner, h pipeline.PluginHelper) error {
 	interval := time.Duration(in.cfg.FlushInterval) * time.Second
 	next := time.Now().Truncate(interval).Add(interval)
 	var lastTS int64
+	statePath := h.PipelineConfig().Globals.PrependBaseDir("statsd-state." + ir.Name() + ".dump")
+	// The first flush after a merged restore takes the kept slot exactly,
+	// so it replaces the stop's final flush rather than landing beside it.
+	mergedSlot := in.restoreState(ir, statePath, next.Unix())
 	timer := time.NewTimer(time.Until(next))
 	defer timer.Stop()
 	for {
@@ -249,6 +254,9 @@ func (in *Input) Run(ir pipeline.InputRunner, h pipeline.PluginHelper) error {
 		case <-timer.C:
 			now := time.Now()
 			ts := int64(math.Round(float64(now.UnixMilli()) / 1000))
+			if mergedSlot != 0 {
+				ts, mergedSlot = mergedSlot, 0
+			}
 			in.flush(ir, inj, ts)
 			lastTS = ts
 			next = next.Add(interval)
@@ -268,12 +276,56 @@ func (in *Input) Run(ir pipeline.InputRunner, h pipeline.PluginHelper) error {
 			if lastTS > 0 {
 				ts = lastTS + int64(in.cfg.FlushInterval)
 			}
+			st := in.agg.Snapshot()
+			st.Slot = ts
 			in.flush(ir, inj, ts)
+			if err := aggregate.WriteState(statePath, st); err != nil {
+				ir.LogError(fmt.Errorf("stop: the interval's aggregates were flushed but not kept for a restart: %w", err))
+			}
 			statmetric.WaitRouter(h, 5*time.Second)
 			ir.LogMessage(fmt.Sprintf("final flush stamped %d done", ts))
 			return nil
 		}
 	}
+}
+
+// restoreState takes up the state kept at the last stop. When this start's
+// first flush (stamped about firstSlot) falls in the slot the stop's final
+// flush was stamped with, that flush is replaced: the kept interval is
+// merged into this one, so a quick restart loses no count. When the stop
+// was longer, the final flush already holds the interval in its own slot and
+// only the gauges are taken up. A damaged state file is refused, logged and
+// moved aside; the start goes on.
+// It returns the kept slot when the interval was merged, else 0.
+func (in *Input) restoreState(ir pipeline.InputRunner, path string, firstSlot int64) int64 {
+	st, err := aggregate.ReadState(path)
+	if err != nil {
+		if aside, merr := aggregate.MoveStateAside(path); merr != nil {
+			ir.LogError(fmt.Errorf("refusing statsd state: %v; %v (remove it by hand)", err, merr))
+		} else {
+			ir.LogError(fmt.Errorf("refusing statsd state: %v; moved aside to %s, not restored", err, aside))
+		}
+		return 0
+	}
+	if st == nil {
+		return 0
+	}
+	merged := int64(0)
+	interval := int64(in.cfg.FlushInterval)
+	d := firstSlot - st.Slot
+	if st.Interval == int(interval) && d > -interval && 2*d < interval {
+		in.agg.Restore(*st)
+		merged = st.Slot
+		ir.LogMessage(fmt.Sprintf("restored the statsd interval kept at stop (%d counters, %d timers, %d gauges, %d sets): merged into the flush at %d",
+			len(st.Counters), len(st.Timers), len(st.Gauges), len(st.Sets), st.Slot))
+	} else {
+		in.agg.RestoreGauges(*st)
+		ir.LogMessage(fmt.Sprintf("restored %d gauges kept at stop; the stop's last interval is in its own slot %d", len(st.Gauges), st.Slot))
+	}
+	if err := os.Remove(path); err != nil {
+		ir.LogError(fmt.Errorf("statsd state %s restored but not removed: %w", path, err))
+	}
+	return merged
 }
 
 func (in *Input) flush(ir pipeline.InputRunner, inj statmetric.Injector, ts int64) {

@@ -330,3 +330,121 @@ func TestSIGKILLThenStart(t *testing.T) {
 	}
 	checkGauges(t, base, "k2", 10)
 }
+
+func counts(name string, n int) []string {
+	var out []string
+	for i := 0; i < n; i += 25 {
+		out = append(out, strings.TrimSuffix(strings.Repeat(name+":1|c\n", min(25, n-i)), "\n"))
+	}
+	return out
+}
+
+// TestQuickRestartKeepsInterval: flush_interval = 10; 100 counts, SIGTERM,
+// a start again within the same interval, 50 more counts. The stop's final
+// flush (stamped into the next slot) is replaced by the new process's first
+// flush of that slot, which carries the kept interval: the slot holds 150,
+// and the file's total is 150 (nothing lost, nothing counted twice).
+func TestQuickRestartKeepsInterval(t *testing.T) {
+	testutil.RequireWhisperPy(t)
+	bin := testutil.Binary(t, "hekad")
+	dir := t.TempDir()
+	port := testutil.FreePort(t)
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	cfg := testutil.WriteFile(t, dir, "hekad.toml", projectConfig(dir, port, "flush_interval = 10", ""))
+	path := wsp(filepath.Join(dir, "heka", "whisper"), "stats_counts.qr.hits")
+	p := testutil.Start(t, bin, "-config", cfg)
+	p.WaitOutput("listening on udp", 15*time.Second)
+	// Begin early in an interval, so stop and start fit before its end.
+	for time.Now().Unix()%10 > 1 {
+		time.Sleep(100 * time.Millisecond)
+	}
+	slot := time.Now().Unix()/10*10 + 10
+	testutil.SendUDP(t, addr, counts("qr.hits", 100)...)
+	time.Sleep(300 * time.Millisecond)
+	if code := p.Stop(syscall.SIGTERM, 30*time.Second); code != 0 {
+		t.Fatalf("exit code %d", code)
+	}
+	p2 := testutil.Start(t, bin, "-config", cfg)
+	p2.WaitOutput("listening on udp", 15*time.Second)
+	if !strings.Contains(p2.Output(), "merged into the flush at "+fmt.Sprint(slot)) {
+		t.Fatalf("restart at %d: the kept interval was not merged into slot %d:\n%s", time.Now().Unix(), slot, p2.Output())
+	}
+	testutil.SendUDP(t, addr, counts("qr.hits", 50)...)
+	testutil.Eventually(t, 30*time.Second, func() bool {
+		if !exists(path) {
+			return false
+		}
+		v, ok := testutil.ReadWhisperPy(t, path, 0, 0).Archives[0].Values[fmt.Sprint(slot)]
+		return ok && v == 150
+	}, "slot %d never held 150", slot)
+	if code := p2.Stop(syscall.SIGTERM, 30*time.Second); code != 0 {
+		t.Fatalf("exit code %d", code)
+	}
+	if sum, _, py := sumArchive0(t, path); sum != 150 {
+		t.Errorf("total %v over the restart, want 150: %v", sum, py.Archives[0].Values)
+	}
+}
+
+// TestLongStopKeepsOwnSlot: flush_interval = 2; 100 counts, SIGTERM, a stop
+// longer than an interval, 50 counts: the 100 are in their own slot (the
+// stop's final flush), the 50 in a later one; the total is 150.
+func TestLongStopKeepsOwnSlot(t *testing.T) {
+	testutil.RequireWhisperPy(t)
+	bin := testutil.Binary(t, "hekad")
+	dir := t.TempDir()
+	port := testutil.FreePort(t)
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	cfg := testutil.WriteFile(t, dir, "hekad.toml", projectConfig(dir, port, "flush_interval = 2", ""))
+	path := wsp(filepath.Join(dir, "heka", "whisper"), "stats_counts.ls.hits")
+	p := testutil.Start(t, bin, "-config", cfg)
+	p.WaitOutput("listening on udp", 15*time.Second)
+	testutil.SendUDP(t, addr, counts("ls.hits", 100)...)
+	time.Sleep(200 * time.Millisecond)
+	if code := p.Stop(syscall.SIGTERM, 30*time.Second); code != 0 {
+		t.Fatalf("exit code %d", code)
+	}
+	time.Sleep(5 * time.Second)
+	p2 := testutil.Start(t, bin, "-config", cfg)
+	p2.WaitOutput("listening on udp", 15*time.Second)
+	if !strings.Contains(p2.Output(), "in its own slot") {
+		t.Errorf("no long-stop restore line:\n%s", p2.Output())
+	}
+	testutil.SendUDP(t, addr, counts("ls.hits", 50)...)
+	testutil.Eventually(t, 20*time.Second, func() bool {
+		sum, _, _ := sumArchive0(t, path)
+		return sum == 150
+	}, "total never 150")
+	if code := p2.Stop(syscall.SIGTERM, 30*time.Second); code != 0 {
+		t.Fatalf("exit code %d", code)
+	}
+	sum, _, py := sumArchive0(t, path)
+	has := map[float64]bool{}
+	for _, v := range py.Archives[0].Values {
+		has[v] = true
+	}
+	if sum != 150 || !has[100] || !has[50] {
+		t.Errorf("points %v, want 100 and 50 in their own slots", py.Archives[0].Values)
+	}
+}
+
+// TestCorruptStatsdState: a damaged statsd state file is refused with a log
+// line and moved aside; the input starts and flushes normally.
+func TestCorruptStatsdState(t *testing.T) {
+	bin := testutil.Binary(t, "hekad")
+	dir := t.TempDir()
+	port := testutil.FreePort(t)
+	cfg := testutil.WriteFile(t, dir, "hekad.toml", projectConfig(dir, port, "flush_interval = 1", ""))
+	state := testutil.WriteFile(t, filepath.Join(dir, "heka"), "statsd-state.DreamcatcherStatsdInput.dump", "DCSTATSD 1 deadbeef\ngarbage")
+	p := testutil.Start(t, bin, "-config", cfg)
+	p.WaitOutput("refusing statsd state", 15*time.Second)
+	p.WaitOutput("listening on udp", 15*time.Second)
+	testutil.SendUDP(t, fmt.Sprintf("127.0.0.1:%d", port), "cs.hits:2|c")
+	path := wsp(filepath.Join(dir, "heka", "whisper"), "stats_counts.cs.hits")
+	testutil.Eventually(t, 20*time.Second, func() bool { return exists(path) && goWhisperSum(t, path) == 2 }, "no flush after a refused state")
+	if code := p.Stop(syscall.SIGTERM, 30*time.Second); code != 0 {
+		t.Fatalf("exit code %d", code)
+	}
+	if aside, _ := filepath.Glob(state + ".refused-*"); len(aside) != 1 {
+		t.Errorf("refused state not moved aside: %v", aside)
+	}
+}
