@@ -249,6 +249,8 @@ func (o *Output) process(m *message.Message, c *cache.Cache, buf []byte, logs *p
 			}
 			if c.Add(pt.Name, pt.Timestamp, pt.Value) {
 				o.linesIn.Add(1)
+			} else {
+				o.logCacheFull(c, logs)
 			}
 		})
 		return buf
@@ -275,9 +277,17 @@ func (o *Output) process(m *message.Message, c *cache.Cache, buf []byte, logs *p
 		buf = append(buf[:0], name...)
 		if c.Add(buf, ts, v) {
 			o.linesIn.Add(1)
+		} else {
+			o.logCacheFull(c, logs)
 		}
 	}
 	return buf
+}
+
+// logCacheFull logs (rate-limited) that points are refused by a full cache.
+func (o *Output) logCacheFull(c *cache.Cache, logs *persist.RateLog) {
+	logs.Log("cache_full", "cache full (max_cache_points = %d, the disk is not keeping up): points dropped, %d so far",
+		o.conf.MaxCachePoints, c.DroppedFull())
 }
 
 func number(v interface{}) (float64, bool) {
@@ -370,7 +380,8 @@ func (s snapshot) lines(prefix string, prev snapshot, interval time.Duration, ts
 	add("points_received", d(s.in, prev.in))
 	add("bad_lines", d(s.badLines+s.badFields, prev.badLines+prev.badFields))
 	add("cache.points", float64(s.cache.Points))
-	add("cache.metrics", float64(s.cache.Metrics))
+	add("cache.metrics", float64(s.cache.Metrics+int64(s.p.WaitingCreate)))
+	add("cache.waiting_create", float64(s.p.WaitingCreate))
 	add("points_written", d(s.p.PointsWritten, prev.p.PointsWritten))
 	add("updates", d(s.p.Updates, prev.p.Updates))
 	add("creates", d(s.p.Creates, prev.p.Creates))

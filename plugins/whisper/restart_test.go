@@ -448,3 +448,57 @@ func TestCorruptStatsdState(t *testing.T) {
 		t.Errorf("refused state not moved aside: %v", aside)
 	}
 }
+
+// TestOverloadLoggedAndCounted: a cache bound far below the backlog and a
+// slow create rate: points are refused by the full cache, which is logged
+// (rate-limited, with counts and the reason) and counted, and the self
+// metrics show the metrics waiting for file creation.
+func TestOverloadLoggedAndCounted(t *testing.T) {
+	bin := testutil.Binary(t, "hekad")
+	dir := t.TempDir()
+	port := testutil.FreePort(t)
+	selfOut := filepath.Join(dir, "self.txt")
+	cfg := testutil.WriteFile(t, dir, "hekad.toml", projectConfig(dir, port, "flush_interval = 1", "")+fmt.Sprintf(`
+[OverloadWhisper]
+type = "DreamcatcherWhisperOutput"
+message_matcher = "Type == 'heka.statmetric' && Logger == 'DreamcatcherStatsdInput'"
+base_path = "overload"
+max_cache_points = 300
+max_creates_per_second = 5
+flush_timeout = 1
+self_metrics = "self"
+self_metrics_interval = 1
+log_interval = 1
+[PayloadEncoder]
+append_newlines = false
+[FileOutput]
+message_matcher = "Type == 'heka.statmetric' && Logger == 'OverloadWhisper'"
+path = %q
+encoder = "PayloadEncoder"
+flush_interval = 50
+`, selfOut))
+	p := testutil.Start(t, bin, "-config", cfg)
+	p.WaitOutput("listening on udp", 15*time.Second)
+	testutil.SendUDP(t, fmt.Sprintf("127.0.0.1:%d", port), gaugeLines("ov", 1000)...)
+	p.WaitOutput("cache full (max_cache_points = 300", 20*time.Second)
+	value := func(name string) float64 {
+		b, _ := os.ReadFile(selfOut)
+		best := 0.0
+		for _, line := range strings.Split(string(b), "\n") {
+			f := strings.Fields(line)
+			if len(f) == 3 && f[0] == "self."+name {
+				var v float64
+				fmt.Sscan(f[1], &v)
+				best = max(best, v)
+			}
+		}
+		return best
+	}
+	testutil.Eventually(t, 20*time.Second, func() bool {
+		return value("dropped.cache_full") > 0 && value("cache.waiting_create") > 0 && value("cache.metrics") >= value("cache.waiting_create")
+	}, "self metrics never showed the drops and the waiting metrics:\n%s", func() string { b, _ := os.ReadFile(selfOut); return string(b) }())
+	if code := p.Stop(syscall.SIGTERM, 60*time.Second); code != 0 {
+		t.Fatalf("exit code %d", code)
+	}
+	t.Logf("dropped.cache_full %v, cache.waiting_create %v, cache.metrics %v", value("dropped.cache_full"), value("cache.waiting_create"), value("cache.metrics"))
+}

@@ -70,11 +70,13 @@ type Stats struct {
 	DroppedAtStop  uint64 // points not written when the stop timeout passed (dumped, or lost if no dump)
 	WriteNanos     uint64 // time spent in file updates
 	SchemaMismatch uint64 // existing files whose archives differ from their rule
+	WaitingCreate  uint64 // metrics (now) waiting for their file to be created; their points count in the cache's size
 }
 
 type counters struct {
 	pointsWritten, updates, creates, createErrors, updateErrors, corrupt,
 	badName, outside, tooOld, future, atStop, writeNanos, mismatch atomic.Uint64
+	waiting atomic.Uint64 // metrics waiting for their file to be created
 }
 
 // Persister runs the writers.
@@ -231,6 +233,7 @@ func (p *Persister) Leftover() []cache.Batch {
 			p.cache.Release(len(b.Points))
 			out = append(out, *b)
 		}
+		p.c.waiting.Add(^uint64(len(wr.waitQ) - wr.waitHead - 1))
 		wr.waitQ, wr.waitHead, wr.waiting = nil, 0, map[string]*cache.Batch{}
 		for _, b := range wr.failed {
 			p.cache.Release(len(b.Points))
@@ -252,7 +255,7 @@ func (p *Persister) Stats() Stats {
 		CreateErrors: c.createErrors.Load(), UpdateErrors: c.updateErrors.Load(), CorruptFiles: c.corrupt.Load(),
 		DroppedBadName: c.badName.Load(), DroppedOutside: c.outside.Load(), DroppedTooOld: c.tooOld.Load(),
 		DroppedFuture: c.future.Load(), DroppedAtStop: c.atStop.Load(), WriteNanos: c.writeNanos.Load(),
-		SchemaMismatch: c.mismatch.Load(),
+		SchemaMismatch: c.mismatch.Load(), WaitingCreate: c.waiting.Load(),
 	}
 }
 
@@ -338,6 +341,7 @@ func (w *writer) pass(final bool) bool {
 		w.waitHead++
 		b := w.waiting[name]
 		delete(w.waiting, name)
+		w.p.c.waiting.Add(^uint64(0))
 		w.p.cache.Release(len(b.Points))
 		w.write(*b, final)
 		worked = true
@@ -379,7 +383,7 @@ func (w *writer) write(b cache.Batch, final bool) bool {
 	dir, file, err := metricpath.Split(b.Name)
 	if err != nil {
 		p.c.badName.Add(uint64(len(b.Points)))
-		p.cfg.Log.Log("name", "refused metric name: %v", err)
+		p.cfg.Log.Log("name", "refused metric name, %d points dropped (%d so far): %v", len(b.Points), p.c.badName.Load(), err)
 		return true
 	}
 	// A metric checked recently skips the file's size check and the
@@ -397,7 +401,8 @@ func (w *writer) write(b cache.Batch, final bool) bool {
 		pts = append(pts, pt)
 	}
 	if len(pts) < len(b.Points) {
-		p.cfg.Log.Log("future", "dropped points of %s more than %s in the future", b.Name, p.cfg.MaxFuture)
+		p.cfg.Log.Log("future", "dropped %d points of %s more than %s in the future (%d dropped so far)",
+			len(b.Points)-len(pts), b.Name, p.cfg.MaxFuture, p.c.future.Load())
 	}
 	b.Points = pts
 	if len(pts) == 0 {
@@ -429,6 +434,7 @@ func (w *writer) write(b cache.Batch, final bool) bool {
 	case errors.Is(err, errCreateLimit):
 		w.waiting[b.Name] = &b
 		w.waitQ = append(w.waitQ, b.Name)
+		p.c.waiting.Add(1)
 		p.cache.Hold(len(b.Points))
 		return false
 	default:
@@ -516,6 +522,10 @@ func (w *writer) update(dir, file string, b cache.Batch, now time.Time, final, f
 		}
 	}
 	p.c.tooOld.Add(uint64(res.TooOld))
+	if res.TooOld > 0 {
+		p.cfg.Log.Log("too_old", "dropped %d points of %s older than the file's retention (%d dropped so far)",
+			res.TooOld, b.Name, p.c.tooOld.Load())
+	}
 	if res.Written > 0 {
 		p.c.updates.Add(1)
 		p.c.pointsWritten.Add(uint64(res.Written))
