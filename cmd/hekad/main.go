@@ -25,7 +25,7 @@ func main() {
 	configPath := flag.String("config", "/etc/hekad.toml",
 		"config file, or a folder whose *.toml files are all loaded")
 	showVersion := flag.Bool("version", false, "print the version and exit")
-	verbose := flag.Bool("verbose", false, "also log Heka's \"Loading: [section]\" line for every plugin section")
+	verbose := flag.Bool("verbose", false, "also log Heka's \"Pre-loading\" and \"Loading\" lines for every plugin section")
 	flag.Parse()
 
 	if *showVersion {

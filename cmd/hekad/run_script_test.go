@@ -85,7 +85,7 @@ self_metrics = ""
 	if _, err := os.Stat(filepath.Join(dir, "whisper", "stats_counts", "ctrlc", "hits.wsp")); err != nil {
 		t.Errorf("pending count not flushed at Ctrl-C: %v", err)
 	}
-	for _, noisy := range []string{"Loading: [", "msg=access"} {
+	for _, noisy := range []string{"Loading: [", "Pre-loading: [", "msg=access"} {
 		if strings.Contains(out.String(), noisy) {
 			t.Errorf("terminal shows %q by default:\n%s", noisy, out)
 		}

@@ -192,10 +192,11 @@ func (l *Loaded) locate(msg string) string {
 	return msg
 }
 
-// QuietLoading drops Heka's one "Loading: [NAME]" line per plugin section
+// QuietLoading drops Heka's "Pre-loading: [NAME]" and "Loading: [NAME]"
+// lines (one each per plugin section)
 // from the info log; the start-up summary and every error stay.
 func QuietLoading() {
-	pipeline.LogInfo.SetOutput(dropLines{w: pipeline.LogInfo.Writer(), marker: []byte("Loading: [")})
+	pipeline.LogInfo.SetOutput(dropLines{w: pipeline.LogInfo.Writer(), marker: []byte("oading: [")})
 }
 
 // dropLines writes through every log line that does not contain marker.

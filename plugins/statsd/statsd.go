@@ -90,6 +90,11 @@ type Input struct {
 
 	truncated atomic.Int64
 	flushes   atomic.Int64
+	nonFinite atomic.Int64 // aggregate lines refused as ±Inf/NaN
+	// names refused because no file could hold them, and when that was
+	// last logged (at most once a minute)
+	unstorable        atomic.Int64
+	lastUnstorableLog time.Time
 }
 
 // ConfigStruct returns the defaults.
@@ -331,6 +336,19 @@ func (in *Input) restoreState(ir pipeline.InputRunner, path string, firstSlot in
 func (in *Input) flush(ir pipeline.InputRunner, inj statmetric.Injector, ts int64) {
 	payload := in.agg.Flush(ts)
 	in.flushes.Add(1)
+	if n, name := in.agg.TakeUnstorable(); n > 0 {
+		in.unstorable.Add(int64(n))
+		if time.Since(in.lastUnstorableLog) >= time.Minute {
+			ir.LogError(fmt.Errorf("flush at %d: refused %d metric names no whisper file can hold (empty part or too long; first: %q), counted as bad lines (%d so far)",
+				ts, n, truncate(name, 120), in.unstorable.Load()))
+			in.lastUnstorableLog = time.Now()
+		}
+	}
+	if n, name := in.agg.TakeNonFinite(); n > 0 {
+		in.nonFinite.Add(int64(n))
+		ir.LogError(fmt.Errorf("flush at %d: %d aggregate values overflowed to ±Inf and were dropped (first: %s; %d so far)",
+			ts, n, name, in.nonFinite.Load()))
+	}
 	if n := in.truncated.Swap(0); n > 0 {
 		ir.LogError(fmt.Errorf("%d datagrams longer than max_datagram_size (%d bytes) were dropped",
 			n, in.cfg.MaxDatagramSize))
@@ -476,5 +494,14 @@ func (in *Input) ReportMsg(msg *message.Message) error {
 	message.NewInt64Field(msg, "MetricsThisInterval", metrics, "count")
 	message.NewInt64Field(msg, "BadLinesThisInterval", bad, "count")
 	message.NewInt64Field(msg, "Flushes", in.flushes.Load(), "count")
+	message.NewInt64Field(msg, "DroppedNonFinite", in.nonFinite.Load(), "count")
+	message.NewInt64Field(msg, "RefusedNames", in.unstorable.Load(), "count")
 	return nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "…"
+	}
+	return s
 }

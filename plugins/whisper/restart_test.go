@@ -502,3 +502,40 @@ flush_interval = 50
 	}
 	t.Logf("dropped.cache_full %v, cache.waiting_create %v, cache.metrics %v", value("dropped.cache_full"), value("cache.waiting_create"), value("cache.metrics"))
 }
+
+// TestOverflowRefusedOnce: a counter and a gauge that overflow to +Inf are
+// refused once, with one log line, and never reach the output (no bad-line
+// error at every flush); names no whisper file can hold (an empty part, too
+// long) are refused once by the input, counted and logged, and never reach
+// the output; other metrics of the same flush are written.
+func TestOverflowRefusedOnce(t *testing.T) {
+	bin := testutil.Binary(t, "hekad")
+	dir := t.TempDir()
+	port := testutil.FreePort(t)
+	cfg := testutil.WriteFile(t, dir, "hekad.toml", projectConfig(dir, port, "flush_interval = 1", ""))
+	p := testutil.Start(t, bin, "-config", cfg)
+	p.WaitOutput("listening on udp", 15*time.Second)
+	testutil.SendUDP(t, fmt.Sprintf("127.0.0.1:%d", port), "inf.c:1e308|c\ninf.c:1e308|c\ninf.g:1e308|g\ninf.g:+1e308|g\ninf.ok:1|c\nbad..name:1|c\n"+strings.Repeat("long.", 900)+"x:1|g")
+	path := wsp(filepath.Join(dir, "heka", "whisper"), "stats_counts.inf.ok")
+	testutil.Eventually(t, 20*time.Second, func() bool { return exists(path) }, "the finite metric was not written")
+	time.Sleep(3500 * time.Millisecond) // three more flushes
+	if code := p.Stop(syscall.SIGTERM, 30*time.Second); code != 0 {
+		t.Fatalf("exit code %d", code)
+	}
+	out := p.Output()
+	if n := strings.Count(out, "overflowed to ±Inf"); n != 1 {
+		t.Errorf("%d overflow log lines, want 1:\n%s", n, out)
+	}
+	if n := strings.Count(out, "refused 2 metric names no whisper file can hold"); n != 1 {
+		t.Errorf("%d refused-name log lines, want 1:\n%s", n, out)
+	}
+	if strings.Contains(out, "refused metric name") {
+		t.Errorf("an unstorable name reached the output:\n%s", out)
+	}
+	if strings.Contains(out, "bad metric line") {
+		t.Errorf("the output saw the overflowed values:\n%s", out)
+	}
+	if exists(wsp(filepath.Join(dir, "heka", "whisper"), "stats.gauges.inf.g")) {
+		t.Errorf("the overflowed gauge was stored")
+	}
+}
