@@ -58,7 +58,7 @@ func etsyStatsJS(t *testing.T) string {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, npm, "install", "--no-audit", "--no-fund", "--no-save", "statsd@0.9.0")
+	cmd := exec.CommandContext(ctx, npm, "install", "--no-audit", "--no-fund", "--no-save", "--prefix", dir, "statsd@0.9.0")
 	cmd.Dir = dir
 	if out, err := cmd.CombinedOutput(); err != nil {
 		missing("npm install statsd@0.9.0 in %s: %v\n%s", dir, err, out)
