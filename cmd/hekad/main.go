@@ -25,6 +25,8 @@ func main() {
 	configPath := flag.String("config", "/etc/hekad.toml",
 		"config file, or a folder whose *.toml files are all loaded")
 	showVersion := flag.Bool("version", false, "print the version and exit")
+	checkConfig := flag.Bool("check-config", false,
+		"load and validate the configuration, print warnings, and exit (status 0 when valid)")
 	flag.Parse()
 
 	if *showVersion {
@@ -34,6 +36,16 @@ func main() {
 	loaded, err := hekad.Load(*configPath)
 	if err != nil {
 		fatal(err)
+	}
+	if *checkConfig {
+		if err := loaded.Validate(); err != nil {
+			fatal(err)
+		}
+		for _, w := range startcheck.FlushIntervals(loaded) {
+			fmt.Fprintln(os.Stderr, "hekad: warning:", w)
+		}
+		fmt.Printf("hekad: configuration OK (%d sections)\n", len(loaded.Sections))
+		return
 	}
 	if err := hekad.Run(loaded, startcheck.FlushIntervals); err != nil {
 		fatal(err)
