@@ -13,9 +13,10 @@ import (
 	"strings"
 	"testing"
 	"testing/fstest"
+	"time"
 
 	"github.com/dreamcatcher-monitoring/dreamcatcher/whisperserver/server"
-	whisperlib "github.com/lomik/go-whisper"
+	gowhisper "github.com/lomik/go-whisper"
 )
 
 // IndexHTML is the front end's index.html in the stand-in static files.
@@ -44,10 +45,12 @@ func Start(t testing.TB, dir string, adjust func(*server.Config)) *httptest.Serv
 	return ts
 }
 
-// Get fetches url and returns the status and body.
+var client = &http.Client{Timeout: 60 * time.Second}
+
+// Get fetches url (within a minute) and returns the status and body.
 func Get(t testing.TB, url string) (int, []byte) {
 	t.Helper()
-	resp, err := http.Get(url)
+	resp, err := client.Get(url)
 	if err != nil {
 		t.Fatalf("GET %s: %v", url, err)
 	}
@@ -83,24 +86,24 @@ func WriteMetric(t testing.TB, dir, name, aggregation string, archives []Archive
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	var ret whisperlib.Retentions
+	var ret gowhisper.Retentions
 	for _, a := range archives {
-		r := whisperlib.NewRetention(a.Step, a.Points)
+		r := gowhisper.NewRetention(a.Step, a.Points)
 		ret = append(ret, &r)
 	}
-	agg := map[string]whisperlib.AggregationMethod{"average": whisperlib.Average, "sum": whisperlib.Sum,
-		"last": whisperlib.Last, "max": whisperlib.Max, "min": whisperlib.Min}[aggregation]
+	agg := map[string]gowhisper.AggregationMethod{"average": gowhisper.Average, "sum": gowhisper.Sum,
+		"last": gowhisper.Last, "max": gowhisper.Max, "min": gowhisper.Min}[aggregation]
 	if agg == 0 {
 		t.Fatalf("aggregation %q: want average, sum, last, max or min", aggregation)
 	}
-	w, err := whisperlib.Create(path, ret, agg, 0.5)
+	w, err := gowhisper.Create(path, ret, agg, 0.5)
 	if err != nil {
 		t.Fatalf("create %s: %v", path, err)
 	}
 	defer w.Close()
-	list := make([]*whisperlib.TimeSeriesPoint, 0, len(points))
+	list := make([]*gowhisper.TimeSeriesPoint, 0, len(points))
 	for ts, v := range points {
-		list = append(list, &whisperlib.TimeSeriesPoint{Time: int(ts), Value: v})
+		list = append(list, &gowhisper.TimeSeriesPoint{Time: int(ts), Value: v})
 	}
 	if err := w.UpdateMany(list); err != nil {
 		t.Fatalf("update %s: %v", path, err)
