@@ -40,7 +40,7 @@ func FlushIntervals(l *hekad.Loaded) []string {
 			flushers = append(flushers, flusher{s.Name, int64(conf.FlushInterval), etsyNames(conf)})
 		case "StatAccumInput":
 			flushers = append(flushers, flusher{s.Name, intKey(body, "ticker_interval", 10), statsdNames(body, "global_prefix")})
-		case whisper.Name, whisper.StockName:
+		case whisper.PluginName, whisper.StockPluginName:
 			conf := whisper.DefaultConfig()
 			if err := toml.PrimitiveDecode(s.Body, conf); err != nil {
 				continue // hekad's validation reports it
