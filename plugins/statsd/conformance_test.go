@@ -246,7 +246,6 @@ func TestConformanceWithEtsyStatsd(t *testing.T) {
 	js := filepath.Join(testutil.EtsyStatsd(t), "stats.js")
 	node, _ := exec.LookPath("node")
 	for _, sc := range scenarios {
-		sc := sc
 		t.Run(sc.name, func(t *testing.T) {
 			t.Parallel()
 			sink := newGraphiteSink(t)
