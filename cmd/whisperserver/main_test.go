@@ -618,3 +618,24 @@ func TestRequestTimeout(t *testing.T) {
 		t.Errorf("healthz: %d", code)
 	}
 }
+
+// TestCheckAndPrintConfig runs -check-config (status 0 on a valid setup, 1
+// with the reason on a bad one) and -print-config (the layered result as
+// TOML) on the real binary.
+func TestCheckAndPrintConfig(t *testing.T) {
+	bin := testutil.Binary(t, "whisperserver")
+	dir := t.TempDir()
+	cfg := testutil.WriteFile(t, dir, "ws.toml", "max_series = 12\n")
+	code, out := testutil.Run(t, 20*time.Second, bin, "-config", cfg, "-check-config")
+	if code != 0 || !strings.Contains(out, "configuration OK") {
+		t.Fatalf("-check-config: status %d, output:\n%s", code, out)
+	}
+	code, out = testutil.Run(t, 20*time.Second, bin, "-config", cfg, "-check-config", "-tls-cert", "x.pem")
+	if code != 1 || !strings.Contains(out, "tls_cert and tls_key go together") {
+		t.Fatalf("-check-config with -tls-cert alone: status %d (want 1), output:\n%s", code, out)
+	}
+	code, out = testutil.Run(t, 20*time.Second, bin, "-config", cfg, "-print-config", "-max-find", "34")
+	if code != 0 || !strings.Contains(out, "max_series = 12\n") || !strings.Contains(out, "max_find = 34\n") {
+		t.Fatalf("-print-config: status %d, output:\n%s", code, out)
+	}
+}

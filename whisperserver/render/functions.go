@@ -47,7 +47,6 @@ func register(f *Func) { functions[f.Name] = f }
 
 func init() {
 	for _, agg := range []string{"sum", "average", "max", "min"} {
-		agg := agg
 		register(&Func{Name: agg + "Series", Group: "Combine", Params: []Param{pSeriesLists},
 			Description: "Combines series into one by " + agg + " at each point (graphite's " + agg + "Series).",
 			Fn: func(a *args) ([]*Series, error) {
@@ -55,7 +54,6 @@ func init() {
 			}})
 	}
 	for _, agg := range []string{"sum", "average"} {
-		agg := agg
 		register(&Func{Name: agg + "SeriesWithWildcards", Group: "Combine",
 			Description: "Combines series by " + agg + ", grouping by their names without the given node positions.",
 			Params:      []Param{pSeries, {Name: "position", Type: "node", Multiple: true}},
@@ -164,7 +162,6 @@ func init() {
 		name string
 		keep bool
 	}{{"grep", true}, {"exclude", false}} {
-		g := g
 		register(&Func{Name: g.name, Group: "Filter Series", Description: "Keeps (grep) or drops (exclude) the series whose name matches a regular expression.",
 			Params: []Param{pSeries, {Name: "pattern", Type: "string", Required: true}},
 			Fn: func(a *args) ([]*Series, error) {
@@ -185,7 +182,6 @@ func init() {
 		name  string
 		above bool
 	}{{"removeAboveValue", true}, {"removeBelowValue", false}} {
-		rm := rm
 		register(&Func{Name: rm.name, Group: "Filter Data", Description: "Turns points above (or below) n into nulls.",
 			Params: []Param{pSeries, {Name: "n", Type: "float", Required: true}},
 			Fn: func(a *args) ([]*Series, error) {

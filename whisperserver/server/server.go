@@ -8,7 +8,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
-	"errors"
 	"fmt"
 	"io/fs"
 	"log/slog"
@@ -25,65 +24,6 @@ import (
 	"github.com/dreamcatcher-monitoring/dreamcatcher/whisperserver/store"
 	"github.com/gorilla/mux"
 )
-
-// Config is everything whisperserver can be told.
-type Config struct {
-	WhisperDir        string        `toml:"whisper_dir"`
-	Listen            string        `toml:"listen"`
-	BasicAuthUser     string        `toml:"basic_auth_user"`
-	BasicAuthPassword string        `toml:"basic_auth_password"`
-	TLSCert           string        `toml:"tls_cert"`
-	TLSKey            string        `toml:"tls_key"`
-	MaxSeries         int           `toml:"max_series"`
-	MaxPoints         int           `toml:"max_points"`
-	MaxFind           int           `toml:"max_find"`
-	MaxOpenFiles      int           `toml:"max_open_files"`
-	RequestTimeout    time.Duration `toml:"request_timeout"`
-	RescanInterval    time.Duration `toml:"rescan_interval"`
-	TimeZone          string        `toml:"timezone"`
-}
-
-// Defaults returns the default configuration.
-func Defaults() Config {
-	return Config{
-		WhisperDir:     "data/whisper",
-		Listen:         "127.0.0.1:8080",
-		MaxSeries:      5000,
-		MaxPoints:      20_000_000,
-		MaxFind:        200_000,
-		MaxOpenFiles:   256,
-		RequestTimeout: 30 * time.Second,
-		RescanInterval: time.Minute,
-		TimeZone:       "UTC",
-	}
-}
-
-// Validate checks the configuration.
-func (c Config) Validate() error {
-	var errs []error
-	if c.WhisperDir == "" {
-		errs = append(errs, errors.New("whisper_dir is empty"))
-	}
-	if c.Listen == "" {
-		errs = append(errs, errors.New("listen is empty"))
-	}
-	if (c.BasicAuthUser == "") != (c.BasicAuthPassword == "") {
-		errs = append(errs, errors.New("basic_auth_user and basic_auth_password go together"))
-	}
-	if (c.TLSCert == "") != (c.TLSKey == "") {
-		errs = append(errs, errors.New("tls_cert and tls_key go together"))
-	}
-	if c.MaxSeries < 0 || c.MaxPoints < 0 || c.MaxFind < 0 || c.MaxOpenFiles < 0 {
-		errs = append(errs, errors.New("limits must not be negative"))
-	}
-	if c.RequestTimeout < 0 {
-		errs = append(errs, errors.New("request_timeout must not be negative"))
-	}
-	if _, err := time.LoadLocation(c.TimeZone); err != nil {
-		errs = append(errs, fmt.Errorf("timezone: %w", err))
-	}
-	return errors.Join(errs...)
-}
 
 // Server is a configured whisperserver.
 type Server struct {

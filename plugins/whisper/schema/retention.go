@@ -60,15 +60,6 @@ func (as Archives) MaxRetention() int {
 	return m
 }
 
-// FileSize is the size in bytes of a whisper file with these archives.
-func (as Archives) FileSize() int64 {
-	size := int64(16 + 12*len(as))
-	for _, a := range as {
-		size += int64(a.Points) * 12
-	}
-	return size
-}
-
 // ErrRetention is wrapped by every retention parse or validation error.
 var ErrRetention = errors.New("invalid retention")
 

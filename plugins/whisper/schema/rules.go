@@ -338,17 +338,3 @@ func (r *Rules) MatchSchema(name string) (string, Archives) {
 	}
 	return "default", r.DefaultArchives
 }
-
-// FinestStep returns the smallest seconds-per-point over every schema and
-// the default, with the rule's name.
-func (r *Rules) FinestStep() (step int, rule string) {
-	if len(r.DefaultArchives) > 0 {
-		step, rule = r.DefaultArchives[0].SecondsPerPoint, "default"
-	}
-	for _, s := range r.Schemas {
-		if len(s.Archives) > 0 && (step == 0 || s.Archives[0].SecondsPerPoint < step) {
-			step, rule = s.Archives[0].SecondsPerPoint, s.Name
-		}
-	}
-	return step, rule
-}
