@@ -11,7 +11,7 @@ FUZZ_TARGETS := ./plugins/carbon/plaintext:FuzzParseLine \
 	./plugins/carbon/receiver:FuzzAppendLine ./plugins/carbon/receiver:FuzzValidName \
 	./collectors/mongotop:FuzzParseLine ./collectors/mongotop:FuzzNamer \
 	./plugins/whisper/schema:FuzzParseRetentions ./plugins/whisper/schema:FuzzParseConf \
-	./plugins/whisper/wspfile:FuzzUpdate \
+	./internal/whisperfile:FuzzUpdate \
 	./plugins/statsd/protocol:FuzzParseLine ./plugins/statsd/protocol:FuzzSimpleLine \
 	./whisperserver/render:FuzzParse ./whisperserver/attime:FuzzParse \
 	./whisperserver/whisper:FuzzReadHeader ./whisperserver/index:FuzzCompile \
