@@ -27,9 +27,9 @@ const (
 	archiveInfoSize = ArchiveInfoSize
 	pointSize       = PointSize
 	maxArchives     = MaxArchives
-	// headerRead is read at once: the largest header (64 archives) plus
-	// the first archive's base point.
-	headerRead = 1024
+	// HeaderRead is enough bytes to decode any header at once: the largest
+	// header (64 archives) plus the first archive's base point.
+	HeaderRead = 1024
 )
 
 // Header is a whisper file's metadata.
@@ -44,6 +44,13 @@ type Header struct {
 // dataStart is where the first archive starts (the others follow back to
 // back; parseHeader checks that).
 func (h *Header) dataStart() int64 { return int64(metadataSize + archiveInfoSize*len(h.Archives)) }
+
+// DecodeHeader decodes and checks a header from b (the start of a file, at
+// most HeaderRead bytes needed), reusing h.Archives; see parseHeader.
+func DecodeHeader(b []byte, h *Header) error { return parseHeader(b, h) }
+
+// CheckSize checks that a file of size bytes holds every archive.
+func (h *Header) CheckSize(size int64) error { return h.checkSize(size) }
 
 // parseHeader reads and checks a header from b (the start of a file), reusing
 // h.Archives: a known aggregation method, 1 to 64 archives laid out back to
@@ -139,7 +146,7 @@ func (h *Header) checkSize(size int64) error {
 // the file is long enough for its archives.
 func ReadHeader(f *os.File) (Header, error) {
 	var h Header
-	b := make([]byte, headerRead)
+	b := make([]byte, HeaderRead)
 	n, err := f.ReadAt(b, 0)
 	if err != nil && !errors.Is(err, io.EOF) {
 		return h, err

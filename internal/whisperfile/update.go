@@ -100,7 +100,7 @@ func (u *Updater) UpdateAt(dirfd int, dir, name string, pts []Point, now int64, 
 	}()
 	u.fd = fd
 	if u.buf == nil {
-		u.buf = make([]byte, headerRead)
+		u.buf = make([]byte, HeaderRead)
 	}
 	n, err := u.readAt(u.buf, 0)
 	if err != nil {
