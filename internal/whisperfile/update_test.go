@@ -82,7 +82,7 @@ func TestUpdateMatchesWhisperPy(t *testing.T) {
 				as[k].Points = as[k-1].Retention()/as[k].SecondsPerPoint + 1 + rng.Intn(4)
 			}
 		}
-		m := Method(1 + rng.Intn(5))
+		m := Method(1 + c%8) // all eight of whisper.py 1.1's methods, evenly
 		xff := []float32{0, 0.25, 0.5, 0.7, 1}[rng.Intn(5)]
 		a := filepath.Join(dir, fmt.Sprintf("go%d.wsp", c))
 		b := filepath.Join(dir, fmt.Sprintf("py%d.wsp", c))
@@ -155,6 +155,39 @@ func TestUpdateMatchesWhisperPy(t *testing.T) {
 	if differ > 0 {
 		t.Fatalf("%d of %d files differ", differ, len(ours))
 	}
+	requireRollUps(t, ours)
+}
+
+// requireRollUps checks that for every aggregation method some of the files
+// compared got points rolled up into a coarser archive, so the comparison
+// covered each method's aggregate and not only the finest archive.
+func requireRollUps(t *testing.T, paths []string) {
+	t.Helper()
+	rolled := map[Method]int{}
+	for _, p := range paths {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var h Header
+		if err := parseHeader(b, &h); err != nil {
+			t.Fatal(err)
+		}
+		off := h.dataStart()
+		for i, a := range h.Archives {
+			if i > 0 && binary.BigEndian.Uint32(b[off:]) != 0 {
+				rolled[h.Method]++
+				break
+			}
+			off += int64(a.Points) * pointSize
+		}
+	}
+	for m := Average; m <= AbsMin; m++ {
+		if rolled[m] < 20 {
+			t.Errorf("%s: only %d files with rolled-up points", m, rolled[m])
+		}
+	}
+	t.Logf("files with rolled-up points, per method: %v", rolled)
 }
 
 // TestUpdateRunLongerThanRing writes six consecutive seconds (some in the
