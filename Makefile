@@ -13,7 +13,7 @@ FUZZ_TARGETS := ./plugins/carbon/plaintext:FuzzParseLine \
 	./plugins/carbon/receiver:FuzzAppendLine ./plugins/carbon/receiver:FuzzValidName \
 	./collectors/mongotop:FuzzParseLine ./collectors/mongotop:FuzzNamer \
 	./plugins/whisper/schema:FuzzParseRetentions ./plugins/whisper/schema:FuzzParseConf \
-	./plugins/whisper/wspfile:FuzzUpdate ./plugins/whisper/dump:FuzzRead \
+	./internal/whisperfile:FuzzUpdate ./plugins/whisper/dump:FuzzRead \
 	./plugins/statsd/protocol:FuzzParseLine ./plugins/statsd/protocol:FuzzSimpleLine \
 	./whisperserver/render:FuzzParse ./whisperserver/attime:FuzzParse \
 	./whisperserver/whisper:FuzzReadHeader ./whisperserver/index:FuzzCompile \

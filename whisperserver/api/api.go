@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/dreamcatcher-monitoring/dreamcatcher/internal/whisperfile"
 	"math"
 	"net/http"
 	"os"
@@ -148,7 +149,7 @@ func statusFor(err error) int {
 		return http.StatusNotFound
 	case errors.Is(err, store.ErrBadName), errors.Is(err, store.ErrOutside):
 		return http.StatusBadRequest
-	case errors.Is(err, whisper.ErrCorrupt):
+	case errors.Is(err, whisperfile.ErrCorrupt):
 		return http.StatusUnprocessableEntity
 	}
 	return http.StatusInternalServerError
@@ -261,7 +262,7 @@ func (a *API) data(w http.ResponseWriter, r *http.Request) {
 	}
 	archive := -1
 	if s := q.Get("archive"); s != "" {
-		if archive, err = strconv.Atoi(s); err != nil || archive < 0 || archive >= whisper.MaxArchives {
+		if archive, err = strconv.Atoi(s); err != nil || archive < 0 || archive >= whisperfile.MaxArchives {
 			WriteError(w, http.StatusBadRequest, "archive must be an archive index (0, 1, …)")
 			return
 		}

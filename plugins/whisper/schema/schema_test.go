@@ -82,12 +82,13 @@ print(json.dumps(out))
 }
 
 func TestParseMethod(t *testing.T) {
-	for in, want := range map[string]Method{"average": Average, "AVG": Average, "sum": Sum, " last ": Last, "max": Max, "min": Min} {
+	for in, want := range map[string]Method{"average": Average, "AVG": Average, "sum": Sum, " last ": Last, "max": Max, "min": Min,
+		"avg_zero": AvgZero, "AbsMax": AbsMax, "absmin": AbsMin} {
 		if m, err := ParseMethod(in); err != nil || m != want {
 			t.Errorf("ParseMethod(%q) = %v, %v", in, m, err)
 		}
 	}
-	for _, in := range []string{"", "median", "absmax", "avg_zero"} {
+	for _, in := range []string{"", "median", "abs", "avgzero", "absmaxx"} {
 		if _, err := ParseMethod(in); !errors.Is(err, ErrMethod) {
 			t.Errorf("ParseMethod(%q) error = %v", in, err)
 		}
