@@ -1,0 +1,195 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"runtime/debug"
+	"runtime/metrics"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/dreamcatcher-monitoring/dreamcatcher/whisperserver/api"
+)
+
+// limitBody refuses a request body over max bytes with 413: at once when
+// Content-Length says so, else when a handler reads past it (the
+// handlers turn *http.MaxBytesError into 413).
+func limitBody(next http.Handler, max int64) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ContentLength > max {
+			w.Header().Set("Connection", "close")
+			api.WriteError(w, http.StatusRequestEntityTooLarge,
+				fmt.Sprintf("request body of %d bytes is larger than %d bytes (max_body_bytes)", r.ContentLength, max))
+			return
+		}
+		if r.Body != nil && r.Body != http.NoBody {
+			r.Body = http.MaxBytesReader(w, r.Body, max)
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// expensive reports whether a request reads many names or files: renders,
+// finds and listings. Those share the admission limits; /healthz, the
+// static files and single-metric info do not.
+func expensive(r *http.Request) bool {
+	p := r.URL.Path
+	switch p {
+	case "/render", "/render/", "/metrics", "/metrics/", "/metrics/find", "/metrics/find/",
+		"/metrics/expand", "/metrics/expand/", "/metrics/index.json",
+		"/api/metrics", "/api/tree", "/api/data":
+		return true
+	}
+	return false
+}
+
+// admission bounds the expensive requests in flight (max_concurrent) and
+// holds new ones while the live heap is over memory_budget. A request
+// that cannot start within queue_wait gets 503 with Retry-After. When a
+// burst ends (nothing expensive in flight) memory is handed back to the
+// operating system.
+type admission struct {
+	slots   chan struct{}
+	wait    time.Duration
+	budget  uint64
+	mu      sync.Mutex
+	active  int
+	lastGC  time.Time
+	freeing bool
+}
+
+func newAdmission(maxConcurrent int, wait time.Duration, budget int64) *admission {
+	a := &admission{wait: wait, budget: uint64(max(budget, 0))}
+	if maxConcurrent > 0 {
+		a.slots = make(chan struct{}, maxConcurrent)
+	}
+	return a
+}
+
+// heapBytes is the memory the Go heap holds for live and not yet swept
+// objects (what the budget is about).
+func heapBytes() uint64 {
+	s := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+	metrics.Read(s)
+	if s[0].Value.Kind() != metrics.KindUint64 {
+		return 0
+	}
+	return s[0].Value.Uint64()
+}
+
+// overBudget reports whether admitting another expensive request would
+// risk the budget: the heap already holds 3/4 of it.
+func (a *admission) overBudget() bool {
+	return a.budget > 0 && heapBytes() > a.budget/4*3
+}
+
+func (a *admission) acquire(ctx context.Context) (string, bool) {
+	deadline := time.NewTimer(a.wait)
+	defer deadline.Stop()
+	if a.slots != nil {
+		select {
+		case a.slots <- struct{}{}:
+		case <-deadline.C:
+			return fmt.Sprintf("server busy: %d expensive requests already running (max_concurrent); retry shortly", cap(a.slots)), false
+		case <-ctx.Done():
+			return "request canceled while waiting", false
+		}
+	}
+	for a.overBudget() {
+		// Let the collector try once before refusing.
+		a.collect()
+		if !a.overBudget() {
+			break
+		}
+		select {
+		case <-deadline.C:
+			a.release()
+			return fmt.Sprintf("server busy: memory in use is near the memory_budget of %d MiB; retry shortly", a.budget>>20), false
+		case <-ctx.Done():
+			a.release()
+			return "request canceled while waiting", false
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	a.mu.Lock()
+	a.active++
+	a.mu.Unlock()
+	return "", true
+}
+
+// collect runs a garbage collection at most every 200 ms.
+func (a *admission) collect() {
+	a.mu.Lock()
+	if time.Since(a.lastGC) < 200*time.Millisecond {
+		a.mu.Unlock()
+		return
+	}
+	a.lastGC = time.Now()
+	a.mu.Unlock()
+	debug.FreeOSMemory()
+}
+
+func (a *admission) release() {
+	if a.slots != nil {
+		<-a.slots
+	}
+}
+
+// done ends an admitted request; the last one of a burst hands the
+// burst's memory back to the system (in the background, at most once a
+// second).
+func (a *admission) done() {
+	a.release()
+	a.mu.Lock()
+	a.active--
+	idle := a.active == 0 && !a.freeing && time.Since(a.lastGC) > time.Second
+	if idle {
+		a.freeing = true
+	}
+	a.mu.Unlock()
+	if idle {
+		go a.freeAfterBurst()
+	}
+}
+
+func (a *admission) freeAfterBurst() {
+	time.Sleep(100 * time.Millisecond)
+	a.mu.Lock()
+	still := a.active == 0
+	if still {
+		a.lastGC = time.Now()
+	}
+	a.mu.Unlock()
+	if still {
+		debug.FreeOSMemory()
+	}
+	a.mu.Lock()
+	a.freeing = false
+	a.mu.Unlock()
+}
+
+func (a *admission) middleware(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !expensive(r) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		msg, ok := a.acquire(r.Context())
+		if !ok {
+			w.Header().Set("Retry-After", strconv.Itoa(max(1, int(a.wait/time.Second))))
+			if strings.HasPrefix(r.URL.Path, "/api/") {
+				api.WriteError(w, http.StatusServiceUnavailable, msg)
+			} else {
+				w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+				w.WriteHeader(http.StatusServiceUnavailable)
+				_, _ = w.Write([]byte(msg))
+			}
+			return
+		}
+		defer a.done()
+		next.ServeHTTP(w, r)
+	})
+}
