@@ -88,6 +88,10 @@ func run(args []string) error {
 		mk("request-timeout", "longest time a request may take (503 beyond)", func() (func(string) error, func() string) { return dur(&cfg.RequestTimeout) }),
 		mk("rescan-interval", "period of the fallback rescan of the whisper folder", func() (func(string) error, func() string) { return dur(&cfg.RescanInterval) }),
 		mk("timezone", "time zone for Graphite times without one (e.g. UTC, Europe/Paris)", func() (func(string) error, func() string) { return str(&cfg.TimeZone) }),
+		mk("max-body-bytes", "largest POST body (413 beyond)", func() (func(string) error, func() string) { return num(&cfg.MaxBodyBytes) }),
+		mk("max-concurrent", "most renders, finds and listings in flight (0: no limit)", func() (func(string) error, func() string) { return num(&cfg.MaxConcurrent) }),
+		mk("queue-wait", "how long a request waits for a slot or memory before 503", func() (func(string) error, func() string) { return dur(&cfg.QueueWait) }),
+		mk("memory-budget", "memory the server aims to stay in, MiB (0: none)", func() (func(string) error, func() string) { return num(&cfg.MemoryBudget) }),
 		mk("log-format", "log format: text or json", func() (func(string) error, func() string) { return str(&logFormat) }),
 	}
 
