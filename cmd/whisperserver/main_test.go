@@ -587,8 +587,8 @@ max_series = 10
 		t.Errorf("bad config: %d %s", code, out)
 	}
 	code, out = testutil.Run(t, 20*time.Second, bin, "-whisper-dir", "/nonexistent/folder", "-listen", "127.0.0.1:0", "-basic-auth-user", "u")
-	if code == 0 || !strings.Contains(out, "whisper folder") {
-		t.Errorf("missing folder: %d %s", code, out)
+	if code == 0 || !strings.Contains(out, "basic_auth_user and basic_auth_password go together") {
+		t.Errorf("half basic auth: %d %s", code, out)
 	}
 }
 

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/dreamcatcher-monitoring/dreamcatcher/whisperserver/attime"
+	"github.com/dreamcatcher-monitoring/dreamcatcher/whisperserver/index"
 	"github.com/dreamcatcher-monitoring/dreamcatcher/whisperserver/render"
 	"github.com/dreamcatcher-monitoring/dreamcatcher/whisperserver/store"
 	"github.com/gorilla/mux"
@@ -129,6 +130,8 @@ func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error, targ
 		status, msg = http.StatusBadRequest, "Invalid parameters ("+ie.Msg+")"
 	case errors.As(err, &pe):
 		status, msg = http.StatusBadRequest, "Invalid parameters ("+pe.Error()+")"
+	case errors.Is(err, index.ErrBadPattern):
+		status, msg = http.StatusBadRequest, "Invalid parameters ("+err.Error()+")"
 	case errors.Is(err, store.ErrTooMany):
 		status = http.StatusUnprocessableEntity
 		msg = fmt.Sprintf("%v (max_series is %d)", err, a.cfg.MaxSeries)

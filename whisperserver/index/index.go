@@ -32,6 +32,9 @@ const racyWindow = 2 * time.Second
 // ErrTooMany is returned when a query matches more nodes than allowed.
 var ErrTooMany = errors.New("too many matches")
 
+// ErrBadPattern is returned for a pattern that is not valid glob syntax.
+var ErrBadPattern = errors.New("bad pattern")
+
 type node struct {
 	dirs   map[string]*node
 	leaves map[string]struct{}
@@ -433,7 +436,7 @@ func (m Match) Name() string {
 func (x *Index) Find(ctx context.Context, pattern string, limit int) ([]Match, error) {
 	comps, err := compile(pattern)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w: %v", ErrBadPattern, err)
 	}
 	var out []Match
 	var walk func(n *node, parts []string, depth int) error

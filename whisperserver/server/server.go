@@ -310,8 +310,14 @@ func timeout(next http.Handler, d time.Duration) http.Handler {
 		// Not every ResponseWriter supports it (httptest's recorder).
 		rc := http.NewResponseController(w)
 		if rc.SetWriteDeadline(deadline) == nil {
-			// A kept-alive connection's next request starts afresh.
-			defer func() { _ = rc.SetWriteDeadline(time.Time{}) }()
+			// A kept-alive connection's next request starts afresh; a
+			// connection past the deadline keeps it, so the server's
+			// last flush fails at once and the connection closes.
+			defer func() {
+				if time.Now().Before(deadline) {
+					_ = rc.SetWriteDeadline(time.Time{})
+				}
+			}()
 		}
 		next.ServeHTTP(w, r.WithContext(ctx))
 	})
