@@ -32,16 +32,34 @@ func limitBody(next http.Handler, max int64) http.Handler {
 	})
 }
 
-// expensive reports whether a request reads many names or files: renders,
-// finds and listings. Those share the admission limits; /healthz, the
-// static files and single-metric info do not.
+// cheapTargets is the most named (glob-free) targets a render may have
+// and still skip the queue.
+const cheapTargets = 8
+
+// expensive reports whether a request reads many names or files: finds,
+// listings and renders of globs or of many targets. Those share the
+// admission limits; /healthz, the static files, single-metric info and
+// renders of a few named metrics do not, so a dashboard's single panel
+// stays fast while a storm of glob renders waits.
 func expensive(r *http.Request) bool {
-	p := r.URL.Path
-	switch p {
-	case "/render", "/render/", "/metrics", "/metrics/", "/metrics/find", "/metrics/find/",
+	switch r.URL.Path {
+	case "/metrics", "/metrics/", "/metrics/find", "/metrics/find/",
 		"/metrics/expand", "/metrics/expand/", "/metrics/index.json",
-		"/api/metrics", "/api/tree", "/api/data":
+		"/api/metrics", "/api/tree":
 		return true
+	case "/render", "/render/", "/api/data":
+		if r.ParseForm() != nil {
+			return true // the handler answers the bad form
+		}
+		targets := r.Form["target"]
+		if len(targets) > cheapTargets {
+			return true
+		}
+		for _, t := range targets {
+			if strings.ContainsAny(t, "*?[{") {
+				return true
+			}
+		}
 	}
 	return false
 }

@@ -284,17 +284,26 @@ func TestAdmission(t *testing.T) {
 	a.slots <- struct{}{} // one expensive request in flight
 	rec := httptest.NewRecorder()
 	start := time.Now()
-	h.ServeHTTP(rec, httptest.NewRequest("GET", "/render?target=x", nil))
+	h.ServeHTTP(rec, httptest.NewRequest("GET", "/render?target=x.*", nil))
 	if rec.Code != 503 || rec.Header().Get("Retry-After") == "" || !strings.Contains(rec.Body.String(), "max_concurrent") {
 		t.Errorf("busy render: %d %v %s", rec.Code, rec.Header(), rec.Body)
 	}
 	if d := time.Since(start); d < 90*time.Millisecond {
 		t.Errorf("refused after %v, without waiting queue_wait", d)
 	}
-	rec = httptest.NewRecorder()
-	h.ServeHTTP(rec, httptest.NewRequest("GET", "/healthz", nil))
-	if rec.Code != 200 {
-		t.Errorf("healthz while busy: %d", rec.Code)
+	for _, p := range []string{"/healthz", "/render?target=a.b.c&target=sumSeries(a.b.d)", "/api/data?target=a.b"} {
+		rec = httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest("GET", p, nil))
+		if rec.Code != 200 {
+			t.Errorf("%s while busy: %d", p, rec.Code)
+		}
+	}
+	for _, p := range []string{"/render?target=a.*", "/api/data?target=a.{b,c}", "/metrics/find?query=a", "/api/metrics"} {
+		rec = httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest("GET", p, nil))
+		if rec.Code != 503 {
+			t.Errorf("%s while busy: %d", p, rec.Code)
+		}
 	}
 	// A slot freed while waiting lets the request in.
 	go func() { time.Sleep(30 * time.Millisecond); a.release() }()
