@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"runtime/debug"
@@ -41,27 +42,49 @@ const cheapTargets = 8
 // admission limits; /healthz, the static files, single-metric info and
 // renders of a few named metrics do not, so a dashboard's single panel
 // stays fast while a storm of glob renders waits.
-func expensive(r *http.Request) bool {
+func expensive(r *http.Request) (bool, error) {
 	switch r.URL.Path {
 	case "/metrics", "/metrics/", "/metrics/find", "/metrics/find/",
 		"/metrics/expand", "/metrics/expand/", "/metrics/index.json",
 		"/api/metrics", "/api/tree":
-		return true
+		return true, nil
 	case "/render", "/render/", "/api/data":
-		if r.ParseForm() != nil {
-			return true // the handler answers the bad form
+		if err := r.ParseForm(); err != nil {
+			return true, err
 		}
 		targets := r.Form["target"]
 		if len(targets) > cheapTargets {
-			return true
+			return true, nil
 		}
 		for _, t := range targets {
 			if strings.ContainsAny(t, "*?[{") {
-				return true
+				return true, nil
 			}
 		}
 	}
-	return false
+	return false, nil
+}
+
+// refuse answers in the style of the endpoint: JSON under /api/, plain
+// text (graphite-web's style) elsewhere.
+func refuse(w http.ResponseWriter, r *http.Request, status int, msg string) {
+	if strings.HasPrefix(r.URL.Path, "/api/") {
+		api.WriteError(w, status, msg)
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.WriteHeader(status)
+	_, _ = w.Write([]byte(msg))
+}
+
+// formError is the answer to a form that did not parse.
+func formError(w http.ResponseWriter, r *http.Request, err error) {
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		refuse(w, r, http.StatusRequestEntityTooLarge, fmt.Sprintf("request body larger than %d bytes (max_body_bytes)", mbe.Limit))
+		return
+	}
+	refuse(w, r, http.StatusBadRequest, "Invalid parameters (bad form: "+err.Error()+")")
 }
 
 // admission bounds the expensive requests in flight (max_concurrent) and
@@ -191,20 +214,19 @@ func (a *admission) freeAfterBurst() {
 
 func (a *admission) middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !expensive(r) {
+		costly, err := expensive(r)
+		if err != nil {
+			formError(w, r, err)
+			return
+		}
+		if !costly {
 			next.ServeHTTP(w, r)
 			return
 		}
 		msg, ok := a.acquire(r.Context())
 		if !ok {
 			w.Header().Set("Retry-After", strconv.Itoa(max(1, int(a.wait/time.Second))))
-			if strings.HasPrefix(r.URL.Path, "/api/") {
-				api.WriteError(w, http.StatusServiceUnavailable, msg)
-			} else {
-				w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-				w.WriteHeader(http.StatusServiceUnavailable)
-				_, _ = w.Write([]byte(msg))
-			}
+			refuse(w, r, http.StatusServiceUnavailable, msg)
 			return
 		}
 		defer a.done()
