@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"os"
 	"path"
+	"runtime"
 	"runtime/debug"
 	"strings"
 	"time"
@@ -68,7 +69,7 @@ func Defaults() Config {
 		RescanInterval: time.Minute,
 		TimeZone:       "UTC",
 		MaxBodyBytes:   1 << 20,
-		MaxConcurrent:  8,
+		MaxConcurrent:  max(2, runtime.NumCPU()), // measured: more only adds CPU contention
 		QueueWait:      2 * time.Second,
 		MemoryBudget:   512,
 	}
