@@ -300,22 +300,25 @@ func recoverer(next http.Handler, log *slog.Logger) http.Handler {
 
 // timeout gives every request a deadline; the handlers check it between
 // files and functions and answer 503 when it passes (no buffering of the
-// answer, unlike http.TimeoutHandler). The same deadline bounds writing
-// the answer: a client too slow to take it is cut off there (and the
-// access log says "cut").
+// answer, unlike http.TimeoutHandler). The same deadline, plus a second,
+// bounds writing the answer: a client too slow to take it is cut off
+// there (and the access log says "cut").
 func timeout(next http.Handler, d time.Duration) http.Handler {
+	const writeGrace = time.Second
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		deadline := time.Now().Add(d)
 		ctx, cancel := context.WithDeadline(r.Context(), deadline)
 		defer cancel()
 		// Not every ResponseWriter supports it (httptest's recorder).
 		rc := http.NewResponseController(w)
-		if rc.SetWriteDeadline(deadline) == nil {
+		// A second of grace lets a request that ran out of time still
+		// send its 503.
+		if rc.SetWriteDeadline(deadline.Add(writeGrace)) == nil {
 			// A kept-alive connection's next request starts afresh; a
 			// connection past the deadline keeps it, so the server's
 			// last flush fails at once and the connection closes.
 			defer func() {
-				if time.Now().Before(deadline) {
+				if time.Now().Before(deadline.Add(writeGrace)) {
 					_ = rc.SetWriteDeadline(time.Time{})
 				}
 			}()

@@ -362,7 +362,7 @@ func TestWriteDeadlineCutsSlowClient(t *testing.T) {
 	target := "target=big.one"
 	path := "/render?" + strings.Repeat(target+"&", 10) + "format=json&from=-3d"
 	fmt.Fprintf(c, "GET %s HTTP/1.1\r\nHost: x\r\n\r\n", path)
-	time.Sleep(2500 * time.Millisecond) // read nothing past the deadline
+	time.Sleep(3500 * time.Millisecond) // read nothing past the deadline (1 s + 1 s grace)
 	_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
 	br := bufio.NewReader(c)
 	n, _ := io.Copy(io.Discard, br) // until the server closes
