@@ -45,7 +45,7 @@ func (a *API) findNodes(r *http.Request, query string) ([]index.Match, error) {
 func (a *API) find(w http.ResponseWriter, r *http.Request) {
 	p, err := params(r)
 	if err != nil {
-		a.writeError(w, r, badRequest("%v", err), nil)
+		a.writeError(w, r, err, nil)
 		return
 	}
 	format, ok := get(p, "format")
@@ -273,7 +273,7 @@ func treeJSON(matches []index.Match, basePath string, wildcards bool) []map[stri
 func (a *API) expand(w http.ResponseWriter, r *http.Request) {
 	p, err := params(r)
 	if err != nil {
-		a.writeError(w, r, badRequest("%v", err), nil)
+		a.writeError(w, r, err, nil)
 		return
 	}
 	groupBy, err1 := intParam(p, "groupByExpr", 0)

@@ -240,6 +240,9 @@ func init() {
 		Fn: func(a *args) ([]*Series, error) {
 			out := a.series(0)
 			for _, s := range out {
+				if err := nodesInRange(s, a.extra); err != nil {
+					return nil, a.errf("%v", err)
+				}
 				s.Name = aggKey(s, a.extra)
 			}
 			return out, nil
@@ -662,6 +665,25 @@ func aggKey(s *Series, nodes []Value) string {
 		keys = append(keys, k)
 	}
 	return strings.Join(keys, ".")
+}
+
+// nodesInRange reports a numeric node position that s's path (as aggKey
+// reads it) does not have, so aliasByNode never names a series "".
+func nodesInRange(s *Series, nodes []Value) error {
+	path := s.Name
+	if strings.HasSuffix(path, ")") {
+		if e, err := Parse(path); err == nil && e.FirstPath() != "" {
+			path = e.FirstPath()
+		}
+	}
+	path, _, _ = strings.Cut(path, ";")
+	n := strings.Count(path, ".") + 1
+	for _, v := range nodes {
+		if v.Kind == KindNumber && (int(v.Num) >= n || int(v.Num) < -n) {
+			return fmt.Errorf("node %s is out of range for %q (%d nodes: 0…%d or -%d…-1)", PyG(v.Num), path, n, n-1, n)
+		}
+	}
+	return nil
 }
 
 // pyReplacement turns a Python re.sub replacement (\1, \g<1>, \g<name>)

@@ -3,6 +3,7 @@ package server
 import (
 	"errors"
 	"fmt"
+	"runtime"
 	"time"
 )
 
@@ -28,6 +29,16 @@ type Config struct {
 	TimeZone          string        `toml:"timezone" help:"time zone for Graphite times without one (e.g. UTC, Europe/Paris)"`
 	LogFormat         string        `toml:"log_format" help:"log format: text or json"`
 	AccessLog         bool          `toml:"access_log" help:"log every request, not only failed ones"`
+	MaxBodyBytes      int           `toml:"max_body_bytes" help:"largest POST body (413 beyond)"`
+	// MaxConcurrent bounds the expensive requests (renders, finds,
+	// listings) in flight; QueueWait is how long one waits for a slot (or
+	// for memory under MemoryBudget) before a 503 with Retry-After.
+	MaxConcurrent int           `toml:"max_concurrent" help:"most renders, finds and listings in flight (0: no limit)"`
+	QueueWait     time.Duration `toml:"queue_wait" help:"how long a request waits for a slot or memory before 503"`
+	// MemoryBudget (MiB) is the memory the whole server aims to stay in:
+	// the Go runtime's soft memory limit, and new expensive requests wait
+	// while the heap holds 3/4 of it. 0: no budget.
+	MemoryBudget int `toml:"memory_budget" help:"memory the server aims to stay in, MiB (0: none)"`
 }
 
 // Defaults returns the default configuration.
@@ -43,6 +54,10 @@ func Defaults() Config {
 		RescanInterval: time.Minute,
 		TimeZone:       "UTC",
 		LogFormat:      "text",
+		MaxBodyBytes:   1 << 20,
+		MaxConcurrent:  max(2, runtime.NumCPU()), // measured: more only adds CPU contention
+		QueueWait:      2 * time.Second,
+		MemoryBudget:   512,
 	}
 }
 
@@ -61,7 +76,8 @@ func (c Config) Validate() error {
 	if (c.TLSCert == "") != (c.TLSKey == "") {
 		errs = append(errs, errors.New("tls_cert and tls_key go together"))
 	}
-	if c.MaxSeries < 0 || c.MaxPoints < 0 || c.MaxFind < 0 || c.MaxOpenFiles < 0 {
+	if c.MaxSeries < 0 || c.MaxPoints < 0 || c.MaxFind < 0 || c.MaxOpenFiles < 0 ||
+		c.MaxBodyBytes < 0 || c.MaxConcurrent < 0 || c.QueueWait < 0 || c.MemoryBudget < 0 {
 		errs = append(errs, errors.New("limits must not be negative"))
 	}
 	if c.RequestTimeout < 0 {
