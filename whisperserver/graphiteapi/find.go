@@ -347,6 +347,8 @@ func funcInfo(f *render.Func) map[string]any {
 			s = "*" + s
 		}
 		switch {
+		case p.SigDefault != "":
+			s += "=" + p.SigDefault
 		case p.Default != nil:
 			s += "=" + toString(p.Default)
 		case !p.Required && !p.Multiple:

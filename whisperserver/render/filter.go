@@ -8,8 +8,10 @@ import (
 
 func filterFunctions() []*Func {
 	pN := Param{Name: "n", Type: "integer", Required: true}
+	pN1 := Param{Name: "n", Type: "integer", Required: true, SigDefault: "1"}
 	pPattern := Param{Name: "pattern", Type: "string", Required: true}
 	pValue := Param{Name: "n", Type: "float", Required: true}
+	pAggFunc := Param{Name: "func", Type: "aggFunc", Default: "average", Options: aggFuncOptions}
 	return []*Func{
 		{Name: "grep", Group: "Filter Series", Params: []Param{pSeries, pPattern}, Fn: fnGrep},
 		{Name: "exclude", Group: "Filter Series", Params: []Param{pSeries, pPattern}, Fn: fnExclude},
@@ -22,6 +24,10 @@ func filterFunctions() []*Func {
 		{Name: "highestCurrent", Group: "Filter Series", Params: []Param{pSeries, pN}, Fn: rankedSeries("current", true)},
 		{Name: "highestMax", Group: "Filter Series", Params: []Param{pSeries, pN}, Fn: rankedSeries("max", true)},
 		{Name: "limit", Group: "Filter Series", Params: []Param{pSeries, pN}, Fn: fnLimit},
+		{Name: "highest", Group: "Filter Series", Params: []Param{pSeries, pN1, pAggFunc}, Fn: rankedBy(true)},
+		{Name: "lowest", Group: "Filter Series", Params: []Param{pSeries, pN1, pAggFunc}, Fn: rankedBy(false)},
+		{Name: "removeAbovePercentile", Group: "Filter Data", Params: []Param{pSeries, pValue}, Fn: fnRemoveAbovePercentile},
+		{Name: "removeBelowPercentile", Group: "Filter Data", Params: []Param{pSeries, pValue}, Fn: fnRemoveBelowPercentile},
 	}
 }
 
@@ -88,6 +94,36 @@ func fnRemoveEmptySeries(a *args) ([]*Series, error) {
 		}
 	}
 	return out, nil
+}
+
+func fnRemoveAbovePercentile(a *args) ([]*Series, error) {
+	return removeByPercentile(a, "removeAbovePercentile", func(v, p float64) bool { return !math.IsNaN(v) && v > p }), nil
+}
+
+func fnRemoveBelowPercentile(a *args) ([]*Series, error) {
+	return removeByPercentile(a, "removeBelowPercentile", func(v, p float64) bool { return math.IsNaN(v) || v < p }), nil
+}
+
+// removeByPercentile nulls the points drop selects against the series'
+// n-th percentile; a series without values keeps its points.
+func removeByPercentile(a *args, fn string, drop func(v, p float64) bool) []*Series {
+	n := a.num(1, 0)
+	out := a.series(0)
+	for _, s := range out {
+		s.Name = fmt.Sprintf("%s(%s, %s)", fn, s.Name, PyG(n))
+		s.PathExpression = s.Name
+		pts := s.Points()
+		p := percentile(pts, n, false)
+		if math.IsNaN(p) {
+			continue
+		}
+		for i, v := range pts {
+			if drop(v, p) {
+				s.Values[i] = math.NaN()
+			}
+		}
+	}
+	return out
 }
 
 func fnLimit(a *args) ([]*Series, error) {

@@ -3,9 +3,19 @@ package render
 import (
 	"fmt"
 	"math"
+	"strings"
 )
 
-func movingAverage(a *args) ([]*Series, error) {
+// movingWindow is graphite-web's movingWindow: each point the fn
+// aggregate of the previous window (points or a time span) of non-null
+// values, read with a bootstrap before the range; xffArg is the index of
+// the xFilesFactor argument.
+func movingWindow(a *args, fn string, xffArg int) ([]*Series, error) {
+	agg, ok := aggFuncs[fn]
+	if !ok {
+		return nil, a.errf("Unsupported aggregation function: %s", fn)
+	}
+	tagName := "moving" + strings.ToUpper(fn[:1]) + strings.ToLower(fn[1:])
 	list := a.series(0)
 	if len(list) == 0 {
 		return nil, nil
@@ -40,15 +50,15 @@ func movingAverage(a *args) ([]*Series, error) {
 		var name string
 		var points int64
 		if w.Kind == KindString {
-			name = fmt.Sprintf("movingAverage(%s,\"%s\")", s.Name, w.Str)
+			name = fmt.Sprintf("%s(%s,\"%s\")", tagName, s.Name, w.Str)
 			points = preview / s.Step
 		} else {
-			name = fmt.Sprintf("movingAverage(%s,%s)", s.Name, pyNum(w.Num, w.IsInt))
+			name = fmt.Sprintf("%s(%s,%s)", tagName, s.Name, pyNum(w.Num, w.IsInt))
 			points = int64(w.Num)
 		}
 		xff := s.XFilesFactor
-		if a.has(2) {
-			xff = a.num(2, 0)
+		if a.has(xffArg) {
+			xff = a.num(xffArg, 0)
 		}
 		ns := s.derive(name, nil)
 		ns.PathExpression = name
@@ -62,7 +72,7 @@ func movingAverage(a *args) ([]*Series, error) {
 				}
 			}
 			if nonNull > 0 && points > 0 && float64(nonNull)/float64(points) >= xff {
-				ns.Values = append(ns.Values, avgOf(win))
+				ns.Values = append(ns.Values, agg(win))
 			} else {
 				ns.Values = append(ns.Values, math.NaN())
 			}

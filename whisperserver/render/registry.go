@@ -15,6 +15,9 @@ type Param struct {
 	// Kwarg is the Python argument name when it differs from Name
 	// (timeShift's alignDST is listed as alignDst).
 	Kwarg string `json:"-"`
+	// SigDefault is a Python default that the signature shows although
+	// the parameter is listed as required (highest's n=1).
+	SigDefault string `json:"-"`
 }
 
 // Keyword is the name a keyword argument must use.
