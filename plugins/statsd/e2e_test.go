@@ -346,8 +346,11 @@ func TestPortInUse(t *testing.T) {
 		"[hekad]\nbase_dir = %q\n[DreamcatcherStatsdInput]\naddress = %q\n",
 		filepath.Join(dir, "base"), h.addr))
 	p := testutil.Start(t, testutil.Binary(t, "hekad"), "-config", cfg)
-	testutil.Eventually(t, 20*time.Second, func() bool {
-		return strings.Contains(p.Output(), "address already in use")
-	}, "second hekad on the same port did not report it")
-	_ = p.Stop(syscall.SIGTERM, 15*time.Second)
+	// The second hekad stops by itself, with status 1 and the reason.
+	if code := p.Wait(20 * time.Second); code != 1 {
+		t.Fatalf("second hekad on the same port: exit status %d, want 1:\n%s", code, p.Output())
+	}
+	if !strings.Contains(p.Output(), "address already in use") {
+		t.Fatalf("second hekad on the same port did not say why:\n%s", p.Output())
+	}
 }

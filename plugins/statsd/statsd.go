@@ -97,26 +97,39 @@ type Input struct {
 	lastUnstorableLog time.Time
 }
 
-// ConfigStruct returns the defaults.
-func (in *Input) ConfigStruct() interface{} {
+// ConfigStruct returns the defaults: the listener's own, and Etsy's
+// aggregation defaults from aggregate.DefaultConfig.
+func (in *Input) ConfigStruct() interface{} { return DefaultConfig() }
+
+// DefaultConfig returns the input's defaults; the aggregation options come
+// from aggregate.DefaultConfig, the one place Etsy statsd's defaults live.
+func DefaultConfig() *Config {
+	a := aggregate.DefaultConfig()
+	tags := "keep"
+	if !a.KeepTags {
+		tags = "drop"
+	}
 	return &Config{
-		Address:           "127.0.0.1:8125",
-		ReadBufferBytes:   32 << 20,
-		MaxDatagramSize:   65535,
-		MaxTCPConns:       1024,
-		TCPIdleTimeout:    600,
-		FlushInterval:     10,
-		LegacyNamespace:   true,
-		GlobalPrefix:      "stats",
-		PrefixCounter:     "counters",
-		PrefixTimer:       "timers",
-		PrefixGauge:       "gauges",
-		PrefixSet:         "sets",
-		PrefixStats:       "statsd",
-		PercentThresholds: []float64{90},
-		GaugesMaxTTL:      1,
-		FlushCounts:       true,
-		Tags:              "keep",
+		Address:         "127.0.0.1:8125",
+		ReadBufferBytes: 32 << 20,
+		MaxDatagramSize: 65535,
+		MaxTCPConns:     1024,
+		TCPIdleTimeout:  600,
+
+		FlushInterval:          uint(a.FlushInterval),
+		LegacyNamespace:        a.LegacyNamespace,
+		GlobalPrefix:           a.GlobalPrefix,
+		PrefixCounter:          a.PrefixCounter,
+		PrefixTimer:            a.PrefixTimer,
+		PrefixGauge:            a.PrefixGauge,
+		PrefixSet:              a.PrefixSet,
+		GlobalSuffix:           a.GlobalSuffix,
+		PrefixStats:            a.PrefixStats,
+		PercentThresholds:      a.PercentThresholds,
+		CalculatedTimerMetrics: a.CalculatedTimerMetrics,
+		GaugesMaxTTL:           a.GaugesMaxTTL,
+		FlushCounts:            a.FlushCounts,
+		Tags:                   tags,
 	}
 }
 

@@ -27,15 +27,17 @@ import (
 	"github.com/mozilla-services/heka/pipeline"
 )
 
-// The names the plugin is registered under.
+// PluginName is the name the output registers with Heka; StockPluginName
+// is the second name it takes, Heka's own WhisperOutput's (whose files
+// Graphite cannot read), so Heka configs work unchanged.
 const (
-	Name      = "DreamcatcherWhisperOutput"
-	StockName = "WhisperOutput"
+	PluginName      = "DreamcatcherWhisperOutput"
+	StockPluginName = "WhisperOutput"
 )
 
 func init() {
-	pipeline.RegisterPlugin(Name, func() interface{} { return new(Output) })
-	pipeline.RegisterPlugin(StockName, func() interface{} { return new(Output) })
+	pipeline.RegisterPlugin(PluginName, func() interface{} { return new(Output) })
+	pipeline.RegisterPlugin(StockPluginName, func() interface{} { return new(Output) })
 }
 
 // Output is the Heka output plugin.

@@ -26,9 +26,9 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/dreamcatcher-monitoring/dreamcatcher/internal/metricpath"
+	"github.com/dreamcatcher-monitoring/dreamcatcher/internal/whisperfile"
 	"github.com/dreamcatcher-monitoring/dreamcatcher/plugins/whisper/cache"
 	"github.com/dreamcatcher-monitoring/dreamcatcher/plugins/whisper/schema"
-	"github.com/dreamcatcher-monitoring/dreamcatcher/plugins/whisper/wspfile"
 )
 
 // Config configures a Persister.
@@ -285,8 +285,8 @@ type writer struct {
 	waitHead int
 	deadline time.Time     // of the final write-out at stop
 	failed   []cache.Batch // failed at stop (held in the cache's size), for Leftover
-	wsp      wspfile.Updater
-	pts      []wspfile.Point
+	wsp      whisperfile.Updater
+	pts      []whisperfile.Point
 	dirs     *folders
 }
 
@@ -423,7 +423,7 @@ func (w *writer) write(b cache.Batch, final bool) bool {
 		}
 		st.written = now.UnixNano()
 		w.seen[b.Name] = st
-	case errors.Is(err, wspfile.ErrSymlink):
+	case errors.Is(err, whisperfile.ErrSymlink):
 		delete(w.seen, b.Name)
 		p.c.outside.Add(uint64(len(b.Points)))
 		p.cfg.Log.Log("outside", "refused %s: %v (never followed)", b.Name, err)
@@ -468,9 +468,6 @@ func errOrNil(err error) string {
 
 var errCreateLimit = errors.New("create limit reached")
 
-// ErrCorrupt is wrapped by errors about files that are not valid whisper files.
-var ErrCorrupt = wspfile.ErrCorrupt
-
 // update writes b to the file in the folder dir (relative to the data
 // folder), creating the file if needed. full (a metric not checked
 // recently) also checks the file's size and compares its archives with
@@ -479,7 +476,7 @@ func (w *writer) update(dir, file string, b cache.Batch, now time.Time, final, f
 	p := w.p
 	pts := w.pts[:0]
 	for _, pt := range b.Points {
-		pts = append(pts, wspfile.Point{Time: pt.Time, Value: pt.Value})
+		pts = append(pts, whisperfile.Point{Time: pt.Time, Value: pt.Value})
 	}
 	w.pts = pts
 	// The full path only for messages and creation, not joined for every
@@ -502,9 +499,9 @@ func (w *writer) update(dir, file string, b cache.Batch, now time.Time, final, f
 		hdr, res, err = w.updateIn(dir, file, pts, now.Unix(), true)
 	}
 	switch {
-	case errors.Is(err, wspfile.ErrSymlink), errors.Is(err, errOutside):
+	case errors.Is(err, whisperfile.ErrSymlink), errors.Is(err, errOutside):
 		return err
-	case errors.Is(err, ErrCorrupt):
+	case errors.Is(err, whisperfile.ErrCorrupt):
 		p.c.corrupt.Add(1)
 		p.cfg.Log.Log("corrupt", "%v (points kept, will retry)", err)
 		return err
@@ -535,10 +532,10 @@ func (w *writer) update(dir, file string, b cache.Batch, now time.Time, final, f
 
 // updateIn updates the file in the folder dir (relative to the data
 // folder) with pts.
-func (w *writer) updateIn(dir, file string, pts []wspfile.Point, now int64, full bool) (*wspfile.Header, wspfile.Result, error) {
+func (w *writer) updateIn(dir, file string, pts []whisperfile.Point, now int64, full bool) (*whisperfile.Header, whisperfile.Result, error) {
 	d, err := w.dirs.get(dir, now)
 	if err != nil {
-		return nil, wspfile.Result{}, err
+		return nil, whisperfile.Result{}, err
 	}
 	return w.wsp.UpdateAt(d.fd, d.abs, file, pts, now, full)
 }
@@ -585,7 +582,7 @@ func writeNewFile(path string, m schema.Match, perm os.FileMode, sparse bool) (e
 			err = cerr
 		}
 	}()
-	hdr, size := wspfile.EncodeHeader(m.Method, float32(m.XFilesFactor), m.Archives)
+	hdr, size := whisperfile.EncodeHeader(m.Method, float32(m.XFilesFactor), m.Archives)
 	if _, err := f.Write(hdr); err != nil {
 		return err
 	}

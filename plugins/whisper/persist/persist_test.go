@@ -13,9 +13,9 @@ import (
 	"time"
 
 	"github.com/dreamcatcher-monitoring/dreamcatcher/internal/testutil"
+	"github.com/dreamcatcher-monitoring/dreamcatcher/internal/whisperfile"
 	"github.com/dreamcatcher-monitoring/dreamcatcher/plugins/whisper/cache"
 	"github.com/dreamcatcher-monitoring/dreamcatcher/plugins/whisper/schema"
-	"github.com/dreamcatcher-monitoring/dreamcatcher/plugins/whisper/wspfile"
 	whisper "github.com/lomik/go-whisper"
 )
 
@@ -294,7 +294,7 @@ func TestSchemaMismatchKeepsFile(t *testing.T) {
 	testutil.Eventually(t, 20*time.Second, func() bool { return p.Stats().PointsWritten == 1 }, "stats %+v", p.Stats())
 	c.Add([]byte("old"), now-60, 2)
 	testutil.Eventually(t, 20*time.Second, func() bool { return p.Stats().PointsWritten == 2 }, "stats %+v", p.Stats())
-	h, err := wspfile.ReadHeaderFile(path)
+	h, err := whisperfile.ReadHeaderFile(path)
 	if err != nil || h.Archives.String() != "60:100" || h.Method != schema.Sum {
 		t.Fatalf("header %+v, %v", h, err)
 	}
@@ -380,7 +380,7 @@ func TestReadHeaderRejectsGarbage(t *testing.T) {
 		t.Fatal(err)
 	}
 	db.Close()
-	if _, err := wspfile.ReadHeaderFile(good); err != nil {
+	if _, err := whisperfile.ReadHeaderFile(good); err != nil {
 		t.Fatalf("good file: %v", err)
 	}
 	b, _ := os.ReadFile(good)
@@ -395,7 +395,7 @@ func TestReadHeaderRejectsGarbage(t *testing.T) {
 		if err := os.WriteFile(p, data, 0o644); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := wspfile.ReadHeaderFile(p); err == nil {
+		if _, err := whisperfile.ReadHeaderFile(p); err == nil {
 			t.Errorf("%s: accepted", name)
 		}
 	}
