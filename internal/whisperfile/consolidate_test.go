@@ -144,7 +144,7 @@ func TestConsolidateFileMethods(t *testing.T) {
 	}
 }
 
-// TestAggregateMatchesWhisperPy compares Aggregate with whisper.py's
+// TestAggregateMatchesWhisperPy compares aggregate (the roll-up) with whisper.py's
 // aggregate for every method on random values (with duplicates of equal
 // magnitude, so the first-of-equals rule shows).
 func TestAggregateMatchesWhisperPy(t *testing.T) {
@@ -205,7 +205,7 @@ json.dump(cases, open(sys.argv[1], 'w'))
 				known = append(known, *v)
 			}
 		}
-		got := Aggregate(m, known, len(c.Neighbors))
+		got := aggregate(m, known, len(c.Neighbors))
 		if got != c.Want || math.Signbit(got) != math.Signbit(c.Want) {
 			t.Errorf("%s of %v: %v, whisper.py %v", c.Method, known, got, c.Want)
 		}

@@ -39,7 +39,7 @@ func newFile(f *os.File) (*File, error) {
 	if !st.Mode().IsRegular() {
 		return nil, fmt.Errorf("%w: not a regular file", ErrCorrupt)
 	}
-	h, err := ReadHeader(f, st.Size())
+	h, err := ReadHeader(f)
 	if err != nil {
 		return nil, err
 	}

@@ -231,8 +231,8 @@ func FuzzReadHeader(f *testing.F) {
 	f.Add(seed[:20])
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, b []byte) {
-		h, err := ReadHeader(bytes.NewReader(b), int64(len(b)))
-		if err != nil {
+		var h Header
+		if err := DecodeHeader(b, &h); err != nil || h.CheckSize(int64(len(b))) != nil {
 			return
 		}
 		for i, a := range h.Archives {

@@ -35,15 +35,9 @@ type Result struct {
 	TooOld  int // points older than the file's longest retention, dropped as whisper.py drops them
 }
 
-// Updater updates existing whisper files in place, point for point the way
-// whisper.py's update_many does: the same archive choice per point, the
-// same slot arithmetic in each ring, the same roll-up into coarser archives
-// with xFilesFactor and the aggregation method (Aggregate). It does so with
-// few system calls (one open without following symlinks, one read for the
-// header and the first archive's base point, the writes, one close),
-// because at a million metrics a writer's time is mostly system calls. It
-// keeps its buffers between calls, so steady-state updates do not
-// allocate; it is not safe for concurrent use.
+// Updater updates existing whisper files. It keeps its buffers between
+// calls, so steady-state updates do not allocate; it is not safe for
+// concurrent use.
 type Updater struct {
 	fd     int
 	hdr    Header
@@ -106,14 +100,14 @@ func (u *Updater) UpdateAt(dirfd int, dir, name string, pts []Point, now int64, 
 	}()
 	u.fd = fd
 	if u.buf == nil {
-		u.buf = make([]byte, headerRead)
+		u.buf = make([]byte, HeaderRead)
 	}
 	n, err := u.readAt(u.buf, 0)
 	if err != nil {
 		return nil, res, fmt.Errorf("reading header of %s: %w", path, err)
 	}
 	h = &u.hdr
-	if err := ParseHeader(u.buf[:n], h); err != nil {
+	if err := parseHeader(u.buf[:n], h); err != nil {
 		return nil, res, fmt.Errorf("%s: %w", path, err)
 	}
 	if full {
@@ -124,16 +118,16 @@ func (u *Updater) UpdateAt(dirfd int, dir, name string, pts []Point, now int64, 
 		if st.Mode&syscall.S_IFMT != syscall.S_IFREG {
 			return nil, res, fmt.Errorf("%s: %w: not a regular file", path, ErrCorrupt)
 		}
-		if err := h.CheckSize(st.Size); err != nil {
+		if err := h.checkSize(st.Size); err != nil {
 			return nil, res, fmt.Errorf("%s: %w", path, err)
 		}
 	}
 	u.offs, u.bases = u.offs[:0], u.bases[:0]
-	off := h.DataStart()
+	off := h.dataStart()
 	for _, a := range h.Archives {
 		u.offs = append(u.offs, off)
 		u.bases = append(u.bases, -1)
-		off += int64(a.Points) * PointSize
+		off += int64(a.Points) * pointSize
 	}
 	if first := u.offs[0]; first+4 <= int64(n) {
 		u.bases[0] = int64(binary.BigEndian.Uint32(u.buf[first:]))
@@ -227,11 +221,11 @@ func (u *Updater) archiveUpdate(i int, pts []Point) error {
 // writeRun writes points of consecutive intervals into archive i's ring.
 func (u *Updater) writeRun(i int, base int64, run []Point) error {
 	a := u.hdr.Archives[i]
-	step, size := int64(a.SecondsPerPoint), int64(a.Points)*PointSize
+	step, size := int64(a.SecondsPerPoint), int64(a.Points)*pointSize
 	if len(run) > a.Points { // longer than the ring: its oldest would be overwritten anyway
 		run = run[len(run)-a.Points:]
 	}
-	rel := FloorMod(FloorDiv(run[0].Time-base, step)*PointSize, size)
+	rel := FloorMod(FloorDiv(run[0].Time-base, step)*pointSize, size)
 	b := u.pack[:0]
 	for _, p := range run {
 		b = binary.BigEndian.AppendUint32(b, uint32(p.Time))
@@ -247,7 +241,7 @@ func (u *Updater) writeRun(i int, base int64, run []Point) error {
 		if err := u.writeAt(b[first:], u.offs[i]); err != nil {
 			return err
 		}
-		u.bases[i] = run[first/PointSize].Time
+		u.bases[i] = run[first/pointSize].Time
 	case rel == 0:
 		u.bases[i] = run[0].Time
 	}
@@ -260,7 +254,7 @@ func (u *Updater) writeRun(i int, base int64, run []Point) error {
 func (u *Updater) propagate(ts int64, hi, lo int) (bool, error) {
 	H, L := u.hdr.Archives[hi], u.hdr.Archives[lo]
 	hstep, lstep := int64(H.SecondsPerPoint), int64(L.SecondsPerPoint)
-	hsize, lsize := int64(H.Points)*PointSize, int64(L.Points)*PointSize
+	hsize, lsize := int64(H.Points)*pointSize, int64(L.Points)*pointSize
 	start := ts - FloorMod(ts, lstep)
 	hbase, err := u.base(hi)
 	if err != nil {
@@ -268,9 +262,9 @@ func (u *Updater) propagate(ts int64, hi, lo int) (bool, error) {
 	}
 	var relFirst int64
 	if hbase != 0 {
-		relFirst = FloorMod(FloorDiv(start-hbase, hstep)*PointSize, hsize)
+		relFirst = FloorMod(FloorDiv(start-hbase, hstep)*pointSize, hsize)
 	}
-	relLast := (relFirst + lstep/hstep*PointSize) % hsize
+	relLast := (relFirst + lstep/hstep*pointSize) % hsize
 	var n int64
 	if relFirst < relLast {
 		n = relLast - relFirst
@@ -297,12 +291,12 @@ func (u *Updater) propagate(ts int64, hi, lo int) (bool, error) {
 			return false, err
 		}
 	}
-	count := len(s) / PointSize
+	count := len(s) / pointSize
 	vals := u.vals[:0]
 	cur := start
 	for k := 0; k < count; k++ {
-		if int64(binary.BigEndian.Uint32(s[k*PointSize:])) == cur {
-			vals = append(vals, math.Float64frombits(binary.BigEndian.Uint64(s[k*PointSize+4:])))
+		if int64(binary.BigEndian.Uint32(s[k*pointSize:])) == cur {
+			vals = append(vals, math.Float64frombits(binary.BigEndian.Uint64(s[k*pointSize+4:])))
 		}
 		cur += hstep
 	}
@@ -310,16 +304,16 @@ func (u *Updater) propagate(ts int64, hi, lo int) (bool, error) {
 	if len(vals) == 0 || float64(len(vals))/float64(count) < float64(u.hdr.XFilesFactor) {
 		return false, nil
 	}
-	var pt [PointSize]byte
+	var pt [pointSize]byte
 	binary.BigEndian.PutUint32(pt[:], uint32(start))
-	binary.BigEndian.PutUint64(pt[4:], math.Float64bits(Aggregate(u.hdr.Method, vals, count)))
+	binary.BigEndian.PutUint64(pt[4:], math.Float64bits(aggregate(u.hdr.Method, vals, count)))
 	lbase, err := u.base(lo)
 	if err != nil {
 		return false, err
 	}
 	var rel int64
 	if lbase != 0 {
-		rel = FloorMod(FloorDiv(start-lbase, lstep)*PointSize, lsize)
+		rel = FloorMod(FloorDiv(start-lbase, lstep)*pointSize, lsize)
 	}
 	if err := u.writeAt(pt[:], u.offs[lo]+rel); err != nil {
 		return false, err
@@ -328,6 +322,60 @@ func (u *Updater) propagate(ts int64, hi, lo int) (bool, error) {
 		u.bases[lo] = start
 	}
 	return true, nil
+}
+
+// aggregate combines the known values of one coarser interval exactly as
+// whisper.py 1.1's aggregate does: max and min keep the first of equal
+// values and skip NaN comparisons the same way; avg_zero divides the sum of
+// the known values by the number of finer slots in the interval (total),
+// counting unknown slots as zero; absmax and absmin pick by absolute value
+// and keep the sign (the first of equal absolute values, as Python's max and
+// min with key=abs).
+func aggregate(m Method, vals []float64, total int) float64 {
+	switch m {
+	case Sum, Average, AvgZero:
+		s := 0.0
+		for _, v := range vals {
+			s += v
+		}
+		switch m {
+		case Average:
+			return s / float64(len(vals))
+		case AvgZero:
+			return s / float64(total)
+		}
+		return s
+	case Last:
+		return vals[len(vals)-1]
+	case Max, Min, AbsMax, AbsMin:
+		return pick(m, vals)
+	}
+	panic(fmt.Sprintf("whisperfile: aggregation method %d passed the header check", m))
+}
+
+// pick returns the value Python's max or min (with key=abs for absmax and
+// absmin) returns: the first value that no later value beats strictly.
+func pick(m Method, vals []float64) float64 {
+	r := vals[0]
+	for _, v := range vals[1:] {
+		if better(m, v, r) {
+			r = v
+		}
+	}
+	return r
+}
+
+// better reports whether v replaces the current pick r.
+func better(m Method, v, r float64) bool {
+	switch m {
+	case Max:
+		return v > r
+	case Min:
+		return v < r
+	case AbsMax:
+		return math.Abs(v) > math.Abs(r)
+	}
+	return math.Abs(v) < math.Abs(r)
 }
 
 // base returns archive i's base interval (0: the archive was never written).

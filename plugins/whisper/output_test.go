@@ -178,7 +178,7 @@ self_metrics = ""
 	count := wsp(base, "stats.counters.f.hits.count")
 	testutil.Eventually(t, 20*time.Second, func() bool {
 		h, err := whisperfile.ReadHeaderFile(count)
-		return err == nil && fmt.Sprint(h.Archives) == "[{1 600} {60 1440}]"
+		return err == nil && h.Archives.String() == "1:600,60:1440"
 	}, "no %s", count)
 	testutil.Eventually(t, 10*time.Second, func() bool {
 		return goWhisperSum(t, count) == 11

@@ -12,7 +12,6 @@ import (
 	"net/http"
 	"os"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/dreamcatcher-monitoring/dreamcatcher/internal/metricpath"
@@ -29,7 +28,9 @@ type Config struct {
 	Location  *time.Location
 	MaxSeries int
 	MaxPoints int
-	Now       func() time.Time
+	// MaxFind bounds a page of /api/metrics and /api/tree.
+	MaxFind int
+	Now     func() time.Time
 }
 
 // API holds the handlers.
@@ -75,62 +76,11 @@ func WriteError(w http.ResponseWriter, status int, msg string) {
 	WriteJSON(w, status, map[string]string{"error": msg})
 }
 
-func (a *API) metrics(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
-	terms := strings.Fields(strings.ToLower(q.Get("q")))
-	limit := -1
-	if s := q.Get("limit"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 0 {
-			WriteError(w, http.StatusBadRequest, "limit must be a non-negative integer")
-			return
-		}
-		limit = n
-	}
-	all := a.cfg.Store.Index.Names()
-	out := []string{}
-	total := 0
-	for _, name := range all {
-		if len(terms) > 0 {
-			lower := strings.ToLower(name)
-			ok := true
-			for _, t := range terms {
-				if !strings.Contains(lower, t) {
-					ok = false
-					break
-				}
-			}
-			if !ok {
-				continue
-			}
-		}
-		total++
-		if limit < 0 || len(out) < limit {
-			out = append(out, name)
-		}
-	}
-	WriteJSON(w, http.StatusOK, map[string]any{"metrics": out, "total": total})
-}
-
 type child struct {
 	Name       string `json:"name"`
 	Path       string `json:"path"`
 	Leaf       bool   `json:"leaf"`
 	Expandable bool   `json:"expandable"`
-}
-
-func (a *API) tree(w http.ResponseWriter, r *http.Request) {
-	prefix := strings.Trim(r.URL.Query().Get("prefix"), ".")
-	kids, ok := a.cfg.Store.Index.Children(prefix)
-	if !ok {
-		WriteError(w, http.StatusNotFound, fmt.Sprintf("no such prefix: %q", prefix))
-		return
-	}
-	out := make([]child, 0, len(kids))
-	for _, k := range kids {
-		out = append(out, child(k))
-	}
-	WriteJSON(w, http.StatusOK, map[string]any{"prefix": prefix, "children": out})
 }
 
 type archiveInfo struct {
@@ -284,7 +234,7 @@ func (a *API) data(w http.ResponseWriter, r *http.Request) {
 		if index.HasWildcard(t) {
 			found, err := a.cfg.Store.Index.Leaves(r.Context(), t, a.cfg.MaxSeries)
 			if err != nil {
-				WriteError(w, http.StatusUnprocessableEntity, err.Error())
+				WriteError(w, http.StatusUnprocessableEntity, err.Error()+" (max_series)")
 				return
 			}
 			names = append(names, found...)

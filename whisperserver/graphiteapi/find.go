@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"os"
@@ -45,7 +46,7 @@ func (a *API) findNodes(r *http.Request, query string) ([]index.Match, error) {
 func (a *API) find(w http.ResponseWriter, r *http.Request) {
 	p, err := params(r)
 	if err != nil {
-		a.writeError(w, r, badRequest("%v", err), nil)
+		a.writeError(w, r, err, nil)
 		return
 	}
 	format, ok := get(p, "format")
@@ -273,7 +274,7 @@ func treeJSON(matches []index.Match, basePath string, wildcards bool) []map[stri
 func (a *API) expand(w http.ResponseWriter, r *http.Request) {
 	p, err := params(r)
 	if err != nil {
-		a.writeError(w, r, badRequest("%v", err), nil)
+		a.writeError(w, r, err, nil)
 		return
 	}
 	groupBy, err1 := intParam(p, "groupByExpr", 0)
@@ -341,12 +342,17 @@ func (a *API) version(w http.ResponseWriter, r *http.Request) {
 func funcInfo(f *render.Func) map[string]any {
 	var sig []string
 	for _, p := range f.Params {
-		s := p.Name
+		s := p.Keyword()
 		if p.Multiple {
 			s = "*" + s
 		}
-		if p.Default != nil {
-			s += "=" + strings.Trim(strconv.Quote(toString(p.Default)), `"`)
+		switch {
+		case p.SigDefault != "":
+			s += "=" + p.SigDefault
+		case p.Default != nil:
+			s += "=" + toString(p.Default)
+		case !p.Required && !p.Multiple:
+			s += "=None"
 		}
 		sig = append(sig, s)
 	}
@@ -364,10 +370,11 @@ func funcInfo(f *render.Func) map[string]any {
 	}
 }
 
+// toString formats a default as Python's repr() shows it in a signature.
 func toString(v any) string {
 	switch x := v.(type) {
 	case string:
-		return x
+		return "'" + x + "'"
 	case bool:
 		if x {
 			return "True"
@@ -375,8 +382,15 @@ func toString(v any) string {
 		return "False"
 	case int:
 		return strconv.Itoa(x)
+	case float64:
+		return render.PyRepr(x)
+	case json.Number:
+		if x == "1e9999" {
+			return "inf"
+		}
+		return string(x)
 	}
-	return ""
+	return fmt.Sprint(v)
 }
 
 func (a *API) functions(w http.ResponseWriter, r *http.Request) {

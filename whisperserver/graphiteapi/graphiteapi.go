@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/dreamcatcher-monitoring/dreamcatcher/whisperserver/attime"
+	"github.com/dreamcatcher-monitoring/dreamcatcher/whisperserver/index"
 	"github.com/dreamcatcher-monitoring/dreamcatcher/whisperserver/render"
 	"github.com/dreamcatcher-monitoring/dreamcatcher/whisperserver/store"
 	"github.com/gorilla/mux"
@@ -82,11 +83,16 @@ func emptyList(w http.ResponseWriter, r *http.Request) {
 }
 
 // params merges the query string and a POSTed form (form values first,
-// as graphite-web lets POST override GET).
+// as graphite-web lets POST override GET). A body over the server's
+// max_body_bytes (its http.MaxBytesReader) is a 413.
 func params(r *http.Request) (map[string][]string, error) {
-	r.Body = http.MaxBytesReader(nil, r.Body, 1<<20)
 	if err := r.ParseForm(); err != nil {
-		return nil, fmt.Errorf("bad form: %w", err)
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, &httpError{http.StatusRequestEntityTooLarge,
+				fmt.Sprintf("request body larger than %d bytes (max_body_bytes)", mbe.Limit)}
+		}
+		return nil, badRequest("bad form: %v", err)
 	}
 	return r.Form, nil
 }
@@ -124,6 +130,8 @@ func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error, targ
 		status, msg = http.StatusBadRequest, "Invalid parameters ("+ie.Msg+")"
 	case errors.As(err, &pe):
 		status, msg = http.StatusBadRequest, "Invalid parameters ("+pe.Error()+")"
+	case errors.Is(err, index.ErrBadPattern):
+		status, msg = http.StatusBadRequest, "Invalid parameters ("+err.Error()+")"
 	case errors.Is(err, store.ErrTooMany):
 		status = http.StatusUnprocessableEntity
 		msg = fmt.Sprintf("%v (max_series is %d)", err, a.cfg.MaxSeries)

@@ -19,7 +19,7 @@ import (
 func (a *API) render(w http.ResponseWriter, r *http.Request) {
 	p, err := params(r)
 	if err != nil {
-		a.writeError(w, r, badRequest("%v", err), nil)
+		a.writeError(w, r, err, nil)
 		return
 	}
 	targets := p["target"]
@@ -49,8 +49,13 @@ func (a *API) render(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	maxDataPoints := 0
-	if s, ok := get(p, "maxDataPoints"); ok && isDigits(s) {
-		maxDataPoints, _ = strconv.Atoi(s)
+	if s, ok := get(p, "maxDataPoints"); ok && s != "" {
+		// As /api/data: a positive integer or nothing (graphite-web fails
+		// with a 500 on 0 and misbehaves on negative values).
+		if maxDataPoints, err = strconv.Atoi(s); err != nil || maxDataPoints < 1 {
+			a.writeError(w, r, badRequest("maxDataPoints must be a positive integer, not %q", s), targets)
+			return
+		}
 	}
 	_, noNull := p["noNullPoints"]
 	xff := 0.0
@@ -85,6 +90,14 @@ func (a *API) render(w http.ResponseWriter, r *http.Request) {
 	series, err := ctx.EvalTargets(exprs)
 	if err != nil {
 		a.writeError(w, r, err, kept)
+		return
+	}
+	// Every series the answer holds counts against max_series, so a target
+	// repeated n times counts n times (the fetch budget counts each
+	// pattern once, as repeated fetches share one read).
+	if a.cfg.MaxSeries > 0 && len(series) > a.cfg.MaxSeries {
+		a.writeError(w, r, &httpError{http.StatusUnprocessableEntity,
+			fmt.Sprintf("the answer would hold %d series, over the limit of %d (max_series)", len(series), a.cfg.MaxSeries)}, kept)
 		return
 	}
 	if format == "json" && maxDataPoints > 0 {

@@ -60,6 +60,9 @@ func splitPattern(p string) ([]string, error) {
 	if depth != 0 {
 		return nil, fmt.Errorf("unbalanced '{' in %q", p)
 	}
+	if bracket {
+		return nil, fmt.Errorf("unclosed '[' in %q", p)
+	}
 	return append(parts, p[start:]), nil
 }
 

@@ -32,6 +32,9 @@ const racyWindow = 2 * time.Second
 // ErrTooMany is returned when a query matches more nodes than allowed.
 var ErrTooMany = errors.New("too many matches")
 
+// ErrBadPattern is returned for a pattern that is not valid glob syntax.
+var ErrBadPattern = errors.New("bad pattern")
+
 type node struct {
 	dirs   map[string]*node
 	leaves map[string]struct{}
@@ -69,6 +72,7 @@ type Index struct {
 
 	watcher       *fsnotify.Watcher
 	watchFailures atomic.Int64
+	rootMissing   atomic.Bool // the folder itself is gone (polled for)
 	cancel        context.CancelFunc
 	done          chan struct{}
 }
@@ -79,11 +83,14 @@ func New(root string, opts Options) (*Index, error) {
 	if err != nil {
 		return nil, err
 	}
+	// A folder that does not exist yet (whisperserver started before
+	// hekad wrote anything) is no error: the index is empty until the
+	// folder appears (refreshDir logs it; loop polls for it).
 	st, err := os.Stat(abs)
-	if err != nil {
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("whisper folder: %w", err)
 	}
-	if !st.IsDir() {
+	if err == nil && !st.IsDir() {
 		return nil, fmt.Errorf("whisper folder %s is not a folder", abs)
 	}
 	if opts.Logger == nil {
@@ -131,6 +138,9 @@ func (x *Index) refreshDir(n *node, parts []string, force bool) map[string]*node
 	path := x.dirPath(parts)
 	st, err := os.Stat(path)
 	if errors.Is(err, fs.ErrNotExist) {
+		if len(parts) == 0 && !x.rootMissing.Swap(true) {
+			x.log.Warn("whisper folder does not exist (yet); serving empty answers until it appears", "path", path)
+		}
 		// Removed (the watcher's event may still be on its way): the
 		// folder's names go now, so no query answers with them.
 		x.mu.Lock()
@@ -141,6 +151,9 @@ func (x *Index) refreshDir(n *node, parts []string, force bool) map[string]*node
 	}
 	if err != nil {
 		return nil
+	}
+	if len(parts) == 0 && x.rootMissing.Swap(false) {
+		x.log.Info("whisper folder appeared; indexing it", "path", path)
 	}
 	x.mu.RLock()
 	fresh := n.read && !n.racy && st.ModTime().Equal(n.mtime)
@@ -299,6 +312,10 @@ func (x *Index) loop(ctx context.Context) {
 		defer t.Stop()
 		tick = t.C
 	}
+	// While the folder itself is missing nothing can watch it: look for
+	// it every second.
+	poll := time.NewTicker(time.Second)
+	defer poll.Stop()
 	var events <-chan fsnotify.Event
 	var errs <-chan error
 	if x.watcher != nil {
@@ -310,6 +327,8 @@ func (x *Index) loop(ctx context.Context) {
 			return
 		case <-tick:
 			x.Rescan()
+		case <-poll.C:
+			x.pollRoot()
 		case ev, ok := <-events:
 			if !ok {
 				events = nil
@@ -325,6 +344,17 @@ func (x *Index) loop(ctx context.Context) {
 			x.Rescan()
 		}
 	}
+}
+
+// pollRoot picks the folder up once it exists.
+func (x *Index) pollRoot() {
+	if !x.rootMissing.Load() {
+		return
+	}
+	if st, err := os.Stat(x.root); err != nil || !st.IsDir() {
+		return
+	}
+	x.Rescan()
 }
 
 func (x *Index) onEvent(ev fsnotify.Event) {
@@ -406,7 +436,7 @@ func (m Match) Name() string {
 func (x *Index) Find(ctx context.Context, pattern string, limit int) ([]Match, error) {
 	comps, err := compile(pattern)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w: %v", ErrBadPattern, err)
 	}
 	var out []Match
 	var walk func(n *node, parts []string, depth int) error

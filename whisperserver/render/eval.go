@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"sort"
 	"strings"
 	"time"
 )
@@ -140,7 +139,7 @@ func (c *Context) eval(e *Expr) (Value, error) {
 	for _, kw := range e.Kwargs {
 		idx := -1
 		for i, p := range f.Params {
-			if p.Name == kw.Name {
+			if p.Keyword() == kw.Name {
 				idx = i
 			}
 		}
@@ -212,11 +211,11 @@ func checkType(p Param, v Value) error {
 		}
 		if len(p.Options) > 0 {
 			for _, o := range p.Options {
-				if o == v.Str {
+				if o == any(v.Str) {
 					return nil
 				}
 			}
-			return fmt.Errorf("%s: invalid option %q (one of %s)", p.Name, v.Str, strings.Join(p.Options, ", "))
+			return fmt.Errorf("%s: invalid option %q (one of %s)", p.Name, v.Str, fmt.Sprint(p.Options...))
 		}
 	case "boolean":
 		if v.Kind != KindBool && v.Kind != KindNumber && v.Kind != KindString {
@@ -287,20 +286,4 @@ func (a *args) reEval(start, end int64) ([]*Series, error) {
 		return nil, err
 	}
 	return v.Series, nil
-}
-
-// Names lists the implemented functions, sorted.
-func Names() []string {
-	out := make([]string, 0, len(functions))
-	for n := range functions {
-		out = append(out, n)
-	}
-	sort.Strings(out)
-	return out
-}
-
-// Lookup returns a function's description.
-func Lookup(name string) (*Func, bool) {
-	f, ok := functions[name]
-	return f, ok
 }

@@ -67,14 +67,16 @@ type Stats struct {
 	DroppedOutside uint64 // points whose path leads outside it through a symlink
 	DroppedTooOld  uint64 // points older than the file's retention
 	DroppedFuture  uint64 // points further in the future than allowed
-	DroppedAtStop  uint64 // points still failing when the stop timeout passed
+	DroppedAtStop  uint64 // points not written when the stop timeout passed (dumped, or lost if no dump)
 	WriteNanos     uint64 // time spent in file updates
 	SchemaMismatch uint64 // existing files whose archives differ from their rule
+	WaitingCreate  uint64 // metrics (now) waiting for their file to be created; their points count in the cache's size
 }
 
 type counters struct {
 	pointsWritten, updates, creates, createErrors, updateErrors, corrupt,
 	badName, outside, tooOld, future, atStop, writeNanos, mismatch atomic.Uint64
+	waiting atomic.Uint64 // metrics waiting for their file to be created
 }
 
 // Persister runs the writers.
@@ -182,8 +184,10 @@ func (p *Persister) Start() {
 }
 
 // Stop stops the writers and writes out everything still cached, with no
-// create limit and no back-off, until the cache is empty or timeout has
-// passed. It returns the number of points it could not write.
+// back-off, until the cache is empty or timeout has passed; new files are
+// still made no faster than the create limit allows (a stop must not turn
+// into an I/O storm: what is not written is kept for a dump, see
+// Leftover). It returns the number of points it could not write.
 func (p *Persister) Stop(timeout time.Duration) int64 {
 	close(p.stop)
 	p.wg.Wait()
@@ -195,7 +199,14 @@ func (p *Persister) Stop(timeout time.Duration) int64 {
 			defer wg.Done()
 			wr := p.writers[w]
 			wr.deadline = deadline
-			for time.Now().Before(deadline) && wr.pass(true) {
+			for time.Now().Before(deadline) {
+				if wr.pass(true) {
+					continue
+				}
+				if wr.waitHead == len(wr.waitQ) {
+					return // nothing left for this writer
+				}
+				time.Sleep(min(p.cfg.Poll, time.Until(deadline))) // waiting for a create token
 			}
 		}(w)
 	}
@@ -211,6 +222,31 @@ func (p *Persister) Stop(timeout time.Duration) int64 {
 	return left
 }
 
+// Leftover removes and returns, after Stop, every point Stop could not
+// write: those still cached, those waiting for their file to be created
+// and those whose write failed at stop. The caller keeps them (a dump).
+func (p *Persister) Leftover() []cache.Batch {
+	var out []cache.Batch
+	for _, wr := range p.writers {
+		for _, name := range wr.waitQ[wr.waitHead:] {
+			b := wr.waiting[name]
+			p.cache.Release(len(b.Points))
+			out = append(out, *b)
+		}
+		p.c.waiting.Add(^uint64(len(wr.waitQ) - wr.waitHead - 1))
+		wr.waitQ, wr.waitHead, wr.waiting = nil, 0, map[string]*cache.Batch{}
+		for _, b := range wr.failed {
+			p.cache.Release(len(b.Points))
+			out = append(out, b)
+		}
+		wr.failed = nil
+	}
+	for s := 0; s < cache.Shards; s++ {
+		out = p.cache.Take(s, out)
+	}
+	return out
+}
+
 // Stats returns the counters.
 func (p *Persister) Stats() Stats {
 	c := &p.c
@@ -219,7 +255,7 @@ func (p *Persister) Stats() Stats {
 		CreateErrors: c.createErrors.Load(), UpdateErrors: c.updateErrors.Load(), CorruptFiles: c.corrupt.Load(),
 		DroppedBadName: c.badName.Load(), DroppedOutside: c.outside.Load(), DroppedTooOld: c.tooOld.Load(),
 		DroppedFuture: c.future.Load(), DroppedAtStop: c.atStop.Load(), WriteNanos: c.writeNanos.Load(),
-		SchemaMismatch: c.mismatch.Load(),
+		SchemaMismatch: c.mismatch.Load(), WaitingCreate: c.waiting.Load(),
 	}
 }
 
@@ -247,7 +283,8 @@ type writer struct {
 	waiting  map[string]*cache.Batch
 	waitQ    []string
 	waitHead int
-	deadline time.Time // of the final write-out at stop
+	deadline time.Time     // of the final write-out at stop
+	failed   []cache.Batch // failed at stop (held in the cache's size), for Leftover
 	wsp      whisperfile.Updater
 	pts      []whisperfile.Point
 	dirs     *folders
@@ -270,7 +307,7 @@ func (p *Persister) newWriter(id, maxFolders int) *writer {
 }
 
 // pass takes each of the writer's shards once and writes what it holds.
-// final (at stop) ignores back-off and create limits, and drops what fails.
+// final (at stop) ignores back-off and keeps what fails for Leftover.
 // It reports whether anything was written or attempted.
 func (w *writer) pass(final bool) bool {
 	worked := false
@@ -298,12 +335,13 @@ func (w *writer) pass(final bool) bool {
 			return false
 		}
 	}
-	for w.waitHead < len(w.waitQ) && (final || w.p.limiter.ready(time.Now())) && !late() {
+	for w.waitHead < len(w.waitQ) && w.p.limiter.ready(time.Now()) && !late() {
 		name := w.waitQ[w.waitHead]
 		w.waitQ[w.waitHead] = ""
 		w.waitHead++
 		b := w.waiting[name]
 		delete(w.waiting, name)
+		w.p.c.waiting.Add(^uint64(0))
 		w.p.cache.Release(len(b.Points))
 		w.write(*b, final)
 		worked = true
@@ -345,7 +383,7 @@ func (w *writer) write(b cache.Batch, final bool) bool {
 	dir, file, err := metricpath.Split(b.Name)
 	if err != nil {
 		p.c.badName.Add(uint64(len(b.Points)))
-		p.cfg.Log.Log("name", "refused metric name: %v", err)
+		p.cfg.Log.Log("name", "refused metric name, %d points dropped (%d so far): %v", len(b.Points), p.c.badName.Load(), err)
 		return true
 	}
 	// A metric checked recently skips the file's size check and the
@@ -363,7 +401,8 @@ func (w *writer) write(b cache.Batch, final bool) bool {
 		pts = append(pts, pt)
 	}
 	if len(pts) < len(b.Points) {
-		p.cfg.Log.Log("future", "dropped points of %s more than %s in the future", b.Name, p.cfg.MaxFuture)
+		p.cfg.Log.Log("future", "dropped %d points of %s more than %s in the future (%d dropped so far)",
+			len(b.Points)-len(pts), b.Name, p.cfg.MaxFuture, p.c.future.Load())
 	}
 	b.Points = pts
 	if len(pts) == 0 {
@@ -395,13 +434,16 @@ func (w *writer) write(b cache.Batch, final bool) bool {
 	case errors.Is(err, errCreateLimit):
 		w.waiting[b.Name] = &b
 		w.waitQ = append(w.waitQ, b.Name)
+		p.c.waiting.Add(1)
 		p.cache.Hold(len(b.Points))
 		return false
 	default:
 		delete(w.seen, b.Name)
 		if final {
-			p.c.atStop.Add(uint64(len(b.Points)))
-			p.cfg.Log.Log("stop", "at stop, %d points of %s not written: %v", len(b.Points), b.Name, err)
+			// Not retried in this stop; kept for the dump.
+			w.failed = append(w.failed, b)
+			p.cache.Hold(len(b.Points))
+			p.cfg.Log.Log("stop", "at stop, %d points of %s not written (kept for the dump): %v", len(b.Points), b.Name, err)
 			return true
 		}
 		r := w.retry[b.Name]
@@ -444,7 +486,7 @@ func (w *writer) update(dir, file string, b cache.Batch, now time.Time, final, f
 	if errors.Is(err, fs.ErrNotExist) {
 		// The folder may have been removed since it was opened.
 		w.dirs.forget(dir)
-		if !final && !p.limiter.allow(now) {
+		if !p.limiter.allow(now) {
 			return errCreateLimit
 		}
 		if err := w.create(path(), p.cfg.Rules.Match(b.Name)); err != nil {
@@ -469,14 +511,18 @@ func (w *writer) update(dir, file string, b cache.Batch, now time.Time, final, f
 		return err
 	}
 	if full && !w.warned[b.Name] {
-		if rule, archives := p.cfg.Rules.MatchSchema(b.Name); !archives.Equal(hdr.Archives) {
+		if rule, archives := p.cfg.Rules.MatchSchema(b.Name); !hdr.Archives.Equal(archives) {
 			w.warned[b.Name] = true
 			p.c.mismatch.Add(1)
 			p.cfg.Log.Log("mismatch:"+b.Name, "%s keeps its archives %s; its rule [%s] now says %s (resize with whisper-resize.py to change it)",
-				path(), schema.Archives(hdr.Archives), rule, archives)
+				path(), hdr.Archives, rule, archives)
 		}
 	}
 	p.c.tooOld.Add(uint64(res.TooOld))
+	if res.TooOld > 0 {
+		p.cfg.Log.Log("too_old", "dropped %d points of %s older than the file's retention (%d dropped so far)",
+			res.TooOld, b.Name, p.c.tooOld.Load())
+	}
 	if res.Written > 0 {
 		p.c.updates.Add(1)
 		p.c.pointsWritten.Add(uint64(res.Written))

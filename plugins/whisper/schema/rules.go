@@ -4,22 +4,18 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"github.com/dreamcatcher-monitoring/dreamcatcher/internal/whisperfile"
 	"io"
 	"os"
 	"regexp"
 	"strconv"
 	"strings"
-
-	"github.com/dreamcatcher-monitoring/dreamcatcher/internal/whisperfile"
 )
 
-// Method is a whisper aggregation method, as internal/whisperfile (the one
-// package that owns the whisper format) defines it: the code stored in a
-// whisper header.
+// Method is a whisper aggregation method, owned by internal/whisperfile.
 type Method = whisperfile.Method
 
-// The aggregation methods of whisper.py 1.1; the writer rolls points up
-// with every one of them (whisperfile.Aggregate).
+// The aggregation methods of whisper.py 1.1.
 const (
 	Average = whisperfile.Average
 	Sum     = whisperfile.Sum
@@ -34,9 +30,8 @@ const (
 // ErrMethod is wrapped by ParseMethod errors.
 var ErrMethod = whisperfile.ErrMethod
 
-// ParseMethod parses an aggregation method name as Graphite writes it in
-// storage-aggregation.conf (case-insensitive; "avg" is accepted for
-// average): average, sum, last, max, min, avg_zero, absmax or absmin.
+// ParseMethod parses an aggregation method name as Graphite writes it
+// (case-insensitive; "avg" is accepted for average): all eight of whisper.py 1.1.
 func ParseMethod(s string) (Method, error) { return whisperfile.ParseMethod(s) }
 
 // Schema is one storage-schemas rule: metrics whose name matches Pattern
@@ -315,18 +310,4 @@ func (r *Rules) MatchSchema(name string) (string, Archives) {
 		}
 	}
 	return "default", r.DefaultArchives
-}
-
-// FinestStep returns the smallest seconds-per-point over every schema and
-// the default, with the rule's name.
-func (r *Rules) FinestStep() (step int, rule string) {
-	if len(r.DefaultArchives) > 0 {
-		step, rule = r.DefaultArchives[0].SecondsPerPoint, "default"
-	}
-	for _, s := range r.Schemas {
-		if len(s.Archives) > 0 && (step == 0 || s.Archives[0].SecondsPerPoint < step) {
-			step, rule = s.Archives[0].SecondsPerPoint, s.Name
-		}
-	}
-	return step, rule
 }
