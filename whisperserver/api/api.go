@@ -283,8 +283,16 @@ func (a *API) data(w http.ResponseWriter, r *http.Request) {
 	for _, t := range targets {
 		if index.HasWildcard(t) {
 			found, err := a.cfg.Store.Index.Leaves(r.Context(), t, a.cfg.MaxSeries)
-			if err != nil {
-				WriteError(w, http.StatusUnprocessableEntity, err.Error())
+			var pe *index.PatternError
+			switch {
+			case errors.As(err, &pe):
+				WriteError(w, http.StatusBadRequest, pe.Msg)
+				return
+			case errors.Is(err, index.ErrTooMany):
+				WriteError(w, http.StatusUnprocessableEntity, fmt.Sprintf("max_series (%d) exceeded: %v", a.cfg.MaxSeries, err))
+				return
+			case err != nil:
+				WriteError(w, http.StatusServiceUnavailable, "request took longer than the request timeout")
 				return
 			}
 			names = append(names, found...)
@@ -293,7 +301,7 @@ func (a *API) data(w http.ResponseWriter, r *http.Request) {
 		names = append(names, t)
 	}
 	if a.cfg.MaxSeries > 0 && len(names) > a.cfg.MaxSeries {
-		WriteError(w, http.StatusUnprocessableEntity, fmt.Sprintf("%d series requested, over the limit of %d (max_series)", len(names), a.cfg.MaxSeries))
+		WriteError(w, http.StatusUnprocessableEntity, fmt.Sprintf("max_series (%d) exceeded: %d series requested", a.cfg.MaxSeries, len(names)))
 		return
 	}
 	if r.Context().Err() != nil {
@@ -347,7 +355,7 @@ func (a *API) data(w http.ResponseWriter, r *http.Request) {
 		}
 		points += len(so.Values)
 		if a.cfg.MaxPoints > 0 && points > a.cfg.MaxPoints {
-			WriteError(w, http.StatusUnprocessableEntity, fmt.Sprintf("response would hold more than %d points (max_points); use maxDataPoints or a shorter range", a.cfg.MaxPoints))
+			WriteError(w, http.StatusUnprocessableEntity, fmt.Sprintf("max_points (%d) exceeded: use maxDataPoints or a shorter range", a.cfg.MaxPoints))
 			return
 		}
 		out = append(out, so)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"os"
@@ -34,7 +35,7 @@ func writeJSON(w http.ResponseWriter, v any) {
 func (a *API) findNodes(r *http.Request, query string) ([]index.Match, error) {
 	ms, err := a.cfg.Store.Index.Find(r.Context(), query, a.cfg.MaxFind)
 	if errors.Is(err, index.ErrTooMany) {
-		return nil, &httpError{http.StatusUnprocessableEntity, err.Error() + " (max_find)"}
+		return nil, &httpError{http.StatusUnprocessableEntity, fmt.Sprintf("max_find (%d) exceeded: %v", a.cfg.MaxFind, err)}
 	}
 	if err != nil && r.Context().Err() == nil {
 		return nil, badRequest("%v", err)
@@ -43,9 +44,9 @@ func (a *API) findNodes(r *http.Request, query string) ([]index.Match, error) {
 }
 
 func (a *API) find(w http.ResponseWriter, r *http.Request) {
-	p, err := params(r)
+	p, err := params(w, r)
 	if err != nil {
-		a.writeError(w, r, badRequest("%v", err), nil)
+		a.writeError(w, r, err, nil)
 		return
 	}
 	format, ok := get(p, "format")
@@ -271,9 +272,9 @@ func treeJSON(matches []index.Match, basePath string, wildcards bool) []map[stri
 }
 
 func (a *API) expand(w http.ResponseWriter, r *http.Request) {
-	p, err := params(r)
+	p, err := params(w, r)
 	if err != nil {
-		a.writeError(w, r, badRequest("%v", err), nil)
+		a.writeError(w, r, err, nil)
 		return
 	}
 	groupBy, err1 := intParam(p, "groupByExpr", 0)
@@ -380,7 +381,7 @@ func toString(v any) string {
 }
 
 func (a *API) functions(w http.ResponseWriter, r *http.Request) {
-	p, _ := params(r)
+	p, _ := params(w, r)
 	grouped := false
 	if g, ok := get(p, "grouped"); ok {
 		grouped = strings.EqualFold(g, "true") || g == "1"

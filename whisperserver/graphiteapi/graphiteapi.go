@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/dreamcatcher-monitoring/dreamcatcher/whisperserver/attime"
+	"github.com/dreamcatcher-monitoring/dreamcatcher/whisperserver/index"
 	"github.com/dreamcatcher-monitoring/dreamcatcher/whisperserver/render"
 	"github.com/dreamcatcher-monitoring/dreamcatcher/whisperserver/store"
 	"github.com/gorilla/mux"
@@ -81,12 +82,20 @@ func emptyList(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write([]byte("[]"))
 }
 
+// MaxBodyBytes bounds a POSTed form; a larger body is answered 413.
+const MaxBodyBytes = 1 << 20
+
 // params merges the query string and a POSTed form (form values first,
 // as graphite-web lets POST override GET).
-func params(r *http.Request) (map[string][]string, error) {
-	r.Body = http.MaxBytesReader(nil, r.Body, 1<<20)
+func params(w http.ResponseWriter, r *http.Request) (map[string][]string, error) {
+	r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
 	if err := r.ParseForm(); err != nil {
-		return nil, fmt.Errorf("bad form: %w", err)
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return nil, &httpError{http.StatusRequestEntityTooLarge,
+				fmt.Sprintf("request body larger than %d bytes", tooBig.Limit)}
+		}
+		return nil, badRequest("bad form: %v", err)
 	}
 	return r.Form, nil
 }
@@ -117,6 +126,7 @@ func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error, targ
 	var he *httpError
 	var ie *render.InputError
 	var pe *render.ParseError
+	var xe *index.PatternError
 	switch {
 	case errors.As(err, &he):
 		status, msg = he.status, he.msg
@@ -124,9 +134,11 @@ func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error, targ
 		status, msg = http.StatusBadRequest, "Invalid parameters ("+ie.Msg+")"
 	case errors.As(err, &pe):
 		status, msg = http.StatusBadRequest, "Invalid parameters ("+pe.Error()+")"
+	case errors.As(err, &xe):
+		status, msg = http.StatusBadRequest, "Invalid parameters ("+xe.Msg+")"
 	case errors.Is(err, store.ErrTooMany):
 		status = http.StatusUnprocessableEntity
-		msg = fmt.Sprintf("%v (max_series is %d)", err, a.cfg.MaxSeries)
+		msg = fmt.Sprintf("max_series (%d) exceeded: %v", a.cfg.MaxSeries, err)
 	case errors.Is(err, context.DeadlineExceeded):
 		status, msg = http.StatusServiceUnavailable, "request took longer than the request timeout; narrow the query"
 		w.Header().Set("Retry-After", "5")

@@ -40,6 +40,10 @@ type Context struct {
 	XFilesFactor float64
 	Location     *time.Location
 	Fetch        Fetcher
+	// Count, when set, is told of every series list a path expression
+	// delivers (cached or not) before it is copied; an error stops the
+	// evaluation. It lets the caller bound the series of one request.
+	Count func(pattern string, n int) error
 
 	cache map[fetchKey][]*Series
 }
@@ -91,6 +95,11 @@ func (c *Context) fetch(pattern string) ([]*Series, error) {
 			return nil, err
 		}
 		c.cache[k] = list
+	}
+	if c.Count != nil {
+		if err := c.Count(pattern, len(list)); err != nil {
+			return nil, err
+		}
 	}
 	out := make([]*Series, len(list))
 	for i, s := range list {
@@ -281,7 +290,7 @@ func (a *args) seriesLists() [][]*Series {
 // (movingAverage's bootstrap, timeShift).
 func (a *args) reEval(start, end int64) ([]*Series, error) {
 	sub := &Context{Ctx: a.ctx.Ctx, Start: start, End: end, Now: a.ctx.Now, XFilesFactor: a.ctx.XFilesFactor,
-		Location: a.ctx.Location, Fetch: a.ctx.Fetch, cache: a.ctx.cache}
+		Location: a.ctx.Location, Fetch: a.ctx.Fetch, Count: a.ctx.Count, cache: a.ctx.cache}
 	v, err := sub.eval(a.call.Args[0])
 	if err != nil {
 		return nil, err

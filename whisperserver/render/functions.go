@@ -79,11 +79,17 @@ func init() {
 		Params: []Param{pSeries, {Name: "nodeNum", Type: "nodeOrTag", Required: true}, {Name: "callback", Type: "aggOrSeriesFunc", Default: "average"}},
 		Fn: func(a *args) ([]*Series, error) {
 			nodes := []Value{a.vals[1]}
+			if err := checkNodes(a, a.series(0), nodes); err != nil {
+				return nil, err
+			}
 			return groupBy(a, a.str(2, "average"), func(s *Series) string { return aggKey(s, nodes) })
 		}})
 	register(&Func{Name: "groupByNodes", Group: "Combine", Description: "Like groupByNode with several nodes forming the group key.",
 		Params: []Param{pSeries, {Name: "callback", Type: "aggOrSeriesFunc", Required: true}, {Name: "nodes", Type: "nodeOrTag", Multiple: true}},
 		Fn: func(a *args) ([]*Series, error) {
+			if err := checkNodes(a, a.series(0), a.extra); err != nil {
+				return nil, err
+			}
 			return groupBy(a, a.str(1, "average"), func(s *Series) string { return aggKey(s, a.extra) })
 		}})
 	register(&Func{Name: "aliasByMetric", Group: "Alias", Description: "Names each series by the last node of its metric path.",
@@ -243,6 +249,9 @@ func init() {
 		Params: []Param{pSeries, {Name: "nodes", Type: "nodeOrTag", Required: true, Multiple: true}},
 		Fn: func(a *args) ([]*Series, error) {
 			out := a.series(0)
+			if err := checkNodes(a, out, a.extra); err != nil {
+				return nil, err
+			}
 			for _, s := range out {
 				s.Name = aggKey(s, a.extra)
 			}
@@ -638,7 +647,25 @@ func aggregate(c *Context, lists [][]*Series, fn string, xff float64) []*Series 
 }
 
 // aggKey joins the given nodes of a series' path (graphite's aggKey).
-func aggKey(s *Series, nodes []Value) string {
+// checkNodes refuses numeric node positions outside a series' path (where
+// graphite-web raises IndexError), naming the position and the series.
+func checkNodes(a *args, list []*Series, nodes []Value) error {
+	for _, s := range list {
+		n := len(strings.Split(aggPath(s), "."))
+		for _, v := range nodes {
+			if v.Kind != KindNumber {
+				continue
+			}
+			if i := int(v.Num); float64(i) != v.Num || i >= n || i < -n {
+				return a.errf("node position %s is out of range for %q (%d nodes)", PyG(v.Num), s.Name, n)
+			}
+		}
+	}
+	return nil
+}
+
+// aggPath is the metric path aggKey takes nodes from.
+func aggPath(s *Series) string {
 	path := s.Name
 	if strings.HasSuffix(path, ")") {
 		if e, err := Parse(path); err == nil {
@@ -648,7 +675,11 @@ func aggKey(s *Series, nodes []Value) string {
 		}
 	}
 	path, _, _ = strings.Cut(path, ";")
-	parts := strings.Split(path, ".")
+	return path
+}
+
+func aggKey(s *Series, nodes []Value) string {
+	parts := strings.Split(aggPath(s), ".")
 	keys := make([]string, 0, len(nodes))
 	for _, n := range nodes {
 		k := ""
