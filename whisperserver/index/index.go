@@ -69,6 +69,7 @@ type Index struct {
 
 	watcher       *fsnotify.Watcher
 	watchFailures atomic.Int64
+	rootMissing   atomic.Bool // the whisper folder does not exist (yet)
 	cancel        context.CancelFunc
 	done          chan struct{}
 }
@@ -80,10 +81,14 @@ func New(root string, opts Options) (*Index, error) {
 		return nil, err
 	}
 	st, err := os.Stat(abs)
-	if err != nil {
+	missing := errors.Is(err, fs.ErrNotExist)
+	switch {
+	case missing:
+		// A service started before hekad created the folder: serve empty
+		// answers and pick the folder up when it appears.
+	case err != nil:
 		return nil, fmt.Errorf("whisper folder: %w", err)
-	}
-	if !st.IsDir() {
+	case !st.IsDir():
 		return nil, fmt.Errorf("whisper folder %s is not a folder", abs)
 	}
 	if opts.Logger == nil {
@@ -93,6 +98,11 @@ func New(root string, opts Options) (*Index, error) {
 		opts.RescanInterval = time.Minute
 	}
 	x := &Index{root: abs, opts: opts, log: opts.Logger, top: newNode(), done: make(chan struct{})}
+	if missing {
+		x.rootMissing.Store(true)
+		x.log.Warn("whisper folder does not exist yet; serving empty answers until it appears",
+			"path", abs, "poll", missingRootPoll.String())
+	}
 	if !opts.NoWatch {
 		w, err := fsnotify.NewWatcher()
 		if err != nil {
@@ -133,6 +143,9 @@ func (x *Index) refreshDir(n *node, parts []string, force bool) map[string]*node
 	if errors.Is(err, fs.ErrNotExist) {
 		// Removed (the watcher's event may still be on its way): the
 		// folder's names go now, so no query answers with them.
+		if len(parts) == 0 && !x.rootMissing.Swap(true) {
+			x.log.Warn("whisper folder disappeared; serving empty answers until it reappears", "path", path)
+		}
 		x.mu.Lock()
 		x.apply(n, parts, nil, nil)
 		n.read, n.racy, n.mtime = false, false, time.Time{}
@@ -141,6 +154,9 @@ func (x *Index) refreshDir(n *node, parts []string, force bool) map[string]*node
 	}
 	if err != nil {
 		return nil
+	}
+	if len(parts) == 0 && x.rootMissing.Swap(false) {
+		x.log.Info("whisper folder appeared; indexing it", "path", path)
 	}
 	x.mu.RLock()
 	fresh := n.read && !n.racy && st.ModTime().Equal(n.mtime)
@@ -288,6 +304,9 @@ func (x *Index) refreshTree(n *node, parts []string, force bool) {
 	}
 }
 
+// missingRootPoll is how often a missing whisper folder is looked for.
+const missingRootPoll = time.Second
+
 // Rescan runs the mtime-driven rescan now.
 func (x *Index) Rescan() { x.refreshTree(x.top, nil, false) }
 
@@ -299,6 +318,8 @@ func (x *Index) loop(ctx context.Context) {
 		defer t.Stop()
 		tick = t.C
 	}
+	poll := time.NewTicker(missingRootPoll)
+	defer poll.Stop()
 	var events <-chan fsnotify.Event
 	var errs <-chan error
 	if x.watcher != nil {
@@ -310,6 +331,10 @@ func (x *Index) loop(ctx context.Context) {
 			return
 		case <-tick:
 			x.Rescan()
+		case <-poll.C:
+			if x.rootMissing.Load() {
+				x.Rescan() // one stat while the folder is missing
+			}
 		case ev, ok := <-events:
 			if !ok {
 				events = nil
