@@ -108,6 +108,8 @@ func TestUnclosedBracketIs400(t *testing.T) {
 	ts := newTestServer(t, testConfig(), "a.b.x", "a.c.x")
 	code, body := getURL(t, ts.URL, "/metrics/find", url.Values{"query": {"a.[bc"}})
 	expect(t, "find a.[bc", code, body, http.StatusBadRequest, "unclosed '['")
+	code, body = getURL(t, ts.URL, "/metrics/expand", url.Values{"query": {"a.[bc"}})
+	expect(t, "expand a.[bc", code, body, http.StatusBadRequest, "unclosed '['")
 	code, body = getURL(t, ts.URL, "/render", url.Values{"target": {"a.[bc.x"}, "from": {"-1h"}})
 	expect(t, "render a.[bc.x", code, body, http.StatusBadRequest, "unclosed '['")
 	code, body = getURL(t, ts.URL, "/api/data", url.Values{"target": {"a.[bc.x"}, "from": {"-1h"}})
