@@ -5,13 +5,15 @@
 
 GO       ?= go
 FUZZTIME ?= 10s
-HEKA     := .build/heka/.prepared-v0.10.0
+# prepare-heka.sh touches this stamp whenever .build/heka is ready (its own
+# .prepared-<version>-<patch sum> stamp says for which version and patches).
+HEKA     := .build/heka/.prepared
 # Fuzz targets run briefly by `make test`: package:FuzzName
 FUZZ_TARGETS := ./plugins/carbon/plaintext:FuzzParseLine \
 	./plugins/carbon/receiver:FuzzAppendLine ./plugins/carbon/receiver:FuzzValidName \
 	./collectors/mongotop:FuzzParseLine ./collectors/mongotop:FuzzNamer \
 	./plugins/whisper/schema:FuzzParseRetentions ./plugins/whisper/schema:FuzzParseConf \
-	./plugins/whisper/wspfile:FuzzUpdate \
+	./internal/whisperfile:FuzzUpdate ./plugins/whisper/dump:FuzzRead \
 	./plugins/statsd/protocol:FuzzParseLine ./plugins/statsd/protocol:FuzzSimpleLine \
 	./whisperserver/render:FuzzParse ./whisperserver/attime:FuzzParse \
 	./whisperserver/whisper:FuzzReadHeader ./whisperserver/index:FuzzCompile \
@@ -22,7 +24,7 @@ FUZZ_TARGETS := ./plugins/carbon/plaintext:FuzzParseLine \
 all: build
 
 heka: $(HEKA)
-$(HEKA): scripts/prepare-heka.sh
+$(HEKA): scripts/prepare-heka.sh $(wildcard compat/heka-patches/*.patch)
 	./scripts/prepare-heka.sh
 
 web:

@@ -5,11 +5,13 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { launch, watchConsole } from './lib/browser.mjs';
-import { checkWhisperPy, series, standardFixture, tempDir, writeMetrics } from './lib/fixture.mjs';
+import { chromiumMissing, launch, watchConsole } from './lib/browser.mjs';
+import { series, standardFixture, tempDir, whisperPyMissing, writeMetrics } from './lib/fixture.mjs';
+import { skipReason } from './lib/prereq.mjs';
 import { SCREENSHOTS, startServer, waitFor } from './lib/server.mjs';
 
-const T = { timeout: 30000 };
+const SKIP = skipReason([chromiumMissing(), whisperPyMissing()]);
+const T = { timeout: 30000, skip: SKIP };
 // A flat line has an empty bounding box, which Playwright calls hidden.
 const ATTACHED = { state: 'attached' };
 let browser;
@@ -76,7 +78,7 @@ function metric(name) {
 }
 
 before(async () => {
-  checkWhisperPy();
+  if (SKIP) return;
   fs.rmSync(SCREENSHOTS, { recursive: true, force: true });
   dir = tempDir('dc-e2e-');
   fixture = standardFixture();

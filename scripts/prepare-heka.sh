@@ -17,8 +17,10 @@ dest="$root/.build/heka"
 patches=("$root"/compat/heka-patches/*.patch)
 patch_sum=$(cat "${patches[@]}" | sha256sum | cut -c1-12)
 stamp="$dest/.prepared-$HEKA_VERSION-$patch_sum"
+ready="$dest/.prepared" # the Makefile's target: touched whenever the folder is ready
 
 if [ -f "$stamp" ]; then
+  touch "$ready"
   exit 0
 fi
 
@@ -52,5 +54,5 @@ for p in "${patches[@]}"; do
     { echo "prepare-heka: $p does not apply to Heka $HEKA_VERSION" >&2; exit 1; }
 done
 
-touch "$stamp"
+touch "$stamp" "$ready"
 echo "prepare-heka: Heka $HEKA_VERSION prepared in .build/heka"

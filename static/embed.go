@@ -5,7 +5,6 @@ package static
 
 import (
 	"embed"
-	"errors"
 	"io/fs"
 	"strings"
 )
@@ -26,10 +25,4 @@ func (s shipped) Open(name string) (fs.File, error) {
 		return nil, &fs.PathError{Op: "open", Path: name, Err: fs.ErrNotExist}
 	}
 	return s.FS.Open(name)
-}
-
-// HasIndex reports whether index.html is embedded.
-func HasIndex() bool {
-	_, err := fs.Stat(files, "index.html")
-	return !errors.Is(err, fs.ErrNotExist)
 }

@@ -25,15 +25,31 @@ func main() {
 	configPath := flag.String("config", "/etc/hekad.toml",
 		"config file, or a folder whose *.toml files are all loaded")
 	showVersion := flag.Bool("version", false, "print the version and exit")
+	verbose := flag.Bool("verbose", false, "also log Heka's \"Pre-loading\" and \"Loading\" lines for every plugin section")
+	checkConfig := flag.Bool("check-config", false,
+		"load and validate the configuration, print warnings, and exit (status 0 when valid)")
 	flag.Parse()
 
 	if *showVersion {
 		fmt.Printf("%s (Heka %s)\n", version.Version, version.Heka)
 		return
 	}
+	if !*verbose {
+		hekad.QuietLoading()
+	}
 	loaded, err := hekad.Load(*configPath)
 	if err != nil {
 		fatal(err)
+	}
+	if *checkConfig {
+		if err := loaded.Validate(); err != nil {
+			fatal(err)
+		}
+		for _, w := range startcheck.FlushIntervals(loaded) {
+			fmt.Fprintln(os.Stderr, "hekad: warning:", w)
+		}
+		fmt.Printf("hekad: configuration OK (%d sections)\n", len(loaded.Sections))
+		return
 	}
 	if err := hekad.Run(loaded, startcheck.FlushIntervals); err != nil {
 		fatal(err)

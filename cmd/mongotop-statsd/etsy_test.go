@@ -1,11 +1,8 @@
 package main
 
 import (
-	"bufio"
-	"context"
 	"fmt"
 	"net"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
@@ -17,85 +14,35 @@ import (
 	"github.com/dreamcatcher-monitoring/dreamcatcher/internal/testutil"
 )
 
-// etsyStatsd returns the folder of Etsy statsd 0.9.0 (the reference statsd
-// server), installing it with npm into .build/etsy-statsd when missing. It
-// skips the test when that is impossible, unless CI=true.
-func etsyStatsd(t *testing.T) string {
-	t.Helper()
-	prefix := filepath.Join(testutil.ModuleRoot(t), ".build", "etsy-statsd")
-	dir := filepath.Join(prefix, "node_modules", "statsd")
-	unavailable := func(format string, args ...interface{}) {
-		t.Helper()
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("Etsy statsd is required under CI: "+format, args...)
-		}
-		t.Skipf("Etsy statsd not available: "+format, args...)
-	}
-	if _, err := exec.LookPath("node"); err != nil {
-		unavailable("no node on PATH")
-	}
-	if _, err := os.Stat(filepath.Join(dir, "stats.js")); err == nil {
-		return dir
-	}
-	if err := os.MkdirAll(prefix, 0o755); err != nil {
-		unavailable("%v", err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	out, err := exec.CommandContext(ctx, "npm", "install", "--no-audit", "--no-fund", "--prefix", prefix, "statsd@0.9.0").CombinedOutput()
-	if err != nil {
-		unavailable("npm install statsd@0.9.0: %v\n%s", err, out)
-	}
-	return dir
-}
-
 // TestAgainstEtsyStatsd sends the recorded text sample to Etsy statsd
 // itself and checks, in what its graphite backend flushes, that every gauge
 // name passes its key rules unchanged and holds the last value sent.
 func TestAgainstEtsyStatsd(t *testing.T) {
-	dir := etsyStatsd(t)
+	dir := testutil.EtsyStatsd(t)
 
-	// A plain TCP listener plays carbon for statsd's graphite backend.
-	carbon, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { carbon.Close() })
+	// A fake carbon plays the graphite backend's destination.
 	var mu sync.Mutex
 	last := map[string]string{}
 	badLines := 0.0 // the most bad lines statsd counted in one flush
-	go func() {
-		for {
-			conn, err := carbon.Accept()
-			if err != nil {
-				return
+	carbon := testutil.StartFakeCarbon(t, "", func(c net.Conn) {
+		_ = c.SetReadDeadline(time.Now().Add(2 * time.Minute))
+		testutil.ScanCarbonLines(c, func(name, value, _ string) {
+			mu.Lock()
+			defer mu.Unlock()
+			last[name] = value
+			if name == "stats_counts.statsd.bad_lines_seen" {
+				v, _ := strconv.ParseFloat(value, 64)
+				badLines = max(badLines, v)
 			}
-			go func(c net.Conn) {
-				defer c.Close()
-				_ = c.SetReadDeadline(time.Now().Add(2 * time.Minute))
-				sc := bufio.NewScanner(c)
-				for sc.Scan() {
-					f := strings.Fields(sc.Text())
-					if len(f) == 3 {
-						mu.Lock()
-						last[f[0]] = f[1]
-						if f[0] == "stats_counts.statsd.bad_lines_seen" {
-							v, _ := strconv.ParseFloat(f[1], 64)
-							badLines = max(badLines, v)
-						}
-						mu.Unlock()
-					}
-				}
-			}(conn)
-		}
-	}()
+		})
+	})
 
 	port, mgmt := testutil.FreePort(t), testutil.FreePort(t)
 	cfg := testutil.WriteFile(t, t.TempDir(), "config.js", fmt.Sprintf(`{
   address: "127.0.0.1", port: %d, mgmt_address: "127.0.0.1", mgmt_port: %d,
   flushInterval: 500, backends: ["./backends/graphite"],
   graphiteHost: "127.0.0.1", graphitePort: %d, graphite: { legacyNamespace: true }
-}`, port, mgmt, carbon.Addr().(*net.TCPAddr).Port))
+}`, port, mgmt, carbon.Port()))
 	cmd := exec.Command("node", "stats.js", cfg)
 	cmd.Dir = dir
 	var logs strings.Builder

@@ -193,7 +193,7 @@ func TestClusterProtocol(t *testing.T) {
 	t.Parallel()
 	testutil.RequireReference(t, "graphite-web", testutil.GraphiteWebAvailable())
 	f := newFixture(t)
-	ws := startServer(t, f.Dir)
+	ws := startServer(t, f.Dir, "-access-log=true") // the access log shows the pickle requests
 	direct := testutil.StartGraphiteWeb(t, testutil.GraphiteWebOptions{WhisperDir: f.Dir})
 	front := testutil.StartGraphiteWeb(t, testutil.GraphiteWebOptions{ClusterServers: []string{strings.TrimPrefix(ws.URL, "http://")}})
 	now := fmt.Sprint(f.T)

@@ -1,9 +1,7 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
-	"io"
 	"math"
 	"net/http"
 	"net/url"
@@ -16,6 +14,7 @@ import (
 	"time"
 
 	"github.com/dreamcatcher-monitoring/dreamcatcher/internal/testutil"
+	"github.com/dreamcatcher-monitoring/dreamcatcher/whisperserver/server/servertest"
 	gowhisper "github.com/lomik/go-whisper"
 )
 
@@ -35,32 +34,11 @@ func startServer(t *testing.T, dir string, args ...string) *wsProc {
 	return &wsProc{URL: "http://" + addr, Proc: p}
 }
 
+// client is for the requests get and getJSON do not cover (POST, headers).
 var client = &http.Client{Timeout: 60 * time.Second}
 
-func get(t *testing.T, u string) (int, []byte) {
-	t.Helper()
-	resp, err := client.Get(u)
-	if err != nil {
-		t.Fatalf("GET %s: %v", u, err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp.StatusCode, b
-}
-
-func getJSON(t *testing.T, u string, v any) {
-	t.Helper()
-	code, b := get(t, u)
-	if code != http.StatusOK {
-		t.Fatalf("GET %s: %d %s", u, code, b)
-	}
-	if err := json.Unmarshal(b, v); err != nil {
-		t.Fatalf("GET %s: %v in %s", u, err, b)
-	}
-}
+// get and getJSON are the HTTP helpers of the whisperserver packages' tests.
+var get, getJSON = servertest.Get, servertest.GetJSON
 
 func q(kv ...string) string {
 	v := url.Values{}

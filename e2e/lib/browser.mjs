@@ -13,11 +13,15 @@ const ARGS = [
   '--disable-background-networking', '--disable-component-update', '--disable-sync',
 ];
 
+// chromiumMissing says why Chromium cannot run here, or returns ''.
+export function chromiumMissing() {
+  return fs.existsSync(CHROMIUM) ? '' : `${CHROMIUM} not found: install Debian's chromium package (apt-get install chromium)`;
+}
+
 // launch starts Chromium with a fresh user-data-dir; close() also removes it.
 export async function launch({ colorScheme = 'light', viewport = { width: 1280, height: 860 } } = {}) {
-  if (!fs.existsSync(CHROMIUM)) {
-    throw new Error(`${CHROMIUM} not found: install Debian's chromium package (apt-get install chromium)`);
-  }
+  const missing = chromiumMissing();
+  if (missing) throw new Error(missing);
   const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'dc-chromium-'));
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,

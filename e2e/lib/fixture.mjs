@@ -23,13 +23,21 @@ for m in spec["metrics"]:
         whisper.update_many(p, pts)
 `;
 
-// checkWhisperPy fails clearly when Graphite's whisper module is missing.
-export function checkWhisperPy() {
+// whisperPyMissing says why Graphite's whisper module cannot be used, or
+// returns ''.
+export function whisperPyMissing() {
   try {
     execFileSync(PYTHON, ['-c', 'import whisper'], { stdio: 'pipe' });
+    return '';
   } catch (err) {
-    throw new Error(`${PYTHON} cannot import whisper (install Debian's python3-whisper): ${err.stderr || err.message}`);
+    return `${PYTHON} cannot import whisper (install Debian's python3-whisper): ${err.stderr || err.message}`;
   }
+}
+
+// checkWhisperPy fails clearly when Graphite's whisper module is missing.
+export function checkWhisperPy() {
+  const missing = whisperPyMissing();
+  if (missing) throw new Error(missing);
 }
 
 // writeMetrics creates (or, with append, updates) whisper files in dir.

@@ -1,8 +1,10 @@
 package hekad
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -118,6 +120,10 @@ func writePidFile(path string) error {
 // an error found before the pipeline starts.
 func Run(l *Loaded, checks ...Check) error {
 	c := l.Config
+	// A closed log pipe (a supervisor or `| tee` gone) must not kill the
+	// process before its final flush: with SIGPIPE ignored, writes to it
+	// fail with EPIPE instead, and the stop goes on.
+	signal.Ignore(syscall.SIGPIPE)
 	pipeline.LogInfo.SetFlags(c.LogFlags)
 	pipeline.LogError.SetFlags(c.LogFlags)
 	if c.Maxprocs > 0 {
@@ -184,6 +190,26 @@ func (l *Loaded) locate(msg string) string {
 		}
 	}
 	return msg
+}
+
+// QuietLoading drops Heka's "Pre-loading: [NAME]" and "Loading: [NAME]"
+// lines (one each per plugin section)
+// from the info log; the start-up summary and every error stay.
+func QuietLoading() {
+	pipeline.LogInfo.SetOutput(dropLines{w: pipeline.LogInfo.Writer(), marker: []byte("oading: [")})
+}
+
+// dropLines writes through every log line that does not contain marker.
+type dropLines struct {
+	w      io.Writer
+	marker []byte
+}
+
+func (d dropLines) Write(b []byte) (int, error) {
+	if bytes.Contains(b, d.marker) {
+		return len(b), nil
+	}
+	return d.w.Write(b)
 }
 
 // catchStopSignals closes two windows in Heka's start-up. Heka subscribes

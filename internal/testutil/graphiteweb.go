@@ -35,19 +35,6 @@ type GraphiteWeb struct {
 	Dir  string
 }
 
-// RequireReference skips the test when a reference program is missing,
-// unless CI=true, where a missing reference fails the test instead.
-func RequireReference(t testing.TB, what string, err error) {
-	t.Helper()
-	if err == nil {
-		return
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("%s is required under CI=true: %v", what, err)
-	}
-	t.Skipf("%s not available (%v); install it (see .ci/run) to run this test", what, err)
-}
-
 // GraphiteWebAvailable reports why graphite-web cannot run here, or nil.
 func GraphiteWebAvailable() error {
 	for _, p := range []string{"/usr/bin/python3", "/usr/bin/gunicorn", "/usr/bin/django-admin",

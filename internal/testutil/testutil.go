@@ -228,23 +228,6 @@ func SendUDP(t testing.TB, addr string, payloads ...string) {
 	}
 }
 
-// WaitUDPListening waits until something listens on the UDP addr, probing
-// with a harmless empty datagram is not possible, so it checks that the port
-// can no longer be bound.
-func WaitUDPListening(t testing.TB, addr string, timeout time.Duration) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for time.Now().Before(deadline) {
-		c, err := net.ListenPacket("udp", addr)
-		if err != nil {
-			return
-		}
-		c.Close()
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatalf("nothing listens on udp %s after %s", addr, timeout)
-}
-
 // WaitTCPListening waits until a TCP connection to addr succeeds.
 func WaitTCPListening(t testing.TB, addr string, timeout time.Duration) {
 	t.Helper()

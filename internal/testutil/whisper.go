@@ -2,7 +2,6 @@ package testutil
 
 import (
 	"encoding/json"
-	"os"
 	"os/exec"
 	"strconv"
 	"testing"
@@ -56,12 +55,8 @@ const PythonWithWhisper = "/usr/bin/python3"
 // CI=true, where it fails.
 func RequireWhisperPy(t testing.TB) {
 	t.Helper()
-	if err := exec.Command(PythonWithWhisper, "-c", "import whisper").Run(); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("Graphite's whisper.py (Debian python3-whisper) is required under CI: %v", err)
-		}
-		t.Skipf("Graphite's whisper.py (Debian python3-whisper) not available: %v", err)
-	}
+	RequireReference(t, "Graphite's whisper.py (Debian python3-whisper)",
+		exec.Command(PythonWithWhisper, "-c", "import whisper").Run())
 }
 
 // ReadWhisperPy reads path with whisper.py; with from/until > 0 it also runs

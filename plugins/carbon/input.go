@@ -245,6 +245,9 @@ func (in *Input) ReportMsg(msg *message.Message) error {
 	return nil
 }
 
+// InputPluginName is the name the carbon input registers with Heka.
+const InputPluginName = "DreamcatcherCarbonInput"
+
 func init() {
-	pipeline.RegisterPlugin("DreamcatcherCarbonInput", func() interface{} { return new(Input) })
+	pipeline.RegisterPlugin(InputPluginName, func() interface{} { return new(Input) })
 }

@@ -219,6 +219,9 @@ func (o *Output) ReportMsg(msg *message.Message) error {
 	return nil
 }
 
+// OutputPluginName is the name the carbon output registers with Heka.
+const OutputPluginName = "DreamcatcherCarbonOutput"
+
 func init() {
-	pipeline.RegisterPlugin("DreamcatcherCarbonOutput", func() interface{} { return new(Output) })
+	pipeline.RegisterPlugin(OutputPluginName, func() interface{} { return new(Output) })
 }

@@ -1,13 +1,9 @@
 package statsd_test
 
 import (
-	"bufio"
-	"context"
 	"fmt"
-	"io"
 	"math"
 	"net"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"sort"
@@ -26,89 +22,28 @@ import (
 // compares every metric name and value of the flush holding the datagrams
 // (and of the flushes after it), in several configurations.
 
-// etsyStatsJS returns the path of Etsy statsd 0.9.0's stats.js, installing
-// it from npm into .build/etsy-statsd when missing. Without node/npm it
-// skips, except under CI=true where it fails.
-func etsyStatsJS(t *testing.T) string {
-	t.Helper()
-	missing := func(format string, args ...interface{}) {
-		t.Helper()
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("conformance needs Etsy statsd 0.9.0: "+format, args...)
-		}
-		t.Skipf("skipping conformance with Etsy statsd 0.9.0 (CI is not true): "+format, args...)
-	}
-	if _, err := exec.LookPath("node"); err != nil {
-		missing("node not found: %v", err)
-	}
-	dir := filepath.Join(testutil.ModuleRoot(t), ".build", "etsy-statsd")
-	js := filepath.Join(dir, "node_modules", "statsd", "stats.js")
-	pkg := filepath.Join(dir, "node_modules", "statsd", "package.json")
-	if b, err := os.ReadFile(pkg); err == nil && strings.Contains(string(b), `"version": "0.9.0"`) {
-		if _, err := os.Stat(js); err == nil {
-			return js
-		}
-	}
-	npm, err := exec.LookPath("npm")
-	if err != nil {
-		missing("npm not found: %v", err)
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, npm, "install", "--no-audit", "--no-fund", "--no-save", "statsd@0.9.0")
-	cmd.Dir = dir
-	if out, err := cmd.CombinedOutput(); err != nil {
-		missing("npm install statsd@0.9.0 in %s: %v\n%s", dir, err, out)
-	}
-	if _, err := os.Stat(js); err != nil {
-		missing("%s missing after npm install: %v", js, err)
-	}
-	return js
-}
-
 // graphiteSink accepts Etsy's Graphite connections: one connection per
 // flush, each kept as name → value.
 type graphiteSink struct {
-	l       net.Listener
+	carbon  *testutil.FakeCarbon
 	mu      sync.Mutex
 	flushes []map[string]string
 }
 
 func newGraphiteSink(t *testing.T) *graphiteSink {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := &graphiteSink{l: l}
-	t.Cleanup(func() { l.Close() })
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				_ = c.SetReadDeadline(time.Now().Add(30 * time.Second))
-				f := map[string]string{}
-				sc := bufio.NewScanner(io.LimitReader(c, 64<<20))
-				sc.Buffer(make([]byte, 1<<20), 1<<20)
-				for sc.Scan() {
-					p := strings.Fields(sc.Text())
-					if len(p) == 3 {
-						f[p[0]] = p[1]
-					}
-				}
-				s.mu.Lock()
-				s.flushes = append(s.flushes, f)
-				s.mu.Unlock()
-			}()
-		}
-	}()
+	s := &graphiteSink{}
+	s.carbon = testutil.StartFakeCarbon(t, "", s.serve)
 	return s
+}
+
+// serve keeps one connection's lines as one flush.
+func (s *graphiteSink) serve(c net.Conn) {
+	_ = c.SetReadDeadline(time.Now().Add(30 * time.Second))
+	f := map[string]string{}
+	testutil.ScanCarbonLines(c, func(name, value, _ string) { f[name] = value })
+	s.mu.Lock()
+	s.flushes = append(s.flushes, f)
+	s.mu.Unlock()
 }
 
 func (s *graphiteSink) all() []map[string]string {
@@ -117,7 +52,7 @@ func (s *graphiteSink) all() []map[string]string {
 	return append([]map[string]string(nil), s.flushes...)
 }
 
-func (s *graphiteSink) port() int { return s.l.Addr().(*net.TCPAddr).Port }
+func (s *graphiteSink) port() int { return s.carbon.Port() }
 
 // fileFlushes returns hekad's flushes in timestamp order.
 func fileFlushes(t *testing.T, path string) []map[string]string {
@@ -308,10 +243,9 @@ func complete(f map[string]string, n int) bool {
 }
 
 func TestConformanceWithEtsyStatsd(t *testing.T) {
-	js := etsyStatsJS(t)
+	js := filepath.Join(testutil.EtsyStatsd(t), "stats.js")
 	node, _ := exec.LookPath("node")
 	for _, sc := range scenarios {
-		sc := sc
 		t.Run(sc.name, func(t *testing.T) {
 			t.Parallel()
 			sink := newGraphiteSink(t)

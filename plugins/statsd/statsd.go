@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"math"
 	"net"
+	"os"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -89,28 +90,46 @@ type Input struct {
 
 	truncated atomic.Int64
 	flushes   atomic.Int64
+	nonFinite atomic.Int64 // aggregate lines refused as ±Inf/NaN
+	// names refused because no file could hold them, and when that was
+	// last logged (at most once a minute)
+	unstorable        atomic.Int64
+	lastUnstorableLog time.Time
 }
 
-// ConfigStruct returns the defaults.
-func (in *Input) ConfigStruct() interface{} {
+// ConfigStruct returns the defaults: the listener's own, and Etsy's
+// aggregation defaults from aggregate.DefaultConfig.
+func (in *Input) ConfigStruct() interface{} { return DefaultConfig() }
+
+// DefaultConfig returns the input's defaults; the aggregation options come
+// from aggregate.DefaultConfig, the one place Etsy statsd's defaults live.
+func DefaultConfig() *Config {
+	a := aggregate.DefaultConfig()
+	tags := "keep"
+	if !a.KeepTags {
+		tags = "drop"
+	}
 	return &Config{
-		Address:           "127.0.0.1:8125",
-		ReadBufferBytes:   32 << 20,
-		MaxDatagramSize:   65535,
-		MaxTCPConns:       1024,
-		TCPIdleTimeout:    600,
-		FlushInterval:     10,
-		LegacyNamespace:   true,
-		GlobalPrefix:      "stats",
-		PrefixCounter:     "counters",
-		PrefixTimer:       "timers",
-		PrefixGauge:       "gauges",
-		PrefixSet:         "sets",
-		PrefixStats:       "statsd",
-		PercentThresholds: []float64{90},
-		GaugesMaxTTL:      1,
-		FlushCounts:       true,
-		Tags:              "keep",
+		Address:         "127.0.0.1:8125",
+		ReadBufferBytes: 32 << 20,
+		MaxDatagramSize: 65535,
+		MaxTCPConns:     1024,
+		TCPIdleTimeout:  600,
+
+		FlushInterval:          uint(a.FlushInterval),
+		LegacyNamespace:        a.LegacyNamespace,
+		GlobalPrefix:           a.GlobalPrefix,
+		PrefixCounter:          a.PrefixCounter,
+		PrefixTimer:            a.PrefixTimer,
+		PrefixGauge:            a.PrefixGauge,
+		PrefixSet:              a.PrefixSet,
+		GlobalSuffix:           a.GlobalSuffix,
+		PrefixStats:            a.PrefixStats,
+		PercentThresholds:      a.PercentThresholds,
+		CalculatedTimerMetrics: a.CalculatedTimerMetrics,
+		GaugesMaxTTL:           a.GaugesMaxTTL,
+		FlushCounts:            a.FlushCounts,
+		Tags:                   tags,
 	}
 }
 
@@ -242,6 +261,10 @@ func (in *Input) Run(ir pipeline.InputRunner, h pipeline.PluginHelper) error {
 	interval := time.Duration(in.cfg.FlushInterval) * time.Second
 	next := time.Now().Truncate(interval).Add(interval)
 	var lastTS int64
+	statePath := h.PipelineConfig().Globals.PrependBaseDir("statsd-state." + ir.Name() + ".dump")
+	// The first flush after a merged restore takes the kept slot exactly,
+	// so it replaces the stop's final flush rather than landing beside it.
+	mergedSlot := in.restoreState(ir, statePath, next.Unix())
 	timer := time.NewTimer(time.Until(next))
 	defer timer.Stop()
 	for {
@@ -249,6 +272,9 @@ func (in *Input) Run(ir pipeline.InputRunner, h pipeline.PluginHelper) error {
 		case <-timer.C:
 			now := time.Now()
 			ts := int64(math.Round(float64(now.UnixMilli()) / 1000))
+			if mergedSlot != 0 {
+				ts, mergedSlot = mergedSlot, 0
+			}
 			in.flush(ir, inj, ts)
 			lastTS = ts
 			next = next.Add(interval)
@@ -268,7 +294,12 @@ func (in *Input) Run(ir pipeline.InputRunner, h pipeline.PluginHelper) error {
 			if lastTS > 0 {
 				ts = lastTS + int64(in.cfg.FlushInterval)
 			}
+			st := in.agg.Snapshot()
+			st.Slot = ts
 			in.flush(ir, inj, ts)
+			if err := aggregate.WriteState(statePath, st); err != nil {
+				ir.LogError(fmt.Errorf("stop: the interval's aggregates were flushed but not kept for a restart: %w", err))
+			}
 			statmetric.WaitRouter(h, 5*time.Second)
 			ir.LogMessage(fmt.Sprintf("final flush stamped %d done", ts))
 			return nil
@@ -276,9 +307,61 @@ func (in *Input) Run(ir pipeline.InputRunner, h pipeline.PluginHelper) error {
 	}
 }
 
+// restoreState takes up the state kept at the last stop. When this start's
+// first flush (stamped about firstSlot) falls in the slot the stop's final
+// flush was stamped with, that flush is replaced: the kept interval is
+// merged into this one, so a quick restart loses no count. When the stop
+// was longer, the final flush already holds the interval in its own slot and
+// only the gauges are taken up. A damaged state file is refused, logged and
+// moved aside; the start goes on.
+// It returns the kept slot when the interval was merged, else 0.
+func (in *Input) restoreState(ir pipeline.InputRunner, path string, firstSlot int64) int64 {
+	st, err := aggregate.ReadState(path)
+	if err != nil {
+		if aside, merr := aggregate.MoveStateAside(path); merr != nil {
+			ir.LogError(fmt.Errorf("refusing statsd state: %v; %v (remove it by hand)", err, merr))
+		} else {
+			ir.LogError(fmt.Errorf("refusing statsd state: %v; moved aside to %s, not restored", err, aside))
+		}
+		return 0
+	}
+	if st == nil {
+		return 0
+	}
+	merged := int64(0)
+	interval := int64(in.cfg.FlushInterval)
+	d := firstSlot - st.Slot
+	if st.Interval == int(interval) && d > -interval && 2*d < interval {
+		in.agg.Restore(*st)
+		merged = st.Slot
+		ir.LogMessage(fmt.Sprintf("restored the statsd interval kept at stop (%d counters, %d timers, %d gauges, %d sets): merged into the flush at %d",
+			len(st.Counters), len(st.Timers), len(st.Gauges), len(st.Sets), st.Slot))
+	} else {
+		in.agg.RestoreGauges(*st)
+		ir.LogMessage(fmt.Sprintf("restored %d gauges kept at stop; the stop's last interval is in its own slot %d", len(st.Gauges), st.Slot))
+	}
+	if err := os.Remove(path); err != nil {
+		ir.LogError(fmt.Errorf("statsd state %s restored but not removed: %w", path, err))
+	}
+	return merged
+}
+
 func (in *Input) flush(ir pipeline.InputRunner, inj statmetric.Injector, ts int64) {
 	payload := in.agg.Flush(ts)
 	in.flushes.Add(1)
+	if n, name := in.agg.TakeUnstorable(); n > 0 {
+		in.unstorable.Add(int64(n))
+		if time.Since(in.lastUnstorableLog) >= time.Minute {
+			ir.LogError(fmt.Errorf("flush at %d: refused %d metric names no whisper file can hold (empty part or too long; first: %q), counted as bad lines (%d so far)",
+				ts, n, truncate(name, 120), in.unstorable.Load()))
+			in.lastUnstorableLog = time.Now()
+		}
+	}
+	if n, name := in.agg.TakeNonFinite(); n > 0 {
+		in.nonFinite.Add(int64(n))
+		ir.LogError(fmt.Errorf("flush at %d: %d aggregate values overflowed to ±Inf and were dropped (first: %s; %d so far)",
+			ts, n, name, in.nonFinite.Load()))
+	}
 	if n := in.truncated.Swap(0); n > 0 {
 		ir.LogError(fmt.Errorf("%d datagrams longer than max_datagram_size (%d bytes) were dropped",
 			n, in.cfg.MaxDatagramSize))
@@ -424,5 +507,14 @@ func (in *Input) ReportMsg(msg *message.Message) error {
 	message.NewInt64Field(msg, "MetricsThisInterval", metrics, "count")
 	message.NewInt64Field(msg, "BadLinesThisInterval", bad, "count")
 	message.NewInt64Field(msg, "Flushes", in.flushes.Load(), "count")
+	message.NewInt64Field(msg, "DroppedNonFinite", in.nonFinite.Load(), "count")
+	message.NewInt64Field(msg, "RefusedNames", in.unstorable.Load(), "count")
 	return nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "…"
+	}
+	return s
 }

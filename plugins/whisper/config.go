@@ -157,7 +157,8 @@ func (c *Config) Rules() (*schema.Rules, error) {
 }
 
 // parseAggMethod accepts a name ("average", "sum", …) or, as Heka's stock
-// WhisperOutput did, the whisper method number 1 to 5.
+// WhisperOutput did, the whisper method number (1 to 5 there; 1 to 8,
+// all of whisper.py 1.1, here).
 func parseAggMethod(v interface{}) (schema.Method, error) {
 	switch m := v.(type) {
 	case nil:
@@ -173,7 +174,7 @@ func parseAggMethod(v interface{}) (schema.Method, error) {
 			return schema.Method(m), nil
 		}
 	}
-	return 0, fmt.Errorf("default_agg_method %v: want a name (average, sum, last, max, min) or Heka's number 1-5", v)
+	return 0, fmt.Errorf("default_agg_method %v: want a name (average, sum, last, max, min, avg_zero, absmax, absmin) or its number 1-8", v)
 }
 
 // Perm parses an octal permission string such as "755".

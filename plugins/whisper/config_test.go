@@ -39,13 +39,28 @@ func TestConfigRules(t *testing.T) {
 		func(c *Config) { c.DefaultAggMethod = int64(0) },
 		func(c *Config) { c.DefaultAggMethod = 1.5 },
 		func(c *Config) { c.DefaultXFilesFactor = 2 },
-		func(c *Config) { c.Aggregations = []AggregationRule{{Pattern: "x", AggregationMethod: "absmax"}} },
+		func(c *Config) { c.Aggregations = []AggregationRule{{Pattern: "x", AggregationMethod: "median"}} },
+		func(c *Config) { c.DefaultAggMethod = int64(9) },
 	} {
 		c := DefaultConfig()
 		c.DefaultArchiveInfo = [][]int64{{0, 10, 360}}
 		bad(c)
 		if _, err := c.Rules(); err == nil {
 			t.Errorf("accepted %+v", c)
+		}
+	}
+	// whisper.py 1.1's three newer methods, by name in a rule and by number.
+	c = DefaultConfig()
+	c.DefaultArchiveInfo = [][]int64{{0, 10, 360}}
+	c.DefaultAggMethod = int64(6)
+	c.Aggregations = []AggregationRule{{Pattern: `^a\.`, AggregationMethod: "absmax"}, {Pattern: `^b\.`, AggregationMethod: "absmin"}}
+	r, err = c.Rules()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string]schema.Method{"a.x": schema.AbsMax, "b.x": schema.AbsMin, "c.x": schema.AvgZero} {
+		if m := r.Match(name); m.Method != want {
+			t.Errorf("%s: %v, want %v", name, m.Method, want)
 		}
 	}
 	if _, err := Perm("p", "0755"); err != nil {

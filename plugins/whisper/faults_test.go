@@ -119,9 +119,10 @@ log_interval = 1
 	}
 }
 
-// TestSIGTERMWritesCache: with file creation throttled to 1 per second,
-// most points are still cached when SIGTERM arrives; every one of them is on
-// disk after hekad exits. Gauges are used because Heka's stock
+// TestSIGTERMWritesCache: with file creation throttled to 10 per second,
+// most points are still cached when SIGTERM arrives; the stop keeps the
+// limit but has time enough (flush_timeout), so every one of them is on
+// disk after hekad exits (TestBacklogAtStopDumped covers too little time). Gauges are used because Heka's stock
 // StatAccumInput flushes once more at stop, often within the same second as
 // its last tick: a counter's zero from that flush replaces the count in the
 // same 1 s slot (whisper keeps the last write for a slot, as Graphite does).
@@ -131,7 +132,7 @@ func TestSIGTERMWritesCache(t *testing.T) {
 	base := filepath.Join(dir, "whisper")
 	port := testutil.FreePort(t)
 	cfg := testutil.WriteFile(t, dir, "hekad.toml", statsdConfig(dir, base, port, `
-max_creates_per_second = 1
+max_creates_per_second = 10
 self_metrics = ""
 `))
 	p := testutil.Start(t, bin, "-config", cfg)

@@ -20,21 +20,24 @@ import (
 	"github.com/dreamcatcher-monitoring/dreamcatcher/plugins/carbon/plaintext"
 	"github.com/dreamcatcher-monitoring/dreamcatcher/plugins/statmetric"
 	"github.com/dreamcatcher-monitoring/dreamcatcher/plugins/whisper/cache"
+	"github.com/dreamcatcher-monitoring/dreamcatcher/plugins/whisper/dump"
 	"github.com/dreamcatcher-monitoring/dreamcatcher/plugins/whisper/persist"
 	"github.com/dreamcatcher-monitoring/dreamcatcher/plugins/whisper/schema"
 	"github.com/mozilla-services/heka/message"
 	"github.com/mozilla-services/heka/pipeline"
 )
 
-// The names the plugin is registered under.
+// PluginName is the name the output registers with Heka; StockPluginName
+// is the second name it takes, Heka's own WhisperOutput's (whose files
+// Graphite cannot read), so Heka configs work unchanged.
 const (
-	Name      = "DreamcatcherWhisperOutput"
-	StockName = "WhisperOutput"
+	PluginName      = "DreamcatcherWhisperOutput"
+	StockPluginName = "WhisperOutput"
 )
 
 func init() {
-	pipeline.RegisterPlugin(Name, func() interface{} { return new(Output) })
-	pipeline.RegisterPlugin(StockName, func() interface{} { return new(Output) })
+	pipeline.RegisterPlugin(PluginName, func() interface{} { return new(Output) })
+	pipeline.RegisterPlugin(StockPluginName, func() interface{} { return new(Output) })
 }
 
 // Output is the Heka output plugin.
@@ -118,6 +121,8 @@ func (o *Output) Run(or pipeline.OutputRunner, h pipeline.PluginHelper) error {
 	if err != nil {
 		return err
 	}
+	dumpPath := o.dumpPath(or.Name())
+	o.restore(or, c, dumpPath)
 	p.Start()
 	or.LogMessage(fmt.Sprintf("writing whisper files under %s with %d writers", o.base, conf.Writers))
 
@@ -145,13 +150,75 @@ func (o *Output) Run(or pipeline.OutputRunner, h pipeline.PluginHelper) error {
 	or.LogMessage(fmt.Sprintf("stopping: writing out %d cached points (timeout %s)", cached, timeout))
 	began := time.Now()
 	if left := p.Stop(timeout); left > 0 {
-		or.LogError(fmt.Errorf("stop: %d cached points could not be written within flush_timeout %s", left, timeout))
+		o.keep(or, p.Leftover(), dumpPath, timeout)
 	} else {
 		st := p.Stats()
 		or.LogMessage(fmt.Sprintf("stopped: cache written out in %s (%d points written since start, %d dropped at stop)",
 			time.Since(began).Round(time.Millisecond), st.PointsWritten, st.DroppedAtStop))
 	}
 	return nil
+}
+
+// dumpPath is where the points not written at stop are kept: under Heka's
+// base_dir, one file per output section ("" without Heka's globals).
+func (o *Output) dumpPath(name string) string {
+	if o.pConfig == nil {
+		return ""
+	}
+	return o.pConfig.Globals.PrependBaseDir("whisper-cache." + name + ".dump")
+}
+
+// restore puts the points of the last stop's dump back in the cache and
+// removes the dump. A dump that is damaged, of an unknown version or made
+// for another data folder is refused with one log line and moved aside;
+// the start goes on.
+func (o *Output) restore(or pipeline.OutputRunner, c *cache.Cache, path string) {
+	if path == "" {
+		return
+	}
+	dump.RemoveStale(path)
+	batches, err := dump.Read(path, o.base)
+	if err != nil {
+		aside, merr := dump.MoveAside(path)
+		if merr != nil {
+			or.LogError(fmt.Errorf("refusing cache dump: %v; %v (remove it by hand)", err, merr))
+			return
+		}
+		or.LogError(fmt.Errorf("refusing cache dump: %v; moved aside to %s, its points are not restored", err, aside))
+		return
+	}
+	if batches == nil {
+		return
+	}
+	points := 0
+	for _, b := range batches {
+		points += len(b.Points)
+		c.Requeue(b)
+	}
+	if err := os.Remove(path); err != nil {
+		or.LogError(fmt.Errorf("cache dump %s restored but not removed: %w", path, err))
+	}
+	or.LogMessage(fmt.Sprintf("restored %d points of %d metrics from the cache dump %s", points, len(batches), path))
+}
+
+// keep writes the points not written at stop to the dump for the next start.
+func (o *Output) keep(or pipeline.OutputRunner, rest []cache.Batch, path string, timeout time.Duration) {
+	points := 0
+	for _, b := range rest {
+		points += len(b.Points)
+	}
+	if path == "" {
+		or.LogError(fmt.Errorf("stop: %d cached points of %d metrics could not be written within flush_timeout %s and are lost (no base_dir)",
+			points, len(rest), timeout))
+		return
+	}
+	if err := dump.Write(path, o.base, rest); err != nil {
+		or.LogError(fmt.Errorf("stop: %d cached points of %d metrics could not be written within flush_timeout %s and are lost: %w",
+			points, len(rest), timeout, err))
+		return
+	}
+	or.LogMessage(fmt.Sprintf("stop: %d cached points of %d metrics not written within flush_timeout %s: kept in %s, written after the next start",
+		points, len(rest), timeout, path))
 }
 
 func waitTimeout(wg *sync.WaitGroup, d time.Duration) {
@@ -184,6 +251,8 @@ func (o *Output) process(m *message.Message, c *cache.Cache, buf []byte, logs *p
 			}
 			if c.Add(pt.Name, pt.Timestamp, pt.Value) {
 				o.linesIn.Add(1)
+			} else {
+				o.logCacheFull(c, logs)
 			}
 		})
 		return buf
@@ -210,9 +279,17 @@ func (o *Output) process(m *message.Message, c *cache.Cache, buf []byte, logs *p
 		buf = append(buf[:0], name...)
 		if c.Add(buf, ts, v) {
 			o.linesIn.Add(1)
+		} else {
+			o.logCacheFull(c, logs)
 		}
 	}
 	return buf
+}
+
+// logCacheFull logs (rate-limited) that points are refused by a full cache.
+func (o *Output) logCacheFull(c *cache.Cache, logs *persist.RateLog) {
+	logs.Log("cache_full", "cache full (max_cache_points = %d, the disk is not keeping up): points dropped, %d so far",
+		o.conf.MaxCachePoints, c.DroppedFull())
 }
 
 func number(v interface{}) (float64, bool) {
@@ -305,7 +382,8 @@ func (s snapshot) lines(prefix string, prev snapshot, interval time.Duration, ts
 	add("points_received", d(s.in, prev.in))
 	add("bad_lines", d(s.badLines+s.badFields, prev.badLines+prev.badFields))
 	add("cache.points", float64(s.cache.Points))
-	add("cache.metrics", float64(s.cache.Metrics))
+	add("cache.metrics", float64(s.cache.Metrics+int64(s.p.WaitingCreate)))
+	add("cache.waiting_create", float64(s.p.WaitingCreate))
 	add("points_written", d(s.p.PointsWritten, prev.p.PointsWritten))
 	add("updates", d(s.p.Updates, prev.p.Updates))
 	add("creates", d(s.p.Creates, prev.p.Creates))

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/dreamcatcher-monitoring/dreamcatcher/internal/testutil"
-	"github.com/dreamcatcher-monitoring/dreamcatcher/plugins/whisper/wspfile"
+	"github.com/dreamcatcher-monitoring/dreamcatcher/internal/whisperfile"
 	gowhisper "github.com/lomik/go-whisper"
 )
 
@@ -177,7 +177,7 @@ self_metrics = ""
 	testutil.SendUDP(t, fmt.Sprintf("127.0.0.1:%d", port), "f.hits:5|c\nf.hits:6|c")
 	count := wsp(base, "stats.counters.f.hits.count")
 	testutil.Eventually(t, 20*time.Second, func() bool {
-		h, err := wspfile.ReadHeaderFile(count)
+		h, err := whisperfile.ReadHeaderFile(count)
 		return err == nil && h.Archives.String() == "1:600,60:1440"
 	}, "no %s", count)
 	testutil.Eventually(t, 10*time.Second, func() bool {

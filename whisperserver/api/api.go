@@ -8,11 +8,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/dreamcatcher-monitoring/dreamcatcher/internal/whisperfile"
 	"math"
 	"net/http"
 	"os"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/dreamcatcher-monitoring/dreamcatcher/internal/metricpath"
@@ -29,7 +29,9 @@ type Config struct {
 	Location  *time.Location
 	MaxSeries int
 	MaxPoints int
-	Now       func() time.Time
+	// MaxFind bounds a page of /api/metrics and /api/tree.
+	MaxFind int
+	Now     func() time.Time
 }
 
 // API holds the handlers.
@@ -75,62 +77,11 @@ func WriteError(w http.ResponseWriter, status int, msg string) {
 	WriteJSON(w, status, map[string]string{"error": msg})
 }
 
-func (a *API) metrics(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
-	terms := strings.Fields(strings.ToLower(q.Get("q")))
-	limit := -1
-	if s := q.Get("limit"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 0 {
-			WriteError(w, http.StatusBadRequest, "limit must be a non-negative integer")
-			return
-		}
-		limit = n
-	}
-	all := a.cfg.Store.Index.Names()
-	out := []string{}
-	total := 0
-	for _, name := range all {
-		if len(terms) > 0 {
-			lower := strings.ToLower(name)
-			ok := true
-			for _, t := range terms {
-				if !strings.Contains(lower, t) {
-					ok = false
-					break
-				}
-			}
-			if !ok {
-				continue
-			}
-		}
-		total++
-		if limit < 0 || len(out) < limit {
-			out = append(out, name)
-		}
-	}
-	WriteJSON(w, http.StatusOK, map[string]any{"metrics": out, "total": total})
-}
-
 type child struct {
 	Name       string `json:"name"`
 	Path       string `json:"path"`
 	Leaf       bool   `json:"leaf"`
 	Expandable bool   `json:"expandable"`
-}
-
-func (a *API) tree(w http.ResponseWriter, r *http.Request) {
-	prefix := strings.Trim(r.URL.Query().Get("prefix"), ".")
-	kids, ok := a.cfg.Store.Index.Children(prefix)
-	if !ok {
-		WriteError(w, http.StatusNotFound, fmt.Sprintf("no such prefix: %q", prefix))
-		return
-	}
-	out := make([]child, 0, len(kids))
-	for _, k := range kids {
-		out = append(out, child(k))
-	}
-	WriteJSON(w, http.StatusOK, map[string]any{"prefix": prefix, "children": out})
 }
 
 type archiveInfo struct {
@@ -148,7 +99,7 @@ func statusFor(err error) int {
 		return http.StatusNotFound
 	case errors.Is(err, store.ErrBadName), errors.Is(err, store.ErrOutside):
 		return http.StatusBadRequest
-	case errors.Is(err, whisper.ErrCorrupt):
+	case errors.Is(err, whisperfile.ErrCorrupt):
 		return http.StatusUnprocessableEntity
 	}
 	return http.StatusInternalServerError
@@ -261,7 +212,7 @@ func (a *API) data(w http.ResponseWriter, r *http.Request) {
 	}
 	archive := -1
 	if s := q.Get("archive"); s != "" {
-		if archive, err = strconv.Atoi(s); err != nil || archive < 0 || archive >= whisper.MaxArchives {
+		if archive, err = strconv.Atoi(s); err != nil || archive < 0 || archive >= whisperfile.MaxArchives {
 			WriteError(w, http.StatusBadRequest, "archive must be an archive index (0, 1, …)")
 			return
 		}
@@ -283,16 +234,8 @@ func (a *API) data(w http.ResponseWriter, r *http.Request) {
 	for _, t := range targets {
 		if index.HasWildcard(t) {
 			found, err := a.cfg.Store.Index.Leaves(r.Context(), t, a.cfg.MaxSeries)
-			var pe *index.PatternError
-			switch {
-			case errors.As(err, &pe):
-				WriteError(w, http.StatusBadRequest, pe.Msg)
-				return
-			case errors.Is(err, index.ErrTooMany):
-				WriteError(w, http.StatusUnprocessableEntity, fmt.Sprintf("max_series (%d) exceeded: %v", a.cfg.MaxSeries, err))
-				return
-			case err != nil:
-				WriteError(w, http.StatusServiceUnavailable, "request took longer than the request timeout")
+			if err != nil {
+				WriteError(w, http.StatusUnprocessableEntity, err.Error()+" (max_series)")
 				return
 			}
 			names = append(names, found...)
@@ -301,7 +244,7 @@ func (a *API) data(w http.ResponseWriter, r *http.Request) {
 		names = append(names, t)
 	}
 	if a.cfg.MaxSeries > 0 && len(names) > a.cfg.MaxSeries {
-		WriteError(w, http.StatusUnprocessableEntity, fmt.Sprintf("max_series (%d) exceeded: %d series requested", a.cfg.MaxSeries, len(names)))
+		WriteError(w, http.StatusUnprocessableEntity, fmt.Sprintf("%d series requested, over the limit of %d (max_series)", len(names), a.cfg.MaxSeries))
 		return
 	}
 	if r.Context().Err() != nil {
@@ -355,7 +298,7 @@ func (a *API) data(w http.ResponseWriter, r *http.Request) {
 		}
 		points += len(so.Values)
 		if a.cfg.MaxPoints > 0 && points > a.cfg.MaxPoints {
-			WriteError(w, http.StatusUnprocessableEntity, fmt.Sprintf("max_points (%d) exceeded: use maxDataPoints or a shorter range", a.cfg.MaxPoints))
+			WriteError(w, http.StatusUnprocessableEntity, fmt.Sprintf("response would hold more than %d points (max_points); use maxDataPoints or a shorter range", a.cfg.MaxPoints))
 			return
 		}
 		out = append(out, so)

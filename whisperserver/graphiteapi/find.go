@@ -35,7 +35,7 @@ func writeJSON(w http.ResponseWriter, v any) {
 func (a *API) findNodes(r *http.Request, query string) ([]index.Match, error) {
 	ms, err := a.cfg.Store.Index.Find(r.Context(), query, a.cfg.MaxFind)
 	if errors.Is(err, index.ErrTooMany) {
-		return nil, &httpError{http.StatusUnprocessableEntity, fmt.Sprintf("max_find (%d) exceeded: %v", a.cfg.MaxFind, err)}
+		return nil, &httpError{http.StatusUnprocessableEntity, err.Error() + " (max_find)"}
 	}
 	if err != nil && r.Context().Err() == nil {
 		return nil, badRequest("%v", err)
@@ -44,7 +44,7 @@ func (a *API) findNodes(r *http.Request, query string) ([]index.Match, error) {
 }
 
 func (a *API) find(w http.ResponseWriter, r *http.Request) {
-	p, err := params(w, r)
+	p, err := params(r)
 	if err != nil {
 		a.writeError(w, r, err, nil)
 		return
@@ -272,7 +272,7 @@ func treeJSON(matches []index.Match, basePath string, wildcards bool) []map[stri
 }
 
 func (a *API) expand(w http.ResponseWriter, r *http.Request) {
-	p, err := params(w, r)
+	p, err := params(r)
 	if err != nil {
 		a.writeError(w, r, err, nil)
 		return
@@ -342,12 +342,17 @@ func (a *API) version(w http.ResponseWriter, r *http.Request) {
 func funcInfo(f *render.Func) map[string]any {
 	var sig []string
 	for _, p := range f.Params {
-		s := p.Name
+		s := p.Keyword()
 		if p.Multiple {
 			s = "*" + s
 		}
-		if p.Default != nil {
-			s += "=" + strings.Trim(strconv.Quote(toString(p.Default)), `"`)
+		switch {
+		case p.SigDefault != "":
+			s += "=" + p.SigDefault
+		case p.Default != nil:
+			s += "=" + toString(p.Default)
+		case !p.Required && !p.Multiple:
+			s += "=None"
 		}
 		sig = append(sig, s)
 	}
@@ -365,10 +370,11 @@ func funcInfo(f *render.Func) map[string]any {
 	}
 }
 
+// toString formats a default as Python's repr() shows it in a signature.
 func toString(v any) string {
 	switch x := v.(type) {
 	case string:
-		return x
+		return "'" + x + "'"
 	case bool:
 		if x {
 			return "True"
@@ -376,12 +382,19 @@ func toString(v any) string {
 		return "False"
 	case int:
 		return strconv.Itoa(x)
+	case float64:
+		return render.PyRepr(x)
+	case json.Number:
+		if x == "1e9999" {
+			return "inf"
+		}
+		return string(x)
 	}
-	return ""
+	return fmt.Sprint(v)
 }
 
 func (a *API) functions(w http.ResponseWriter, r *http.Request) {
-	p, _ := params(w, r)
+	p, _ := params(r)
 	grouped := false
 	if g, ok := get(p, "grouped"); ok {
 		grouped = strings.EqualFold(g, "true") || g == "1"

@@ -82,18 +82,15 @@ func emptyList(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write([]byte("[]"))
 }
 
-// MaxBodyBytes bounds a POSTed form; a larger body is answered 413.
-const MaxBodyBytes = 1 << 20
-
 // params merges the query string and a POSTed form (form values first,
-// as graphite-web lets POST override GET).
-func params(w http.ResponseWriter, r *http.Request) (map[string][]string, error) {
-	r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
+// as graphite-web lets POST override GET). A body over the server's
+// max_body_bytes (its http.MaxBytesReader) is a 413.
+func params(r *http.Request) (map[string][]string, error) {
 	if err := r.ParseForm(); err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
 			return nil, &httpError{http.StatusRequestEntityTooLarge,
-				fmt.Sprintf("request body larger than %d bytes", tooBig.Limit)}
+				fmt.Sprintf("request body larger than %d bytes (max_body_bytes)", mbe.Limit)}
 		}
 		return nil, badRequest("bad form: %v", err)
 	}
@@ -126,7 +123,6 @@ func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error, targ
 	var he *httpError
 	var ie *render.InputError
 	var pe *render.ParseError
-	var xe *index.PatternError
 	switch {
 	case errors.As(err, &he):
 		status, msg = he.status, he.msg
@@ -134,11 +130,11 @@ func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error, targ
 		status, msg = http.StatusBadRequest, "Invalid parameters ("+ie.Msg+")"
 	case errors.As(err, &pe):
 		status, msg = http.StatusBadRequest, "Invalid parameters ("+pe.Error()+")"
-	case errors.As(err, &xe):
-		status, msg = http.StatusBadRequest, "Invalid parameters ("+xe.Msg+")"
+	case errors.Is(err, index.ErrBadPattern):
+		status, msg = http.StatusBadRequest, "Invalid parameters ("+err.Error()+")"
 	case errors.Is(err, store.ErrTooMany):
 		status = http.StatusUnprocessableEntity
-		msg = fmt.Sprintf("max_series (%d) exceeded: %v", a.cfg.MaxSeries, err)
+		msg = fmt.Sprintf("%v (max_series is %d)", err, a.cfg.MaxSeries)
 	case errors.Is(err, context.DeadlineExceeded):
 		status, msg = http.StatusServiceUnavailable, "request took longer than the request timeout; narrow the query"
 		w.Header().Set("Retry-After", "5")

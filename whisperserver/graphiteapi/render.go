@@ -16,7 +16,7 @@ import (
 )
 
 func (a *API) render(w http.ResponseWriter, r *http.Request) {
-	p, err := params(w, r)
+	p, err := params(r)
 	if err != nil {
 		a.writeError(w, r, err, nil)
 		return
@@ -49,8 +49,8 @@ func (a *API) render(w http.ResponseWriter, r *http.Request) {
 	}
 	maxDataPoints := 0
 	if s, ok := get(p, "maxDataPoints"); ok && s != "" {
-		// As /api/data: a present maxDataPoints must be a positive integer
-		// (graphite-web fails on 0 and ignores negatives; neither helps).
+		// As /api/data: a positive integer or nothing (graphite-web fails
+		// with a 500 on 0 and misbehaves on negative values).
 		if maxDataPoints, err = strconv.Atoi(s); err != nil || maxDataPoints < 1 {
 			a.writeError(w, r, badRequest("maxDataPoints must be a positive integer, not %q", s), targets)
 			return
@@ -78,28 +78,25 @@ func (a *API) render(w http.ResponseWriter, r *http.Request) {
 		exprs = append(exprs, e)
 		kept = append(kept, t)
 	}
-	// Every series a path expression delivers counts against max_series,
-	// also when a repeated expression is served from the fetch cache.
 	budget := int64(a.cfg.MaxSeries)
 	if budget <= 0 {
 		budget = math.MaxInt64
 	}
 	ctx := &render.Context{Ctx: r.Context(), Start: start, End: end, Now: now, XFilesFactor: xff, Location: loc,
 		Fetch: func(c2 context.Context, pattern string, s, e, n int64) ([]*render.Series, error) {
-			left := budget // bounds the lookup; Count charges the budget itself
-			return a.cfg.Store.Fetch(c2, pattern, s, e, n, store.FetchOptions{XFilesFactor: xff, Budget: &left})
-		},
-		Count: func(pattern string, n int) error {
-			if int64(n) > budget {
-				return fmt.Errorf("%w: %q adds %d series to the %d already fetched", store.ErrTooMany,
-					pattern, n, int64(a.cfg.MaxSeries)-budget)
-			}
-			budget -= int64(n)
-			return nil
+			return a.cfg.Store.Fetch(c2, pattern, s, e, n, store.FetchOptions{XFilesFactor: xff, Budget: &budget})
 		}}
 	series, err := ctx.EvalTargets(exprs)
 	if err != nil {
 		a.writeError(w, r, err, kept)
+		return
+	}
+	// Every series the answer holds counts against max_series, so a target
+	// repeated n times counts n times (the fetch budget counts each
+	// pattern once, as repeated fetches share one read).
+	if a.cfg.MaxSeries > 0 && len(series) > a.cfg.MaxSeries {
+		a.writeError(w, r, &httpError{http.StatusUnprocessableEntity,
+			fmt.Sprintf("the answer would hold %d series, over the limit of %d (max_series)", len(series), a.cfg.MaxSeries)}, kept)
 		return
 	}
 	if format == "json" && maxDataPoints > 0 {
@@ -111,7 +108,7 @@ func (a *API) render(w http.ResponseWriter, r *http.Request) {
 	}
 	if a.cfg.MaxPoints > 0 && total > a.cfg.MaxPoints {
 		a.writeError(w, r, &httpError{http.StatusUnprocessableEntity,
-			fmt.Sprintf("max_points (%d) exceeded: the response would hold %d points; use maxDataPoints or a shorter range", a.cfg.MaxPoints, total)}, kept)
+			fmt.Sprintf("response would hold %d points, over the limit of %d (max_points); use maxDataPoints or a shorter range", total, a.cfg.MaxPoints)}, kept)
 		return
 	}
 	w.Header().Set("Cache-Control", "no-cache")
@@ -137,6 +134,18 @@ func (a *API) render(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/x-msgpack")
 		_, _ = w.Write(msgpackEncode(nil, seriesInfo(series, false)))
 	}
+}
+
+func isDigits(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 // consolidateForJSON applies maxDataPoints as graphite-web's JSON view does

@@ -9,15 +9,6 @@ import (
 // MaxPatternLen bounds a find pattern.
 const MaxPatternLen = 4096
 
-// PatternError is a malformed path pattern (a client error).
-type PatternError struct{ Msg string }
-
-func (e *PatternError) Error() string { return e.Msg }
-
-func patternErr(format string, args ...any) error {
-	return &PatternError{Msg: fmt.Sprintf(format, args...)}
-}
-
 // component matches one dotted component of a Graphite path pattern.
 type component struct {
 	literal string   // set when the component has no wildcard
@@ -58,7 +49,7 @@ func splitPattern(p string) ([]string, error) {
 			depth++
 		case c == '}':
 			if depth == 0 {
-				return nil, patternErr("unbalanced '}' in %q", p)
+				return nil, fmt.Errorf("unbalanced '}' in %q", p)
 			}
 			depth--
 		case c == '.' && depth == 0:
@@ -67,10 +58,10 @@ func splitPattern(p string) ([]string, error) {
 		}
 	}
 	if depth != 0 {
-		return nil, patternErr("unbalanced '{' in %q", p)
+		return nil, fmt.Errorf("unbalanced '{' in %q", p)
 	}
 	if bracket {
-		return nil, patternErr("unclosed '[' in %q", p)
+		return nil, fmt.Errorf("unclosed '[' in %q", p)
 	}
 	return append(parts, p[start:]), nil
 }
@@ -79,10 +70,10 @@ func splitPattern(p string) ([]string, error) {
 // {a,b} alternatives) into matchers, one per component.
 func compile(pattern string) ([]component, error) {
 	if pattern == "" {
-		return nil, patternErr("empty pattern")
+		return nil, fmt.Errorf("empty pattern")
 	}
 	if len(pattern) > MaxPatternLen {
-		return nil, patternErr("pattern longer than %d bytes", MaxPatternLen)
+		return nil, fmt.Errorf("pattern longer than %d bytes", MaxPatternLen)
 	}
 	parts, err := splitPattern(pattern)
 	if err != nil {
@@ -91,7 +82,7 @@ func compile(pattern string) ([]component, error) {
 	out := make([]component, len(parts))
 	for i, p := range parts {
 		if p == "" {
-			return nil, patternErr("empty component in pattern %q", pattern)
+			return nil, fmt.Errorf("empty component in pattern %q", pattern)
 		}
 		if !HasWildcard(p) {
 			out[i] = component{literal: p}
@@ -99,11 +90,11 @@ func compile(pattern string) ([]component, error) {
 		}
 		expr, err := globToRegexp(p)
 		if err != nil {
-			return nil, patternErr("pattern %q: %v", pattern, err)
+			return nil, fmt.Errorf("pattern %q: %w", pattern, err)
 		}
 		re, err := regexp.Compile("^(?:" + expr + ")$")
 		if err != nil {
-			return nil, patternErr("pattern %q: %v", pattern, err)
+			return nil, fmt.Errorf("pattern %q: %w", pattern, err)
 		}
 		out[i] = component{re: re, hidden: strings.HasPrefix(p, ".")}
 		if !strings.ContainsAny(p, "?[{") {

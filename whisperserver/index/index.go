@@ -32,6 +32,9 @@ const racyWindow = 2 * time.Second
 // ErrTooMany is returned when a query matches more nodes than allowed.
 var ErrTooMany = errors.New("too many matches")
 
+// ErrBadPattern is returned for a pattern that is not valid glob syntax.
+var ErrBadPattern = errors.New("bad pattern")
+
 type node struct {
 	dirs   map[string]*node
 	leaves map[string]struct{}
@@ -69,7 +72,7 @@ type Index struct {
 
 	watcher       *fsnotify.Watcher
 	watchFailures atomic.Int64
-	rootMissing   atomic.Bool // the whisper folder does not exist (yet)
+	rootMissing   atomic.Bool // the folder itself is gone (polled for)
 	cancel        context.CancelFunc
 	done          chan struct{}
 }
@@ -80,15 +83,14 @@ func New(root string, opts Options) (*Index, error) {
 	if err != nil {
 		return nil, err
 	}
+	// A folder that does not exist yet (whisperserver started before
+	// hekad wrote anything) is no error: the index is empty until the
+	// folder appears (refreshDir logs it; loop polls for it).
 	st, err := os.Stat(abs)
-	missing := errors.Is(err, fs.ErrNotExist)
-	switch {
-	case missing:
-		// A service started before hekad created the folder: serve empty
-		// answers and pick the folder up when it appears.
-	case err != nil:
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("whisper folder: %w", err)
-	case !st.IsDir():
+	}
+	if err == nil && !st.IsDir() {
 		return nil, fmt.Errorf("whisper folder %s is not a folder", abs)
 	}
 	if opts.Logger == nil {
@@ -98,11 +100,6 @@ func New(root string, opts Options) (*Index, error) {
 		opts.RescanInterval = time.Minute
 	}
 	x := &Index{root: abs, opts: opts, log: opts.Logger, top: newNode(), done: make(chan struct{})}
-	if missing {
-		x.rootMissing.Store(true)
-		x.log.Warn("whisper folder does not exist yet; serving empty answers until it appears",
-			"path", abs, "poll", missingRootPoll.String())
-	}
 	if !opts.NoWatch {
 		w, err := fsnotify.NewWatcher()
 		if err != nil {
@@ -141,11 +138,11 @@ func (x *Index) refreshDir(n *node, parts []string, force bool) map[string]*node
 	path := x.dirPath(parts)
 	st, err := os.Stat(path)
 	if errors.Is(err, fs.ErrNotExist) {
+		if len(parts) == 0 && !x.rootMissing.Swap(true) {
+			x.log.Warn("whisper folder does not exist (yet); serving empty answers until it appears", "path", path)
+		}
 		// Removed (the watcher's event may still be on its way): the
 		// folder's names go now, so no query answers with them.
-		if len(parts) == 0 && !x.rootMissing.Swap(true) {
-			x.log.Warn("whisper folder disappeared; serving empty answers until it reappears", "path", path)
-		}
 		x.mu.Lock()
 		x.apply(n, parts, nil, nil)
 		n.read, n.racy, n.mtime = false, false, time.Time{}
@@ -304,9 +301,6 @@ func (x *Index) refreshTree(n *node, parts []string, force bool) {
 	}
 }
 
-// missingRootPoll is how often a missing whisper folder is looked for.
-const missingRootPoll = time.Second
-
 // Rescan runs the mtime-driven rescan now.
 func (x *Index) Rescan() { x.refreshTree(x.top, nil, false) }
 
@@ -318,7 +312,9 @@ func (x *Index) loop(ctx context.Context) {
 		defer t.Stop()
 		tick = t.C
 	}
-	poll := time.NewTicker(missingRootPoll)
+	// While the folder itself is missing nothing can watch it: look for
+	// it every second.
+	poll := time.NewTicker(time.Second)
 	defer poll.Stop()
 	var events <-chan fsnotify.Event
 	var errs <-chan error
@@ -332,9 +328,7 @@ func (x *Index) loop(ctx context.Context) {
 		case <-tick:
 			x.Rescan()
 		case <-poll.C:
-			if x.rootMissing.Load() {
-				x.Rescan() // one stat while the folder is missing
-			}
+			x.pollRoot()
 		case ev, ok := <-events:
 			if !ok {
 				events = nil
@@ -350,6 +344,17 @@ func (x *Index) loop(ctx context.Context) {
 			x.Rescan()
 		}
 	}
+}
+
+// pollRoot picks the folder up once it exists.
+func (x *Index) pollRoot() {
+	if !x.rootMissing.Load() {
+		return
+	}
+	if st, err := os.Stat(x.root); err != nil || !st.IsDir() {
+		return
+	}
+	x.Rescan()
 }
 
 func (x *Index) onEvent(ev fsnotify.Event) {
@@ -431,7 +436,7 @@ func (m Match) Name() string {
 func (x *Index) Find(ctx context.Context, pattern string, limit int) ([]Match, error) {
 	comps, err := compile(pattern)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w: %v", ErrBadPattern, err)
 	}
 	var out []Match
 	var walk func(n *node, parts []string, depth int) error

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"sort"
 	"strings"
 	"time"
 )
@@ -40,10 +39,6 @@ type Context struct {
 	XFilesFactor float64
 	Location     *time.Location
 	Fetch        Fetcher
-	// Count, when set, is told of every series list a path expression
-	// delivers (cached or not) before it is copied; an error stops the
-	// evaluation. It lets the caller bound the series of one request.
-	Count func(pattern string, n int) error
 
 	cache map[fetchKey][]*Series
 }
@@ -96,11 +91,6 @@ func (c *Context) fetch(pattern string) ([]*Series, error) {
 		}
 		c.cache[k] = list
 	}
-	if c.Count != nil {
-		if err := c.Count(pattern, len(list)); err != nil {
-			return nil, err
-		}
-	}
 	out := make([]*Series, len(list))
 	for i, s := range list {
 		out[i] = s.Copy()
@@ -149,7 +139,7 @@ func (c *Context) eval(e *Expr) (Value, error) {
 	for _, kw := range e.Kwargs {
 		idx := -1
 		for i, p := range f.Params {
-			if p.Name == kw.Name {
+			if p.Keyword() == kw.Name {
 				idx = i
 			}
 		}
@@ -221,11 +211,11 @@ func checkType(p Param, v Value) error {
 		}
 		if len(p.Options) > 0 {
 			for _, o := range p.Options {
-				if o == v.Str {
+				if o == any(v.Str) {
 					return nil
 				}
 			}
-			return fmt.Errorf("%s: invalid option %q (one of %s)", p.Name, v.Str, strings.Join(p.Options, ", "))
+			return fmt.Errorf("%s: invalid option %q (one of %s)", p.Name, v.Str, fmt.Sprint(p.Options...))
 		}
 	case "boolean":
 		if v.Kind != KindBool && v.Kind != KindNumber && v.Kind != KindString {
@@ -290,26 +280,10 @@ func (a *args) seriesLists() [][]*Series {
 // (movingAverage's bootstrap, timeShift).
 func (a *args) reEval(start, end int64) ([]*Series, error) {
 	sub := &Context{Ctx: a.ctx.Ctx, Start: start, End: end, Now: a.ctx.Now, XFilesFactor: a.ctx.XFilesFactor,
-		Location: a.ctx.Location, Fetch: a.ctx.Fetch, Count: a.ctx.Count, cache: a.ctx.cache}
+		Location: a.ctx.Location, Fetch: a.ctx.Fetch, cache: a.ctx.cache}
 	v, err := sub.eval(a.call.Args[0])
 	if err != nil {
 		return nil, err
 	}
 	return v.Series, nil
-}
-
-// Names lists the implemented functions, sorted.
-func Names() []string {
-	out := make([]string, 0, len(functions))
-	for n := range functions {
-		out = append(out, n)
-	}
-	sort.Strings(out)
-	return out
-}
-
-// Lookup returns a function's description.
-func Lookup(name string) (*Func, bool) {
-	f, ok := functions[name]
-	return f, ok
 }

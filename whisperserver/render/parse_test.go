@@ -104,8 +104,15 @@ func TestPyFormatting(t *testing.T) {
 			t.Errorf("PyG(%v) = %s, want %s", f, got, want)
 		}
 	}
-	if pyRound(0.1234565, 6) != 0.123456 && pyRound(0.1234565, 6) != 0.123457 {
-		t.Error("pyRound")
+	// Python 3's round(x, n), as printed by python3 -c "print(round(x, n))".
+	for _, c := range []struct {
+		x    float64
+		n    int
+		want float64
+	}{{0.1234565, 6, 0.123456}, {2.675, 2, 2.67}, {0.125, 2, 0.12}, {0.375, 2, 0.38}, {1.0000005, 6, 1.000001}, {-2.5, 0, -2}} {
+		if got := pyRound(c.x, c.n); got != c.want {
+			t.Errorf("pyRound(%v, %d) = %v, want Python's %v", c.x, c.n, got, c.want)
+		}
 	}
 	if pyReplacement(`\1 A $x \g<2>`) != `${1} A $$x ${2}` {
 		t.Errorf("pyReplacement = %q", pyReplacement(`\1 A $x \g<2>`))

@@ -8,12 +8,12 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
-	"errors"
 	"fmt"
 	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"path"
 	"runtime/debug"
 	"strings"
@@ -25,65 +25,6 @@ import (
 	"github.com/dreamcatcher-monitoring/dreamcatcher/whisperserver/store"
 	"github.com/gorilla/mux"
 )
-
-// Config is everything whisperserver can be told.
-type Config struct {
-	WhisperDir        string        `toml:"whisper_dir"`
-	Listen            string        `toml:"listen"`
-	BasicAuthUser     string        `toml:"basic_auth_user"`
-	BasicAuthPassword string        `toml:"basic_auth_password"`
-	TLSCert           string        `toml:"tls_cert"`
-	TLSKey            string        `toml:"tls_key"`
-	MaxSeries         int           `toml:"max_series"`
-	MaxPoints         int           `toml:"max_points"`
-	MaxFind           int           `toml:"max_find"`
-	MaxOpenFiles      int           `toml:"max_open_files"`
-	RequestTimeout    time.Duration `toml:"request_timeout"`
-	RescanInterval    time.Duration `toml:"rescan_interval"`
-	TimeZone          string        `toml:"timezone"`
-}
-
-// Defaults returns the default configuration.
-func Defaults() Config {
-	return Config{
-		WhisperDir:     "data/whisper",
-		Listen:         "127.0.0.1:8080",
-		MaxSeries:      5000,
-		MaxPoints:      20_000_000,
-		MaxFind:        200_000,
-		MaxOpenFiles:   256,
-		RequestTimeout: 30 * time.Second,
-		RescanInterval: time.Minute,
-		TimeZone:       "UTC",
-	}
-}
-
-// Validate checks the configuration.
-func (c Config) Validate() error {
-	var errs []error
-	if c.WhisperDir == "" {
-		errs = append(errs, errors.New("whisper_dir is empty"))
-	}
-	if c.Listen == "" {
-		errs = append(errs, errors.New("listen is empty"))
-	}
-	if (c.BasicAuthUser == "") != (c.BasicAuthPassword == "") {
-		errs = append(errs, errors.New("basic_auth_user and basic_auth_password go together"))
-	}
-	if (c.TLSCert == "") != (c.TLSKey == "") {
-		errs = append(errs, errors.New("tls_cert and tls_key go together"))
-	}
-	if c.MaxSeries < 0 || c.MaxPoints < 0 || c.MaxFind < 0 || c.MaxOpenFiles < 0 {
-		errs = append(errs, errors.New("limits must not be negative"))
-	}
-	if c.RequestTimeout < 0 {
-		errs = append(errs, errors.New("request_timeout must not be negative"))
-	}
-	if _, err := time.LoadLocation(c.TimeZone); err != nil {
-		errs = append(errs, fmt.Errorf("timezone: %w", err))
-	}
-	return errors.Join(errs...)
-}
 
 // Server is a configured whisperserver.
 type Server struct {
@@ -115,7 +56,7 @@ func New(cfg Config, static fs.FS, log *slog.Logger) (*Server, error) {
 	r.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
 		api.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	}).Methods(http.MethodGet, http.MethodHead)
-	api.New(api.Config{Store: st, Location: loc, MaxSeries: cfg.MaxSeries, MaxPoints: cfg.MaxPoints}).Register(r)
+	api.New(api.Config{Store: st, Location: loc, MaxSeries: cfg.MaxSeries, MaxPoints: cfg.MaxPoints, MaxFind: cfg.MaxFind}).Register(r)
 	graphiteapi.New(graphiteapi.Config{Store: st, Location: loc, MaxSeries: cfg.MaxSeries, MaxPoints: cfg.MaxPoints,
 		MaxFind: cfg.MaxFind, Log: log}).Register(r)
 	r.PathPrefix("/api/").HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -149,8 +90,12 @@ func New(cfg Config, static fs.FS, log *slog.Logger) (*Server, error) {
 	if cfg.RequestTimeout > 0 {
 		h = timeout(h, cfg.RequestTimeout)
 	}
+	h = newAdmission(cfg.MaxConcurrent, cfg.QueueWait, int64(cfg.MemoryBudget)<<20).middleware(h)
 	if cfg.BasicAuthUser != "" {
 		h = basicAuth(h, cfg.BasicAuthUser, cfg.BasicAuthPassword)
+	}
+	if cfg.MaxBodyBytes > 0 {
+		h = limitBody(h, int64(cfg.MaxBodyBytes))
 	}
 	h = s.accessLog(recoverer(h, log))
 	s.handler = h
@@ -177,7 +122,12 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
 	if s.cfg.RequestTimeout > 0 {
-		srv.WriteTimeout = s.cfg.RequestTimeout + 10*time.Second
+		srv.WriteTimeout = s.cfg.RequestTimeout + s.cfg.QueueWait + 10*time.Second
+	}
+	// The budget is the process's soft memory limit unless GOMEMLIMIT
+	// already sets one (the runtime then collects harder near it).
+	if _, set := os.LookupEnv("GOMEMLIMIT"); !set && s.cfg.MemoryBudget > 0 {
+		debug.SetMemoryLimit(int64(s.cfg.MemoryBudget) << 20)
 	}
 	errc := make(chan error, 1)
 	go func() {
@@ -201,7 +151,12 @@ type recorder struct {
 	http.ResponseWriter
 	status int
 	bytes  int
+	err    error // the first failed write: the answer was cut
 }
+
+// Unwrap lets http.ResponseController reach the connection (for the
+// write deadline and flushes).
+func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
 
 func (r *recorder) WriteHeader(code int) {
 	if r.status == 0 {
@@ -216,6 +171,9 @@ func (r *recorder) Write(b []byte) (int, error) {
 	}
 	n, err := r.ResponseWriter.Write(b)
 	r.bytes += n
+	if err != nil && r.err == nil {
+		r.err = err
+	}
 	return n, err
 }
 
@@ -227,13 +185,17 @@ func (s *Server) accessLog(next http.Handler) http.Handler {
 		level := slog.LevelInfo
 		if rec.status >= 500 {
 			level = slog.LevelError
-		} else if rec.status >= 400 {
+		} else if rec.status >= 400 || rec.err != nil {
 			level = slog.LevelWarn
 		}
-		s.log.Log(r.Context(), level, "access",
-			"method", r.Method, "path", r.URL.Path, "query", truncate(r.URL.RawQuery, 512),
-			"status", rec.status, "bytes", rec.bytes, "duration_ms", float64(time.Since(start).Microseconds())/1000,
-			"remote", r.RemoteAddr)
+		attrs := []any{"method", r.Method, "path", r.URL.Path, "query", truncate(r.URL.RawQuery, 512),
+			"status", rec.status, "bytes", rec.bytes, "duration_ms", float64(time.Since(start).Microseconds()) / 1000,
+			"remote", r.RemoteAddr}
+		if rec.err != nil {
+			// The status line went out but the body did not: say so.
+			attrs = append(attrs, "cut", true, "error", rec.err.Error())
+		}
+		s.log.Log(r.Context(), level, "access", attrs...)
 	})
 }
 
@@ -261,11 +223,29 @@ func recoverer(next http.Handler, log *slog.Logger) http.Handler {
 
 // timeout gives every request a deadline; the handlers check it between
 // files and functions and answer 503 when it passes (no buffering of the
-// answer, unlike http.TimeoutHandler).
+// answer, unlike http.TimeoutHandler). The same deadline, plus a second,
+// bounds writing the answer: a client too slow to take it is cut off
+// there (and the access log says "cut").
 func timeout(next http.Handler, d time.Duration) http.Handler {
+	const writeGrace = time.Second
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ctx, cancel := context.WithTimeout(r.Context(), d)
+		deadline := time.Now().Add(d)
+		ctx, cancel := context.WithDeadline(r.Context(), deadline)
 		defer cancel()
+		// Not every ResponseWriter supports it (httptest's recorder).
+		rc := http.NewResponseController(w)
+		// A second of grace lets a request that ran out of time still
+		// send its 503.
+		if rc.SetWriteDeadline(deadline.Add(writeGrace)) == nil {
+			// A kept-alive connection's next request starts afresh; a
+			// connection past the deadline keeps it, so the server's
+			// last flush fails at once and the connection closes.
+			defer func() {
+				if time.Now().Before(deadline.Add(writeGrace)) {
+					_ = rc.SetWriteDeadline(time.Time{})
+				}
+			}()
+		}
 		next.ServeHTTP(w, r.WithContext(ctx))
 	})
 }

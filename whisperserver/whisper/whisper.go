@@ -9,26 +9,17 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"github.com/dreamcatcher-monitoring/dreamcatcher/internal/whisperfile"
 	"io"
 	"math"
 	"os"
 )
 
+// Sizes from the one whisper format package.
 const (
-	metadataSize    = 16
-	archiveInfoSize = 12
-	pointSize       = 12
-	// MaxArchives bounds the archive count read from a header.
-	MaxArchives = 64
+	metadataSize = whisperfile.MetadataSize
+	pointSize    = whisperfile.PointSize
 )
-
-// ErrCorrupt marks files whose header does not describe a valid whisper file.
-var ErrCorrupt = errors.New("corrupt whisper file")
-
-// Aggregation method names, indexed by the header's code (whisper.py 1.1).
-var aggregationNames = map[uint32]string{
-	1: "average", 2: "sum", 3: "last", 4: "max", 5: "min", 6: "avg_zero", 7: "absmax", 8: "absmin",
-}
 
 // Archive describes one archive of a whisper file.
 type Archive struct {
@@ -78,7 +69,7 @@ func newFile(f *os.File) (*File, error) {
 		return nil, err
 	}
 	if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("%w: not a regular file", ErrCorrupt)
+		return nil, fmt.Errorf("%w: not a regular file", whisperfile.ErrCorrupt)
 	}
 	h, err := ReadHeader(f, st.Size())
 	if err != nil {
@@ -87,55 +78,31 @@ func newFile(f *os.File) (*File, error) {
 	return &File{Header: *h, f: f, size: st.Size()}, nil
 }
 
-// ReadHeader reads and validates the header of a whisper file of the given size.
+// ReadHeader reads and validates the header of a whisper file of the given
+// size with internal/whisperfile's decoder, the writer's own.
 func ReadHeader(r io.ReaderAt, size int64) (*Header, error) {
-	b := make([]byte, metadataSize)
-	if _, err := r.ReadAt(b, 0); err != nil {
-		return nil, fmt.Errorf("%w: reading header: %v", ErrCorrupt, err)
+	b := make([]byte, whisperfile.HeaderRead)
+	n, err := r.ReadAt(b, 0)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("%w: reading header: %v", whisperfile.ErrCorrupt, err)
 	}
-	agg := binary.BigEndian.Uint32(b[0:])
+	var fh whisperfile.Header
+	if err := whisperfile.DecodeHeader(b[:n], &fh); err != nil {
+		return nil, err
+	}
+	if err := fh.CheckSize(size); err != nil {
+		return nil, fmt.Errorf("%w (truncated?)", err)
+	}
 	h := &Header{
-		MaxRetention: int64(binary.BigEndian.Uint32(b[4:])),
-		XFilesFactor: math.Float32frombits(binary.BigEndian.Uint32(b[8:])),
+		AggregationMethod: fh.Method.String(),
+		MaxRetention:      int64(fh.MaxRetention),
+		XFilesFactor:      fh.XFilesFactor,
+		Archives:          make([]Archive, len(fh.Archives)),
 	}
-	count := binary.BigEndian.Uint32(b[12:])
-	name, ok := aggregationNames[agg]
-	if !ok {
-		return nil, fmt.Errorf("%w: unknown aggregation method %d", ErrCorrupt, agg)
-	}
-	h.AggregationMethod = name
-	if count == 0 || count > MaxArchives {
-		return nil, fmt.Errorf("%w: %d archives", ErrCorrupt, count)
-	}
-	if x := h.XFilesFactor; math.IsNaN(float64(x)) || x < 0 || x > 1 {
-		return nil, fmt.Errorf("%w: xFilesFactor %v", ErrCorrupt, x)
-	}
-	ai := make([]byte, archiveInfoSize*int(count))
-	if _, err := r.ReadAt(ai, metadataSize); err != nil {
-		return nil, fmt.Errorf("%w: reading archive headers: %v", ErrCorrupt, err)
-	}
-	dataStart := int64(metadataSize + archiveInfoSize*int(count))
-	var maxRet int64
-	for i := 0; i < int(count); i++ {
-		p := ai[i*archiveInfoSize:]
-		a := Archive{
-			Index:           i,
-			Offset:          int64(binary.BigEndian.Uint32(p[0:])),
-			SecondsPerPoint: int64(binary.BigEndian.Uint32(p[4:])),
-			Points:          int64(binary.BigEndian.Uint32(p[8:])),
-		}
-		if a.SecondsPerPoint == 0 || a.Points == 0 {
-			return nil, fmt.Errorf("%w: archive %d has %d s/point and %d points", ErrCorrupt, i, a.SecondsPerPoint, a.Points)
-		}
-		if a.Offset < dataStart || a.Offset+a.size() > size {
-			return nil, fmt.Errorf("%w: archive %d (offset %d, %d points) lies outside the file (%d bytes; truncated?)",
-				ErrCorrupt, i, a.Offset, a.Points, size)
-		}
-		h.Archives = append(h.Archives, a)
-		maxRet = max(maxRet, a.Retention())
-	}
-	if h.MaxRetention == 0 || h.MaxRetention > maxRet {
-		return nil, fmt.Errorf("%w: max retention %d does not match the archives (longest %d)", ErrCorrupt, h.MaxRetention, maxRet)
+	off := int64(metadataSize + whisperfile.ArchiveInfoSize*len(fh.Archives))
+	for i, a := range fh.Archives {
+		h.Archives[i] = Archive{Index: i, Offset: off, SecondsPerPoint: int64(a.SecondsPerPoint), Points: int64(a.Points)}
+		off += h.Archives[i].size()
 	}
 	return h, nil
 }

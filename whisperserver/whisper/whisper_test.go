@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/dreamcatcher-monitoring/dreamcatcher/internal/whisperfile"
 	"math"
 	"os"
 	"os/exec"
@@ -176,7 +177,7 @@ func TestCorruptFiles(t *testing.T) {
 			t.Errorf("%s: opened without error", name)
 			continue
 		}
-		if !errors.Is(err, ErrCorrupt) {
+		if !errors.Is(err, whisperfile.ErrCorrupt) {
 			t.Errorf("%s: error %v is not ErrCorrupt", name, err)
 		}
 	}

@@ -17,6 +17,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/dreamcatcher-monitoring/dreamcatcher/internal/metricpath"
 	"github.com/dreamcatcher-monitoring/dreamcatcher/plugins/carbon/plaintext"
@@ -517,6 +518,11 @@ func (r *Receiver) appendLine(dst, line []byte, n *lineCounts) []byte {
 		r.sampleBad(line, reason)
 		return dst
 	}
+	if reason := unaddressable(p.Name); reason != "" {
+		n.path++
+		r.sampleBad(line, reason)
+		return dst
+	}
 	ts := p.Timestamp
 	if ts < 0 {
 		ts = r.cfg.Now().Unix()
@@ -562,6 +568,28 @@ func validName(name []byte) bool {
 		start = i + 1
 	}
 	return true
+}
+
+// unaddressable tells why a name that could be stored could never be
+// queried, or "": names must be valid UTF-8 and hold no control character
+// and no glob character (* ? [ ] { }), which Graphite's queries and the
+// server read as patterns.
+func unaddressable(name []byte) string {
+	ascii := true
+	for _, c := range name {
+		switch {
+		case c < 0x20 || c == 0x7f:
+			return "control character in metric name"
+		case c == '*' || c == '?' || c == '[' || c == ']' || c == '{' || c == '}':
+			return "glob character (* ? [ ] { }) in metric name"
+		case c >= 0x80:
+			ascii = false
+		}
+	}
+	if !ascii && !utf8.Valid(name) {
+		return "metric name is not valid UTF-8"
+	}
+	return ""
 }
 
 // batcher gathers lines from every reader into one batch. Its lock is held

@@ -135,6 +135,14 @@ func TestBadLinesDroppedAndCounted(t *testing.T) {
 		"../../etc/passwd 1 1700000001",
 		"a..b 1 1700000001",
 		"a/b 1 1700000001",
+		"glob.* 1 1700000001",
+		"glob.a?b 1 1700000001",
+		"glob.[ab] 1 1700000001",
+		"glob.{a,b} 1 1700000001",
+		"ctl.a\x01b 1 1700000001",
+		"ctl.del\x7f 1 1700000001",
+		"utf8.\xff\xfe 1 1700000001",
+		"utf8.ok.über 4 1700000004",
 		"long." + strings.Repeat("x", 200) + " 1 1700000001",
 		"good.two 2 1700000002",
 		"unterminated 3 1700000003",
@@ -142,10 +150,10 @@ func TestBadLinesDroppedAndCounted(t *testing.T) {
 	fmt.Fprint(c, strings.Join(lines, "\n"))
 	c.Close()
 	eventually(t, "connection end", func() bool { return r.Stats().Incomplete == 1 })
-	eventually(t, "2 good lines", func() bool { return len(col.get()) == 2 })
+	eventually(t, "3 good lines", func() bool { return len(col.get()) == 3 })
 	s := r.Stats()
-	if s.TCPLines != 2 || s.BadFields != 2 || s.BadValue != 2 || s.BadTimestamp != 1 ||
-		s.BadPath != 3 || s.TooLong != 1 || s.Incomplete != 1 {
+	if s.TCPLines != 3 || s.BadFields != 2 || s.BadValue != 2 || s.BadTimestamp != 1 ||
+		s.BadPath != 10 || s.TooLong != 1 || s.Incomplete != 1 {
 		t.Errorf("stats %+v", s)
 	}
 	if b := r.TakeBadLine(); b == nil || b.Reason == "" {

@@ -8,52 +8,34 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/dreamcatcher-monitoring/dreamcatcher/internal/testutil"
 )
 
 // sink is a real TCP carbon destination on 127.0.0.1 that records lines.
 type sink struct {
-	l     net.Listener
-	mu    sync.Mutex
-	lines []string
-	conns int
+	carbon *testutil.FakeCarbon
+	mu     sync.Mutex
+	lines  []string
+	conns  int
 }
 
 func newSink(t *testing.T, addr string) *sink {
 	t.Helper()
-	var l net.Listener
-	var err error
-	for i := 0; i < 100; i++ { // the port may be in TIME_WAIT briefly
-		if l, err = net.Listen("tcp", addr); err == nil {
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := &sink{l: l}
-	t.Cleanup(func() { l.Close() })
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			s.mu.Lock()
-			s.conns++
-			s.mu.Unlock()
-			go func() {
-				defer c.Close()
-				sc := bufio.NewScanner(c)
-				for sc.Scan() {
-					s.mu.Lock()
-					s.lines = append(s.lines, sc.Text())
-					s.mu.Unlock()
-				}
-			}()
-		}
-	}()
+	s := &sink{}
+	s.carbon = testutil.StartFakeCarbon(t, addr, s.serve)
 	return s
+}
+
+func (s *sink) serve(c net.Conn) {
+	s.mu.Lock()
+	s.conns++
+	s.mu.Unlock()
+	testutil.ScanLines(c, func(line string) {
+		s.mu.Lock()
+		s.lines = append(s.lines, line)
+		s.mu.Unlock()
+	})
 }
 
 func (s *sink) got() []string {
@@ -103,7 +85,7 @@ func newSender(t *testing.T, cfg Config) *Sender {
 
 func TestForwardsLines(t *testing.T) {
 	k := newSink(t, "127.0.0.1:0")
-	s := newSender(t, Config{Address: k.l.Addr().String()})
+	s := newSender(t, Config{Address: k.carbon.Addr()})
 	for i := 0; i < 100; i++ {
 		s.Send(payload("fw", i*10, 10), 10)
 	}
@@ -140,30 +122,17 @@ func TestBuffersWhileDownThenDelivers(t *testing.T) {
 func TestReconnectsWhenPeerCloses(t *testing.T) {
 	// A destination that closes each connection after its first line,
 	// as a restarting relay would.
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
 	var mu sync.Mutex
 	var lines []string
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			r := bufio.NewReader(c)
-			line, err := r.ReadString('\n')
-			if err == nil {
-				mu.Lock()
-				lines = append(lines, strings.TrimSpace(line))
-				mu.Unlock()
-			}
-			c.Close()
+	l := testutil.StartFakeCarbon(t, "", func(c net.Conn) {
+		line, err := bufio.NewReader(c).ReadString('\n')
+		if err == nil {
+			mu.Lock()
+			lines = append(lines, strings.TrimSpace(line))
+			mu.Unlock()
 		}
-	}()
-	s := newSender(t, Config{Address: l.Addr().String(), ReconnectMin: 10 * time.Millisecond})
+	})
+	s := newSender(t, Config{Address: l.Addr(), ReconnectMin: 10 * time.Millisecond})
 	for i := 0; i < 5; i++ {
 		s.Send(payload("rc", i, 1), 1)
 		eventually(t, "line delivered", func() bool { mu.Lock(); defer mu.Unlock(); return len(lines) == i+1 })
@@ -205,7 +174,7 @@ func TestOverflowDropsOldest(t *testing.T) {
 
 func TestCloseFlushes(t *testing.T) {
 	k := newSink(t, "127.0.0.1:0")
-	s, err := New(Config{Address: k.l.Addr().String()})
+	s, err := New(Config{Address: k.carbon.Addr()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -244,32 +213,9 @@ func TestCloseGivesUpAfterStopTimeout(t *testing.T) {
 
 func TestStalledDestinationTimesOut(t *testing.T) {
 	// Accepts but never reads: writes must time out instead of hanging.
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	var held []net.Conn
-	var mu sync.Mutex
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			held = append(held, c)
-			mu.Unlock()
-		}
-	}()
-	defer func() {
-		mu.Lock()
-		for _, c := range held {
-			c.Close()
-		}
-		mu.Unlock()
-	}()
-	s := newSender(t, Config{Address: l.Addr().String(), WriteTimeout: 200 * time.Millisecond, BufferBytes: 64 << 20, StopTimeout: 100 * time.Millisecond})
+	ctx := t.Context() // done when the test ends, before its cleanups
+	l := testutil.StartFakeCarbon(t, "", func(net.Conn) { <-ctx.Done() })
+	s := newSender(t, Config{Address: l.Addr(), WriteTimeout: 200 * time.Millisecond, BufferBytes: 64 << 20, StopTimeout: 100 * time.Millisecond})
 	big := payload("stall", 0, 20000) // ~0.5 MB a chunk
 	for i := 0; i < 60; i++ {
 		s.Send(big, 20000)

@@ -1,6 +1,7 @@
 package aggregate
 
 import (
+	"github.com/dreamcatcher-monitoring/dreamcatcher/internal/metricpath"
 	"hash/maphash"
 	"math"
 	"slices"
@@ -37,6 +38,11 @@ type Aggregator struct {
 	pcts                                                 []pctName
 	bins                                                 [][]string
 	filter                                               map[string]bool
+
+	unstorable     int    // keys refused since the last TakeUnstorable
+	unstorableName string // the first of them
+	nonFinite      int    // lines refused in the last Flush as ±Inf or NaN
+	nonFiniteName  string // the first of them
 
 	out     []byte
 	cum     []float64
@@ -159,6 +165,15 @@ func (a *Aggregator) appendName(dst []byte, namespace, key, rest string) []byte 
 }
 
 func (a *Aggregator) line(namespace, key, rest string, v float64, ts []byte) {
+	if math.IsInf(v, 0) || math.IsNaN(v) {
+		// An aggregate that overflowed (1e308|c twice): no store can keep
+		// it. Refused and counted; TakeNonFinite reports it.
+		if a.nonFinite == 0 {
+			a.nonFiniteName = string(a.appendName(nil, namespace, key, rest))
+		}
+		a.nonFinite++
+		return
+	}
 	a.out = a.appendName(a.out, namespace, key, rest)
 	a.out = append(a.out, ' ')
 	a.out = FormatNumber(a.out, v)
@@ -193,13 +208,21 @@ func (a *Aggregator) keepTimer(stat string) bool {
 func (a *Aggregator) merge() {
 	for _, s := range a.shards {
 		s.mu.Lock()
-		s.counters.sweep(func(k string, v float64) { a.counters[k] += v })
+		s.counters.sweep(func(k string, v float64) {
+			if _, ok := a.counters[k]; ok || a.storable(a.counterNS, k) {
+				a.counters[k] += v
+			}
+		})
 		for k, t := range s.timers {
 			if !t.touched {
 				delete(s.timers, k)
 				continue
 			}
 			g := a.timers[k]
+			if g == nil && !a.storable(a.timerNS, k) {
+				t.values, t.count, t.touched = t.values[:0], 0, false
+				continue
+			}
 			if g == nil {
 				g = &timerState{}
 				a.timers[k] = g
@@ -218,6 +241,10 @@ func (a *Aggregator) merge() {
 				delete(s.gauges, k)
 				continue
 			}
+			if _, ok := a.gauges[k]; !ok && !a.storable(a.gaugeNS, k) {
+				*g = gaugeAcc{}
+				continue
+			}
 			if g.set {
 				a.gauges[k] = g.base
 			} else {
@@ -234,6 +261,11 @@ func (a *Aggregator) merge() {
 				continue
 			}
 			g := a.sets[k]
+			if g == nil && !a.storable(a.setNS, k) {
+				clear(st.members)
+				st.touched = false
+				continue
+			}
 			if g == nil {
 				g = make(map[string]struct{}, len(st.members))
 				a.sets[k] = g
@@ -260,6 +292,7 @@ func (a *Aggregator) merge() {
 // lines. The returned slice is reused by the next Flush. Afterwards
 // counters, timers and sets are reset (or deleted) as Etsy does.
 func (a *Aggregator) Flush(ts int64) []byte {
+	a.nonFinite, a.nonFiniteName = 0, ""
 	interval := float64(a.cfg.FlushInterval)
 	if a.lastTS > 0 {
 		a.gauges[a.lagName] = float64(ts-a.lastTS) - interval
@@ -311,7 +344,58 @@ func (a *Aggregator) Flush(ts int64) []byte {
 	a.line("", a.procTimeName, "", float64(processing.Milliseconds()), tsb)
 
 	a.clear()
+	// A gauge that overflowed stays so until set again: drop it now, so it
+	// is refused once, not at every flush.
+	for k, v := range a.gauges {
+		if math.IsInf(v, 0) || math.IsNaN(v) {
+			delete(a.gauges, k)
+			delete(a.gaugeTTL, k)
+		}
+	}
 	return a.out
+}
+
+// nameMargin is room kept for what a flush appends to a key's name (".rate",
+// ".upper_99", ".sum_squares_99", ".histogram.bin_…", the global suffix).
+const nameMargin = 48
+
+// storable reports whether a new key's names can ever be stored as whisper
+// files (metricpath's rules: no empty component, nothing too long). A key
+// that cannot is refused here, once per interval it is received, counted
+// as a bad line: it never enters the kept state, so it is not emitted at
+// every flush only to be refused by the output.
+func (a *Aggregator) storable(namespace, key string) bool {
+	name := key
+	if i := strings.IndexByte(key, ';'); i >= 0 {
+		name = key[:i]
+	}
+	full := namespace + name + a.suffix + ".x"
+	_, _, err := metricpath.Split(full)
+	if err == nil && len(full)+nameMargin <= metricpath.MaxName {
+		return true
+	}
+	a.counters[a.badName]++
+	if a.unstorable == 0 {
+		a.unstorableName = name
+	}
+	a.unstorable++
+	return false
+}
+
+// TakeUnstorable returns how many keys were refused since the last call
+// because no whisper file could hold their names, and the first one.
+func (a *Aggregator) TakeUnstorable() (int, string) {
+	n, name := a.unstorable, a.unstorableName
+	a.unstorable, a.unstorableName = 0, ""
+	return n, name
+}
+
+// TakeNonFinite returns how many lines the last Flush refused because their
+// value overflowed to ±Inf (or was NaN), and the first one's name.
+func (a *Aggregator) TakeNonFinite() (int, string) {
+	n, name := a.nonFinite, a.nonFiniteName
+	a.nonFinite, a.nonFiniteName = 0, ""
+	return n, name
 }
 
 func (a *Aggregator) timerLines(key string, t *timerState, interval float64, ts []byte) {

@@ -66,15 +66,6 @@ func (s *Shard) AddPacket(p []byte) {
 	s.mu.Unlock()
 }
 
-// AddPackets is AddPacket for several datagrams, under one lock.
-func (s *Shard) AddPackets(ps [][]byte) {
-	s.mu.Lock()
-	for _, p := range ps {
-		s.addPacket(p)
-	}
-	s.mu.Unlock()
-}
-
 func (s *Shard) addPacket(p []byte) {
 	s.packets++
 	s.addLines(p)

@@ -153,5 +153,8 @@ func (c *Cache) Stats() Stats {
 	return st
 }
 
+// DroppedFull is the number of points refused because the cache was full.
+func (c *Cache) DroppedFull() uint64 { return c.droppedFull.Load() }
+
 // Size is the number of points waiting.
 func (c *Cache) Size() int64 { return c.size.Load() }

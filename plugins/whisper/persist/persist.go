@@ -26,9 +26,9 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/dreamcatcher-monitoring/dreamcatcher/internal/metricpath"
+	"github.com/dreamcatcher-monitoring/dreamcatcher/internal/whisperfile"
 	"github.com/dreamcatcher-monitoring/dreamcatcher/plugins/whisper/cache"
 	"github.com/dreamcatcher-monitoring/dreamcatcher/plugins/whisper/schema"
-	"github.com/dreamcatcher-monitoring/dreamcatcher/plugins/whisper/wspfile"
 )
 
 // Config configures a Persister.
@@ -67,14 +67,16 @@ type Stats struct {
 	DroppedOutside uint64 // points whose path leads outside it through a symlink
 	DroppedTooOld  uint64 // points older than the file's retention
 	DroppedFuture  uint64 // points further in the future than allowed
-	DroppedAtStop  uint64 // points still failing when the stop timeout passed
+	DroppedAtStop  uint64 // points not written when the stop timeout passed (dumped, or lost if no dump)
 	WriteNanos     uint64 // time spent in file updates
 	SchemaMismatch uint64 // existing files whose archives differ from their rule
+	WaitingCreate  uint64 // metrics (now) waiting for their file to be created; their points count in the cache's size
 }
 
 type counters struct {
 	pointsWritten, updates, creates, createErrors, updateErrors, corrupt,
 	badName, outside, tooOld, future, atStop, writeNanos, mismatch atomic.Uint64
+	waiting atomic.Uint64 // metrics waiting for their file to be created
 }
 
 // Persister runs the writers.
@@ -182,8 +184,10 @@ func (p *Persister) Start() {
 }
 
 // Stop stops the writers and writes out everything still cached, with no
-// create limit and no back-off, until the cache is empty or timeout has
-// passed. It returns the number of points it could not write.
+// back-off, until the cache is empty or timeout has passed; new files are
+// still made no faster than the create limit allows (a stop must not turn
+// into an I/O storm: what is not written is kept for a dump, see
+// Leftover). It returns the number of points it could not write.
 func (p *Persister) Stop(timeout time.Duration) int64 {
 	close(p.stop)
 	p.wg.Wait()
@@ -195,7 +199,14 @@ func (p *Persister) Stop(timeout time.Duration) int64 {
 			defer wg.Done()
 			wr := p.writers[w]
 			wr.deadline = deadline
-			for time.Now().Before(deadline) && wr.pass(true) {
+			for time.Now().Before(deadline) {
+				if wr.pass(true) {
+					continue
+				}
+				if wr.waitHead == len(wr.waitQ) {
+					return // nothing left for this writer
+				}
+				time.Sleep(min(p.cfg.Poll, time.Until(deadline))) // waiting for a create token
 			}
 		}(w)
 	}
@@ -211,6 +222,31 @@ func (p *Persister) Stop(timeout time.Duration) int64 {
 	return left
 }
 
+// Leftover removes and returns, after Stop, every point Stop could not
+// write: those still cached, those waiting for their file to be created
+// and those whose write failed at stop. The caller keeps them (a dump).
+func (p *Persister) Leftover() []cache.Batch {
+	var out []cache.Batch
+	for _, wr := range p.writers {
+		for _, name := range wr.waitQ[wr.waitHead:] {
+			b := wr.waiting[name]
+			p.cache.Release(len(b.Points))
+			out = append(out, *b)
+		}
+		p.c.waiting.Add(^uint64(len(wr.waitQ) - wr.waitHead - 1))
+		wr.waitQ, wr.waitHead, wr.waiting = nil, 0, map[string]*cache.Batch{}
+		for _, b := range wr.failed {
+			p.cache.Release(len(b.Points))
+			out = append(out, b)
+		}
+		wr.failed = nil
+	}
+	for s := 0; s < cache.Shards; s++ {
+		out = p.cache.Take(s, out)
+	}
+	return out
+}
+
 // Stats returns the counters.
 func (p *Persister) Stats() Stats {
 	c := &p.c
@@ -219,7 +255,7 @@ func (p *Persister) Stats() Stats {
 		CreateErrors: c.createErrors.Load(), UpdateErrors: c.updateErrors.Load(), CorruptFiles: c.corrupt.Load(),
 		DroppedBadName: c.badName.Load(), DroppedOutside: c.outside.Load(), DroppedTooOld: c.tooOld.Load(),
 		DroppedFuture: c.future.Load(), DroppedAtStop: c.atStop.Load(), WriteNanos: c.writeNanos.Load(),
-		SchemaMismatch: c.mismatch.Load(),
+		SchemaMismatch: c.mismatch.Load(), WaitingCreate: c.waiting.Load(),
 	}
 }
 
@@ -247,9 +283,10 @@ type writer struct {
 	waiting  map[string]*cache.Batch
 	waitQ    []string
 	waitHead int
-	deadline time.Time // of the final write-out at stop
-	wsp      wspfile.Updater
-	pts      []wspfile.Point
+	deadline time.Time     // of the final write-out at stop
+	failed   []cache.Batch // failed at stop (held in the cache's size), for Leftover
+	wsp      whisperfile.Updater
+	pts      []whisperfile.Point
 	dirs     *folders
 }
 
@@ -270,7 +307,7 @@ func (p *Persister) newWriter(id, maxFolders int) *writer {
 }
 
 // pass takes each of the writer's shards once and writes what it holds.
-// final (at stop) ignores back-off and create limits, and drops what fails.
+// final (at stop) ignores back-off and keeps what fails for Leftover.
 // It reports whether anything was written or attempted.
 func (w *writer) pass(final bool) bool {
 	worked := false
@@ -298,12 +335,13 @@ func (w *writer) pass(final bool) bool {
 			return false
 		}
 	}
-	for w.waitHead < len(w.waitQ) && (final || w.p.limiter.ready(time.Now())) && !late() {
+	for w.waitHead < len(w.waitQ) && w.p.limiter.ready(time.Now()) && !late() {
 		name := w.waitQ[w.waitHead]
 		w.waitQ[w.waitHead] = ""
 		w.waitHead++
 		b := w.waiting[name]
 		delete(w.waiting, name)
+		w.p.c.waiting.Add(^uint64(0))
 		w.p.cache.Release(len(b.Points))
 		w.write(*b, final)
 		worked = true
@@ -345,7 +383,7 @@ func (w *writer) write(b cache.Batch, final bool) bool {
 	dir, file, err := metricpath.Split(b.Name)
 	if err != nil {
 		p.c.badName.Add(uint64(len(b.Points)))
-		p.cfg.Log.Log("name", "refused metric name: %v", err)
+		p.cfg.Log.Log("name", "refused metric name, %d points dropped (%d so far): %v", len(b.Points), p.c.badName.Load(), err)
 		return true
 	}
 	// A metric checked recently skips the file's size check and the
@@ -363,7 +401,8 @@ func (w *writer) write(b cache.Batch, final bool) bool {
 		pts = append(pts, pt)
 	}
 	if len(pts) < len(b.Points) {
-		p.cfg.Log.Log("future", "dropped points of %s more than %s in the future", b.Name, p.cfg.MaxFuture)
+		p.cfg.Log.Log("future", "dropped %d points of %s more than %s in the future (%d dropped so far)",
+			len(b.Points)-len(pts), b.Name, p.cfg.MaxFuture, p.c.future.Load())
 	}
 	b.Points = pts
 	if len(pts) == 0 {
@@ -384,7 +423,7 @@ func (w *writer) write(b cache.Batch, final bool) bool {
 		}
 		st.written = now.UnixNano()
 		w.seen[b.Name] = st
-	case errors.Is(err, wspfile.ErrSymlink):
+	case errors.Is(err, whisperfile.ErrSymlink):
 		delete(w.seen, b.Name)
 		p.c.outside.Add(uint64(len(b.Points)))
 		p.cfg.Log.Log("outside", "refused %s: %v (never followed)", b.Name, err)
@@ -395,13 +434,16 @@ func (w *writer) write(b cache.Batch, final bool) bool {
 	case errors.Is(err, errCreateLimit):
 		w.waiting[b.Name] = &b
 		w.waitQ = append(w.waitQ, b.Name)
+		p.c.waiting.Add(1)
 		p.cache.Hold(len(b.Points))
 		return false
 	default:
 		delete(w.seen, b.Name)
 		if final {
-			p.c.atStop.Add(uint64(len(b.Points)))
-			p.cfg.Log.Log("stop", "at stop, %d points of %s not written: %v", len(b.Points), b.Name, err)
+			// Not retried in this stop; kept for the dump.
+			w.failed = append(w.failed, b)
+			p.cache.Hold(len(b.Points))
+			p.cfg.Log.Log("stop", "at stop, %d points of %s not written (kept for the dump): %v", len(b.Points), b.Name, err)
 			return true
 		}
 		r := w.retry[b.Name]
@@ -426,9 +468,6 @@ func errOrNil(err error) string {
 
 var errCreateLimit = errors.New("create limit reached")
 
-// ErrCorrupt is wrapped by errors about files that are not valid whisper files.
-var ErrCorrupt = wspfile.ErrCorrupt
-
 // update writes b to the file in the folder dir (relative to the data
 // folder), creating the file if needed. full (a metric not checked
 // recently) also checks the file's size and compares its archives with
@@ -437,7 +476,7 @@ func (w *writer) update(dir, file string, b cache.Batch, now time.Time, final, f
 	p := w.p
 	pts := w.pts[:0]
 	for _, pt := range b.Points {
-		pts = append(pts, wspfile.Point{Time: pt.Time, Value: pt.Value})
+		pts = append(pts, whisperfile.Point{Time: pt.Time, Value: pt.Value})
 	}
 	w.pts = pts
 	// The full path only for messages and creation, not joined for every
@@ -447,7 +486,7 @@ func (w *writer) update(dir, file string, b cache.Batch, now time.Time, final, f
 	if errors.Is(err, fs.ErrNotExist) {
 		// The folder may have been removed since it was opened.
 		w.dirs.forget(dir)
-		if !final && !p.limiter.allow(now) {
+		if !p.limiter.allow(now) {
 			return errCreateLimit
 		}
 		if err := w.create(path(), p.cfg.Rules.Match(b.Name)); err != nil {
@@ -460,9 +499,9 @@ func (w *writer) update(dir, file string, b cache.Batch, now time.Time, final, f
 		hdr, res, err = w.updateIn(dir, file, pts, now.Unix(), true)
 	}
 	switch {
-	case errors.Is(err, wspfile.ErrSymlink), errors.Is(err, errOutside):
+	case errors.Is(err, whisperfile.ErrSymlink), errors.Is(err, errOutside):
 		return err
-	case errors.Is(err, ErrCorrupt):
+	case errors.Is(err, whisperfile.ErrCorrupt):
 		p.c.corrupt.Add(1)
 		p.cfg.Log.Log("corrupt", "%v (points kept, will retry)", err)
 		return err
@@ -480,6 +519,10 @@ func (w *writer) update(dir, file string, b cache.Batch, now time.Time, final, f
 		}
 	}
 	p.c.tooOld.Add(uint64(res.TooOld))
+	if res.TooOld > 0 {
+		p.cfg.Log.Log("too_old", "dropped %d points of %s older than the file's retention (%d dropped so far)",
+			res.TooOld, b.Name, p.c.tooOld.Load())
+	}
 	if res.Written > 0 {
 		p.c.updates.Add(1)
 		p.c.pointsWritten.Add(uint64(res.Written))
@@ -489,10 +532,10 @@ func (w *writer) update(dir, file string, b cache.Batch, now time.Time, final, f
 
 // updateIn updates the file in the folder dir (relative to the data
 // folder) with pts.
-func (w *writer) updateIn(dir, file string, pts []wspfile.Point, now int64, full bool) (*wspfile.Header, wspfile.Result, error) {
+func (w *writer) updateIn(dir, file string, pts []whisperfile.Point, now int64, full bool) (*whisperfile.Header, whisperfile.Result, error) {
 	d, err := w.dirs.get(dir, now)
 	if err != nil {
-		return nil, wspfile.Result{}, err
+		return nil, whisperfile.Result{}, err
 	}
 	return w.wsp.UpdateAt(d.fd, d.abs, file, pts, now, full)
 }
@@ -539,7 +582,7 @@ func writeNewFile(path string, m schema.Match, perm os.FileMode, sparse bool) (e
 			err = cerr
 		}
 	}()
-	hdr, size := wspfile.EncodeHeader(m.Method, float32(m.XFilesFactor), m.Archives)
+	hdr, size := whisperfile.EncodeHeader(m.Method, float32(m.XFilesFactor), m.Archives)
 	if _, err := f.Write(hdr); err != nil {
 		return err
 	}

@@ -13,9 +13,9 @@ import (
 	"time"
 
 	"github.com/dreamcatcher-monitoring/dreamcatcher/internal/testutil"
+	"github.com/dreamcatcher-monitoring/dreamcatcher/internal/whisperfile"
 	"github.com/dreamcatcher-monitoring/dreamcatcher/plugins/whisper/cache"
 	"github.com/dreamcatcher-monitoring/dreamcatcher/plugins/whisper/schema"
-	"github.com/dreamcatcher-monitoring/dreamcatcher/plugins/whisper/wspfile"
 	whisper "github.com/lomik/go-whisper"
 )
 
@@ -294,7 +294,7 @@ func TestSchemaMismatchKeepsFile(t *testing.T) {
 	testutil.Eventually(t, 20*time.Second, func() bool { return p.Stats().PointsWritten == 1 }, "stats %+v", p.Stats())
 	c.Add([]byte("old"), now-60, 2)
 	testutil.Eventually(t, 20*time.Second, func() bool { return p.Stats().PointsWritten == 2 }, "stats %+v", p.Stats())
-	h, err := wspfile.ReadHeaderFile(path)
+	h, err := whisperfile.ReadHeaderFile(path)
 	if err != nil || h.Archives.String() != "60:100" || h.Method != schema.Sum {
 		t.Fatalf("header %+v, %v", h, err)
 	}
@@ -323,20 +323,51 @@ func TestCreateLimit(t *testing.T) {
 	}
 }
 
-// TestStopFlushesAll: Stop writes out everything cached, even past the
-// create limit.
-func TestStopFlushesAll(t *testing.T) {
+// TestStopKeepsCreateLimitAndLeftover: Stop writes existing files at once
+// but makes new files no faster than the create limit; what it could not
+// write before its timeout (waiting for creation, or failing) is handed
+// out whole by Leftover, and the cache is empty afterwards.
+func TestStopKeepsCreateLimitAndLeftover(t *testing.T) {
 	base := t.TempDir()
-	p, c, _ := start(t, base, rules(t, "10s:1h"), func(cfg *Config) { cfg.MaxCreatesPerSecond = 1 })
+	// "blocked" is a plain file: metrics below it can never be written.
+	if err := os.WriteFile(filepath.Join(base, "blocked"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p, c, _ := start(t, base, rules(t, "10s:1h"), func(cfg *Config) { cfg.MaxCreatesPerSecond = 20 })
 	now := time.Now().Unix()
-	for i := 0; i < 200; i++ {
+	const n = 200
+	for i := 0; i < n; i++ {
 		c.Add([]byte(fmt.Sprintf("s.m%d", i)), now, float64(i))
 	}
-	if left := p.Stop(30 * time.Second); left != 0 {
-		t.Fatalf("%d points left", left)
+	c.Add([]byte("blocked.x"), now, 7)
+	left := p.Stop(1500 * time.Millisecond)
+	st := p.Stats()
+	if left == 0 || st.Creates >= n {
+		t.Fatalf("%d left, %d created: the create limit was not kept at stop", left, st.Creates)
 	}
-	if st := p.Stats(); st.PointsWritten != 200 || st.Creates != 200 {
-		t.Fatalf("stats %+v", st)
+	rest := p.Leftover()
+	if c.Size() != 0 {
+		t.Errorf("cache size %d after Leftover", c.Size())
+	}
+	got := map[string]float64{}
+	for _, b := range rest {
+		if len(b.Points) != 1 {
+			t.Fatalf("%s: %d points", b.Name, len(b.Points))
+		}
+		got[b.Name] = b.Points[0].Value
+	}
+	if v, ok := got["blocked.x"]; !ok || v != 7 {
+		t.Errorf("the failing metric is not in the leftover: %v", got["blocked.x"])
+	}
+	if int64(len(rest)) != left || uint64(len(rest)-1)+st.PointsWritten != n {
+		t.Errorf("%d leftover + %d written, want %d (+1 failing); Stop said %d left", len(rest), st.PointsWritten, n, left)
+	}
+	for i := 0; i < n; i++ {
+		name := fmt.Sprintf("s.m%d", i)
+		_, err := os.Stat(filepath.Join(base, "s", fmt.Sprintf("m%d.wsp", i)))
+		if v, ok := got[name]; ok == (err == nil) || (ok && v != float64(i)) {
+			t.Errorf("%s: in leftover %v (value %v), on disk %v", name, ok, v, err == nil)
+		}
 	}
 }
 
@@ -349,7 +380,7 @@ func TestReadHeaderRejectsGarbage(t *testing.T) {
 		t.Fatal(err)
 	}
 	db.Close()
-	if _, err := wspfile.ReadHeaderFile(good); err != nil {
+	if _, err := whisperfile.ReadHeaderFile(good); err != nil {
 		t.Fatalf("good file: %v", err)
 	}
 	b, _ := os.ReadFile(good)
@@ -364,7 +395,7 @@ func TestReadHeaderRejectsGarbage(t *testing.T) {
 		if err := os.WriteFile(p, data, 0o644); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := wspfile.ReadHeaderFile(p); err == nil {
+		if _, err := whisperfile.ReadHeaderFile(p); err == nil {
 			t.Errorf("%s: accepted", name)
 		}
 	}

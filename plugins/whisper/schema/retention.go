@@ -6,71 +6,22 @@
 package schema
 
 import (
-	"errors"
 	"fmt"
+	"github.com/dreamcatcher-monitoring/dreamcatcher/internal/whisperfile"
 	"math"
-	"sort"
 	"strconv"
 	"strings"
 )
 
-// Archive is one retention level: a point every SecondsPerPoint seconds,
-// Points of them.
-type Archive struct {
-	SecondsPerPoint int
-	Points          int
-}
-
-// Retention is the time the archive covers, in seconds.
-func (a Archive) Retention() int { return a.SecondsPerPoint * a.Points }
-
-// Archives is a file's archive list, finest first once validated.
-type Archives []Archive
-
-// String renders the list in Graphite's "seconds:points" form.
-func (as Archives) String() string {
-	parts := make([]string, len(as))
-	for i, a := range as {
-		parts[i] = fmt.Sprintf("%d:%d", a.SecondsPerPoint, a.Points)
-	}
-	return strings.Join(parts, ",")
-}
-
-// Equal reports whether two archive lists are the same.
-func (as Archives) Equal(bs Archives) bool {
-	if len(as) != len(bs) {
-		return false
-	}
-	for i := range as {
-		if as[i] != bs[i] {
-			return false
-		}
-	}
-	return true
-}
-
-// MaxRetention is the retention of the coarsest archive.
-func (as Archives) MaxRetention() int {
-	m := 0
-	for _, a := range as {
-		if r := a.Retention(); r > m {
-			m = r
-		}
-	}
-	return m
-}
-
-// FileSize is the size in bytes of a whisper file with these archives.
-func (as Archives) FileSize() int64 {
-	size := int64(16 + 12*len(as))
-	for _, a := range as {
-		size += int64(a.Points) * 12
-	}
-	return size
-}
+// Archive and Archives are the whisper format's archive list, owned by
+// internal/whisperfile.
+type (
+	Archive  = whisperfile.Archive
+	Archives = whisperfile.Archives
+)
 
 // ErrRetention is wrapped by every retention parse or validation error.
-var ErrRetention = errors.New("invalid retention")
+var ErrRetention = whisperfile.ErrRetention
 
 // maxHeaderInt bounds values stored in a whisper header (unsigned 32 bit)
 // and keeps products like seconds×points in range.
@@ -185,51 +136,6 @@ func ParseRetentions(s string) (Archives, error) {
 		return nil, err
 	}
 	return as, nil
-}
-
-// Validate sorts the list finest first and applies whisper.py's
-// validateArchiveList rules, so a file created from it is one Graphite
-// accepts.
-func (as Archives) Validate() error {
-	if len(as) == 0 {
-		return fmt.Errorf("%w: no archive", ErrRetention)
-	}
-	if len(as) > 64 {
-		return fmt.Errorf("%w: %d archives, at most 64", ErrRetention, len(as))
-	}
-	sort.SliceStable(as, func(i, j int) bool { return as[i].SecondsPerPoint < as[j].SecondsPerPoint })
-	var total int64
-	for i, a := range as {
-		if a.SecondsPerPoint <= 0 || a.Points <= 0 {
-			return fmt.Errorf("%w: archive %d has %d seconds per point and %d points", ErrRetention, i, a.SecondsPerPoint, a.Points)
-		}
-		if int64(a.SecondsPerPoint)*int64(a.Points) > maxHeaderInt {
-			return fmt.Errorf("%w: archive %d covers more than %d seconds", ErrRetention, i, maxHeaderInt)
-		}
-		total += int64(a.Points) * 12
-		if i == len(as)-1 {
-			break
-		}
-		next := as[i+1]
-		if a.SecondsPerPoint == next.SecondsPerPoint {
-			return fmt.Errorf("%w: two archives with the same precision %ds", ErrRetention, a.SecondsPerPoint)
-		}
-		if next.SecondsPerPoint%a.SecondsPerPoint != 0 {
-			return fmt.Errorf("%w: precision %ds does not evenly divide %ds", ErrRetention, a.SecondsPerPoint, next.SecondsPerPoint)
-		}
-		if next.Retention() <= a.Retention() {
-			return fmt.Errorf("%w: archive %ds:%d must cover a longer time than %ds:%d", ErrRetention,
-				next.SecondsPerPoint, next.Points, a.SecondsPerPoint, a.Points)
-		}
-		if a.Points < next.SecondsPerPoint/a.SecondsPerPoint {
-			return fmt.Errorf("%w: archive %ds:%d has too few points to consolidate into %ds", ErrRetention,
-				a.SecondsPerPoint, a.Points, next.SecondsPerPoint)
-		}
-	}
-	if total > maxHeaderInt {
-		return fmt.Errorf("%w: file would be %d bytes, too large for a whisper header", ErrRetention, total)
-	}
-	return nil
 }
 
 // FromHekaArchiveInfo converts Heka's stock default_archive_info, a list of

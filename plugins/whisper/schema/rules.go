@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"github.com/dreamcatcher-monitoring/dreamcatcher/internal/whisperfile"
 	"io"
 	"os"
 	"regexp"
@@ -11,55 +12,27 @@ import (
 	"strings"
 )
 
-// Method is a whisper aggregation method; its values are those stored in a
-// whisper header (and used by github.com/lomik/go-whisper).
-type Method int
+// Method is a whisper aggregation method, owned by internal/whisperfile.
+type Method = whisperfile.Method
 
-// The aggregation methods the writer supports.
+// The aggregation methods of whisper.py 1.1.
 const (
-	Average Method = 1
-	Sum     Method = 2
-	Last    Method = 3
-	Max     Method = 4
-	Min     Method = 5
+	Average = whisperfile.Average
+	Sum     = whisperfile.Sum
+	Last    = whisperfile.Last
+	Max     = whisperfile.Max
+	Min     = whisperfile.Min
+	AvgZero = whisperfile.AvgZero
+	AbsMax  = whisperfile.AbsMax
+	AbsMin  = whisperfile.AbsMin
 )
 
-var methodNames = map[Method]string{Average: "average", Sum: "sum", Last: "last", Max: "max", Min: "min"}
-
-func (m Method) String() string {
-	if n, ok := methodNames[m]; ok {
-		return n
-	}
-	return fmt.Sprintf("method(%d)", int(m))
-}
-
-// Valid reports whether m is one of the supported methods.
-func (m Method) Valid() bool { _, ok := methodNames[m]; return ok }
-
 // ErrMethod is wrapped by ParseMethod errors.
-var ErrMethod = errors.New("invalid aggregation method")
+var ErrMethod = whisperfile.ErrMethod
 
 // ParseMethod parses an aggregation method name as Graphite writes it
-// (case-insensitive; "avg" is accepted for average). Whisper 1.1's
-// avg_zero, absmax and absmin are refused with a clear error: the writer
-// library does not implement them.
-func ParseMethod(s string) (Method, error) {
-	switch strings.ToLower(strings.TrimSpace(s)) {
-	case "average", "avg":
-		return Average, nil
-	case "sum":
-		return Sum, nil
-	case "last":
-		return Last, nil
-	case "max":
-		return Max, nil
-	case "min":
-		return Min, nil
-	case "avg_zero", "absmax", "absmin":
-		return 0, fmt.Errorf("%w: %q is not supported (use average, sum, last, max or min)", ErrMethod, s)
-	}
-	return 0, fmt.Errorf("%w: %q (want average, sum, last, max or min)", ErrMethod, s)
-}
+// (case-insensitive; "avg" is accepted for average): all eight of whisper.py 1.1.
+func ParseMethod(s string) (Method, error) { return whisperfile.ParseMethod(s) }
 
 // Schema is one storage-schemas rule: metrics whose name matches Pattern
 // (anywhere, as Python's re.search) get Archives.
@@ -337,18 +310,4 @@ func (r *Rules) MatchSchema(name string) (string, Archives) {
 		}
 	}
 	return "default", r.DefaultArchives
-}
-
-// FinestStep returns the smallest seconds-per-point over every schema and
-// the default, with the rule's name.
-func (r *Rules) FinestStep() (step int, rule string) {
-	if len(r.DefaultArchives) > 0 {
-		step, rule = r.DefaultArchives[0].SecondsPerPoint, "default"
-	}
-	for _, s := range r.Schemas {
-		if len(s.Archives) > 0 && (step == 0 || s.Archives[0].SecondsPerPoint < step) {
-			step, rule = s.Archives[0].SecondsPerPoint, s.Name
-		}
-	}
-	return step, rule
 }

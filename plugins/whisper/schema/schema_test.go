@@ -3,10 +3,11 @@ package schema
 import (
 	"encoding/json"
 	"errors"
-	"os"
 	"os/exec"
 	"strings"
 	"testing"
+
+	"github.com/dreamcatcher-monitoring/dreamcatcher/internal/testutil"
 )
 
 func TestParseRetentions(t *testing.T) {
@@ -40,12 +41,8 @@ func TestParseRetentions(t *testing.T) {
 // whisper.py (parseRetentionDef + validateArchiveList) on the same inputs.
 func TestRetentionsAgainstWhisperPy(t *testing.T) {
 	py := "/usr/bin/python3"
-	if err := exec.Command(py, "-c", "import whisper").Run(); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("whisper.py is required under CI: %v", err)
-		}
-		t.Skipf("Graphite's whisper.py (Debian python3-whisper) not available: %v", err)
-	}
+	testutil.RequireReference(t, "Graphite's whisper.py (Debian python3-whisper)",
+		exec.Command(py, "-c", "import whisper").Run())
 	inputs := []string{"10s:6h,1m:7d,10m:5y", "60:1440", "1m:1d,1h:30d", "10min:1800d", "1h:1y,1m:1w",
 		"7:10s", "1sec:1hour,1minute:1w", "10s:6h,15s:7d", "10s:6h,1m:1h", "1m:1,1h:2d", "10x:6h",
 		"10s", "1mo:1d", "2w:3y", "5:5,10:10", "30s:1d,5m:30d,1h:2y"}
@@ -85,12 +82,13 @@ print(json.dumps(out))
 }
 
 func TestParseMethod(t *testing.T) {
-	for in, want := range map[string]Method{"average": Average, "AVG": Average, "sum": Sum, " last ": Last, "max": Max, "min": Min} {
+	for in, want := range map[string]Method{"average": Average, "AVG": Average, "sum": Sum, " last ": Last, "max": Max, "min": Min,
+		"avg_zero": AvgZero, "AbsMax": AbsMax, "absmin": AbsMin} {
 		if m, err := ParseMethod(in); err != nil || m != want {
 			t.Errorf("ParseMethod(%q) = %v, %v", in, m, err)
 		}
 	}
-	for _, in := range []string{"", "median", "absmax", "avg_zero"} {
+	for _, in := range []string{"", "median", "abs", "avgzero", "absmaxx"} {
 		if _, err := ParseMethod(in); !errors.Is(err, ErrMethod) {
 			t.Errorf("ParseMethod(%q) error = %v", in, err)
 		}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/bbangert/toml"
 	"github.com/dreamcatcher-monitoring/dreamcatcher/internal/hekad"
+	"github.com/dreamcatcher-monitoring/dreamcatcher/plugins/statsd"
 	"github.com/dreamcatcher-monitoring/dreamcatcher/plugins/whisper"
 )
 
@@ -31,11 +32,15 @@ func FlushIntervals(l *hekad.Loaded) []string {
 	for _, s := range l.Sections {
 		body, _ := s.Body.(map[string]interface{})
 		switch s.Type() {
-		case "DreamcatcherStatsdInput":
-			flushers = append(flushers, flusher{s.Name, intKey(body, "flush_interval", 10), statsdNames(body, "global_prefix")})
+		case statsd.PluginName:
+			conf := statsd.DefaultConfig()
+			if err := toml.PrimitiveDecode(s.Body, conf); err != nil {
+				continue // hekad's validation reports it
+			}
+			flushers = append(flushers, flusher{s.Name, int64(conf.FlushInterval), etsyNames(conf)})
 		case "StatAccumInput":
 			flushers = append(flushers, flusher{s.Name, intKey(body, "ticker_interval", 10), statsdNames(body, "global_prefix")})
-		case whisper.Name, whisper.StockName:
+		case whisper.PluginName, whisper.StockPluginName:
 			conf := whisper.DefaultConfig()
 			if err := toml.PrimitiveDecode(s.Body, conf); err != nil {
 				continue // hekad's validation reports it
@@ -82,6 +87,21 @@ func intKey(body map[string]interface{}, key string, def int64) int64 {
 		}
 	}
 	return def
+}
+
+// etsyNames are sample metric names the statsd input emits under its
+// configured prefixes.
+func etsyNames(c *statsd.Config) []string {
+	p := c.GlobalPrefix
+	names := []string{
+		p + "." + c.PrefixCounter + ".x.count", p + "." + c.PrefixCounter + ".x.rate",
+		p + "." + c.PrefixTimer + ".x.mean", p + "." + c.PrefixTimer + ".x.upper_90",
+		p + "." + c.PrefixGauge + ".x", p + "." + c.PrefixSet + ".x.count",
+	}
+	if c.LegacyNamespace {
+		names = append(names, "stats_counts.x", p+".x")
+	}
+	return names
 }
 
 // statsdNames are metric names a statsd aggregator emits, under the global

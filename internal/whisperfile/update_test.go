@@ -1,4 +1,4 @@
-package wspfile
+package whisperfile
 
 import (
 	"bytes"
@@ -15,12 +15,11 @@ import (
 	"testing"
 
 	"github.com/dreamcatcher-monitoring/dreamcatcher/internal/testutil"
-	"github.com/dreamcatcher-monitoring/dreamcatcher/plugins/whisper/schema"
 )
 
 // newFile writes an empty whisper file (zeroed archives) like whisper.py's
 // create.
-func newFile(t testing.TB, path string, m schema.Method, xff float32, as schema.Archives) {
+func newFile(t testing.TB, path string, m Method, xff float32, as Archives) {
 	t.Helper()
 	hdr, size := EncodeHeader(m, xff, as)
 	if err := os.WriteFile(path, append(hdr, make([]byte, size-int64(len(hdr)))...), 0o644); err != nil {
@@ -68,10 +67,10 @@ func TestUpdateMatchesWhisperPy(t *testing.T) {
 	var u Updater
 	written := 0
 	for c := 0; c < 1500; c++ {
-		var as schema.Archives
+		var as Archives
 		spp := []int{1, 2, 5, 10}[rng.Intn(4)]
 		for k := 1 + rng.Intn(3); k > 0; k-- {
-			as = append(as, schema.Archive{SecondsPerPoint: spp, Points: 2 + rng.Intn(12)})
+			as = append(as, Archive{SecondsPerPoint: spp, Points: 2 + rng.Intn(12)})
 			spp *= 2 + rng.Intn(4)
 		}
 		// whisper.py needs each archive to cover more time than the finer one
@@ -83,7 +82,7 @@ func TestUpdateMatchesWhisperPy(t *testing.T) {
 				as[k].Points = as[k-1].Retention()/as[k].SecondsPerPoint + 1 + rng.Intn(4)
 			}
 		}
-		m := schema.Method(1 + rng.Intn(5))
+		m := Method(1 + c%8) // all eight of whisper.py 1.1's methods, evenly
 		xff := []float32{0, 0.25, 0.5, 0.7, 1}[rng.Intn(5)]
 		a := filepath.Join(dir, fmt.Sprintf("go%d.wsp", c))
 		b := filepath.Join(dir, fmt.Sprintf("py%d.wsp", c))
@@ -156,6 +155,39 @@ func TestUpdateMatchesWhisperPy(t *testing.T) {
 	if differ > 0 {
 		t.Fatalf("%d of %d files differ", differ, len(ours))
 	}
+	requireRollUps(t, ours)
+}
+
+// requireRollUps checks that for every aggregation method some of the files
+// compared got points rolled up into a coarser archive, so the comparison
+// covered each method's aggregate and not only the finest archive.
+func requireRollUps(t *testing.T, paths []string) {
+	t.Helper()
+	rolled := map[Method]int{}
+	for _, p := range paths {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var h Header
+		if err := parseHeader(b, &h); err != nil {
+			t.Fatal(err)
+		}
+		off := h.dataStart()
+		for i, a := range h.Archives {
+			if i > 0 && binary.BigEndian.Uint32(b[off:]) != 0 {
+				rolled[h.Method]++
+				break
+			}
+			off += int64(a.Points) * pointSize
+		}
+	}
+	for m := Average; m <= AbsMin; m++ {
+		if rolled[m] < 20 {
+			t.Errorf("%s: only %d files with rolled-up points", m, rolled[m])
+		}
+	}
+	t.Logf("files with rolled-up points, per method: %v", rolled)
 }
 
 // TestUpdateRunLongerThanRing writes six consecutive seconds (some in the
@@ -163,7 +195,7 @@ func TestUpdateMatchesWhisperPy(t *testing.T) {
 // archive is not touched.
 func TestUpdateRunLongerThanRing(t *testing.T) {
 	p := filepath.Join(t.TempDir(), "f.wsp")
-	newFile(t, p, schema.Last, 0, schema.Archives{{SecondsPerPoint: 1, Points: 4}, {SecondsPerPoint: 100, Points: 2}})
+	newFile(t, p, Last, 0, Archives{{SecondsPerPoint: 1, Points: 4}, {SecondsPerPoint: 100, Points: 2}})
 	var u Updater
 	now := int64(1_700_000_000)
 	var pts []Point
@@ -195,7 +227,7 @@ func TestUpdateRunLongerThanRing(t *testing.T) {
 func TestUpdateRefusals(t *testing.T) {
 	dir := t.TempDir()
 	good := filepath.Join(dir, "good.wsp")
-	newFile(t, good, schema.Average, 0.5, schema.Archives{{SecondsPerPoint: 10, Points: 6}})
+	newFile(t, good, Average, 0.5, Archives{{SecondsPerPoint: 10, Points: 6}})
 	var u Updater
 	now := int64(1_700_000_000)
 	pt := []Point{{now, 1}}
@@ -241,7 +273,7 @@ func TestUpdateRefusals(t *testing.T) {
 func FuzzUpdate(f *testing.F) {
 	dir := f.TempDir()
 	seed := filepath.Join(dir, "seed.wsp")
-	newFile(f, seed, schema.Sum, 0.5, schema.Archives{{SecondsPerPoint: 1, Points: 5}, {SecondsPerPoint: 5, Points: 4}})
+	newFile(f, seed, Sum, 0.5, Archives{{SecondsPerPoint: 1, Points: 5}, {SecondsPerPoint: 5, Points: 4}})
 	b, _ := os.ReadFile(seed)
 	f.Add(b, int64(1_700_000_000), int64(3))
 	f.Add(b[:40], int64(5), int64(0))

@@ -1,4 +1,5 @@
-// Package wspfile reads the header of Graphite whisper files and updates
+// Package whisperfile owns the whisper file format: constants, aggregation
+// methods, archive lists, header encode/decode and validation. It also reads the header of Graphite whisper files and updates
 // existing files in place, point for point the way Graphite's whisper.py
 // (update_many) does: the same archive choice per point, the same slot
 // arithmetic in each ring, the same propagation into coarser archives with
@@ -7,7 +8,7 @@
 // first archive's base point, the writes, one close), because at a million
 // metrics a writer's time is mostly system calls. It imports nothing of
 // Heka.
-package wspfile
+package whisperfile
 
 import (
 	"encoding/binary"
@@ -16,35 +17,40 @@ import (
 	"io"
 	"math"
 	"os"
-
-	"github.com/dreamcatcher-monitoring/dreamcatcher/plugins/whisper/schema"
 )
 
 // ErrCorrupt is wrapped by errors about files that are not valid whisper files.
 var ErrCorrupt = errors.New("corrupt whisper file")
 
 const (
-	metadataSize    = 16
-	archiveInfoSize = 12
-	pointSize       = 12
-	maxArchives     = 64
-	// headerRead is read at once: the largest header (64 archives) plus
-	// the first archive's base point.
-	headerRead = 1024
+	metadataSize    = MetadataSize
+	archiveInfoSize = ArchiveInfoSize
+	pointSize       = PointSize
+	maxArchives     = MaxArchives
+	// HeaderRead is enough bytes to decode any header at once: the largest
+	// header (64 archives) plus the first archive's base point.
+	HeaderRead = 1024
 )
 
 // Header is a whisper file's metadata.
 type Header struct {
-	Method       schema.Method
+	Method       Method
 	MaxRetention int
 	XFilesFactor float32
-	Archives     schema.Archives
+	Archives     Archives
 	Size         int64 // file size the header implies
 }
 
 // dataStart is where the first archive starts (the others follow back to
 // back; parseHeader checks that).
 func (h *Header) dataStart() int64 { return int64(metadataSize + archiveInfoSize*len(h.Archives)) }
+
+// DecodeHeader decodes and checks a header from b (the start of a file, at
+// most HeaderRead bytes needed), reusing h.Archives; see parseHeader.
+func DecodeHeader(b []byte, h *Header) error { return parseHeader(b, h) }
+
+// CheckSize checks that a file of size bytes holds every archive.
+func (h *Header) CheckSize(size int64) error { return h.checkSize(size) }
 
 // parseHeader reads and checks a header from b (the start of a file), reusing
 // h.Archives: a known aggregation method, 1 to 64 archives laid out back to
@@ -58,10 +64,10 @@ func parseHeader(b []byte, h *Header) error {
 	h.MaxRetention = int(binary.BigEndian.Uint32(b[4:]))
 	h.XFilesFactor = math.Float32frombits(binary.BigEndian.Uint32(b[8:]))
 	count := binary.BigEndian.Uint32(b[12:])
-	h.Method = schema.Method(method)
+	h.Method = Method(method)
 	h.Archives = h.Archives[:0]
 	if !h.Method.Valid() {
-		return fmt.Errorf("%w: aggregation method %d is not average, sum, last, max or min", ErrCorrupt, method)
+		return fmt.Errorf("%w: aggregation method %d is not one of whisper.py's eight", ErrCorrupt, method)
 	}
 	if count == 0 || count > maxArchives {
 		return fmt.Errorf("%w: %d archives", ErrCorrupt, count)
@@ -94,7 +100,7 @@ func parseHeader(b []byte, h *Header) error {
 				return fmt.Errorf("%w: archive %d's %d seconds per point is not a multiple of %d", ErrCorrupt, i, spp, prev)
 			}
 		}
-		a := schema.Archive{SecondsPerPoint: int(spp), Points: int(pts)}
+		a := Archive{SecondsPerPoint: int(spp), Points: int(pts)}
 		h.Archives = append(h.Archives, a)
 		offset += int64(pts) * pointSize
 		if r := a.Retention(); r > maxRet {
@@ -111,7 +117,7 @@ func parseHeader(b []byte, h *Header) error {
 // EncodeHeader returns the header of a new whisper file with these archives
 // (laid out back to back after it), aggregation method and xFilesFactor,
 // and the size of the whole file.
-func EncodeHeader(m schema.Method, xff float32, as schema.Archives) (hdr []byte, size int64) {
+func EncodeHeader(m Method, xff float32, as Archives) (hdr []byte, size int64) {
 	hdr = make([]byte, metadataSize+archiveInfoSize*len(as))
 	binary.BigEndian.PutUint32(hdr[0:], uint32(m))
 	binary.BigEndian.PutUint32(hdr[4:], uint32(as.MaxRetention()))
@@ -140,7 +146,7 @@ func (h *Header) checkSize(size int64) error {
 // the file is long enough for its archives.
 func ReadHeader(f *os.File) (Header, error) {
 	var h Header
-	b := make([]byte, headerRead)
+	b := make([]byte, HeaderRead)
 	n, err := f.ReadAt(b, 0)
 	if err != nil && !errors.Is(err, io.EOF) {
 		return h, err

@@ -1,4 +1,4 @@
-package wspfile
+package whisperfile
 
 import (
 	"cmp"
@@ -12,8 +12,6 @@ import (
 	"syscall"
 
 	"golang.org/x/sys/unix"
-
-	"github.com/dreamcatcher-monitoring/dreamcatcher/plugins/whisper/schema"
 )
 
 // Point is one value at a Unix time.
@@ -102,7 +100,7 @@ func (u *Updater) UpdateAt(dirfd int, dir, name string, pts []Point, now int64, 
 	}()
 	u.fd = fd
 	if u.buf == nil {
-		u.buf = make([]byte, headerRead)
+		u.buf = make([]byte, HeaderRead)
 	}
 	n, err := u.readAt(u.buf, 0)
 	if err != nil {
@@ -308,7 +306,7 @@ func (u *Updater) propagate(ts int64, hi, lo int) (bool, error) {
 	}
 	var pt [pointSize]byte
 	binary.BigEndian.PutUint32(pt[:], uint32(start))
-	binary.BigEndian.PutUint64(pt[4:], math.Float64bits(aggregate(u.hdr.Method, vals)))
+	binary.BigEndian.PutUint64(pt[4:], math.Float64bits(aggregate(u.hdr.Method, vals, count)))
 	lbase, err := u.base(lo)
 	if err != nil {
 		return false, err
@@ -326,39 +324,58 @@ func (u *Updater) propagate(ts int64, hi, lo int) (bool, error) {
 	return true, nil
 }
 
-// aggregate combines known values as whisper.py does (max and min keep the
-// first of equal values and skip NaN comparisons the same way).
-func aggregate(m schema.Method, vals []float64) float64 {
+// aggregate combines the known values of one coarser interval exactly as
+// whisper.py 1.1's aggregate does: max and min keep the first of equal
+// values and skip NaN comparisons the same way; avg_zero divides the sum of
+// the known values by the number of finer slots in the interval (total),
+// counting unknown slots as zero; absmax and absmin pick by absolute value
+// and keep the sign (the first of equal absolute values, as Python's max and
+// min with key=abs).
+func aggregate(m Method, vals []float64, total int) float64 {
 	switch m {
-	case schema.Sum, schema.Average:
+	case Sum, Average, AvgZero:
 		s := 0.0
 		for _, v := range vals {
 			s += v
 		}
-		if m == schema.Average {
+		switch m {
+		case Average:
 			return s / float64(len(vals))
+		case AvgZero:
+			return s / float64(total)
 		}
 		return s
-	case schema.Last:
+	case Last:
 		return vals[len(vals)-1]
-	case schema.Max:
-		r := vals[0]
-		for _, v := range vals[1:] {
-			if v > r {
-				r = v
-			}
-		}
-		return r
-	case schema.Min:
-		r := vals[0]
-		for _, v := range vals[1:] {
-			if v < r {
-				r = v
-			}
-		}
-		return r
+	case Max, Min, AbsMax, AbsMin:
+		return pick(m, vals)
 	}
-	panic(fmt.Sprintf("wspfile: aggregation method %d passed the header check", m))
+	panic(fmt.Sprintf("whisperfile: aggregation method %d passed the header check", m))
+}
+
+// pick returns the value Python's max or min (with key=abs for absmax and
+// absmin) returns: the first value that no later value beats strictly.
+func pick(m Method, vals []float64) float64 {
+	r := vals[0]
+	for _, v := range vals[1:] {
+		if better(m, v, r) {
+			r = v
+		}
+	}
+	return r
+}
+
+// better reports whether v replaces the current pick r.
+func better(m Method, v, r float64) bool {
+	switch m {
+	case Max:
+		return v > r
+	case Min:
+		return v < r
+	case AbsMax:
+		return math.Abs(v) > math.Abs(r)
+	}
+	return math.Abs(v) < math.Abs(r)
 }
 
 // base returns archive i's base interval (0: the archive was never written).
