@@ -79,7 +79,11 @@ func run(args []string) error {
 		"metrics", srv.Index().Count(), "version", version.Version)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	if err := srv.Serve(ctx, l); err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, http.ErrServerClosed) {
+	err = srv.Serve(ctx, l)
+	// Stopping now: a second stop signal (Ctrl-C reaches the whole process
+	// group, then `make run` sends SIGTERM) must not kill the exit.
+	signal.Ignore(syscall.SIGINT, syscall.SIGTERM)
+	if err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
 	log.Info("whisperserver stopped")

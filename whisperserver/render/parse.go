@@ -393,10 +393,11 @@ func (p *parser) path() (*Expr, error) {
 func (e *Expr) String() string {
 	switch e.Kind {
 	case KindPath:
-		if e.Raw != "" {
-			return e.Raw
+		raw := e.Raw
+		if raw == "" {
+			raw = e.Path
 		}
-		return e.Path
+		return escapeKeywordLike(raw)
 	case KindString:
 		return `"` + e.Str + `"`
 	case KindNumber:
@@ -419,6 +420,21 @@ func (e *Expr) String() string {
 		parts = append(parts, k.Name+"="+k.Value.String())
 	}
 	return e.Func + "(" + strings.Join(parts, ",") + ")"
+}
+
+// escapeKeywordLike escapes the '=' of a path that starts like a keyword
+// argument ("a=…"), so that inside a call it reads back as a path, not as
+// a keyword: `\=` is a path escape for '='.
+func escapeKeywordLike(path string) string {
+	kw := (&parser{s: path}).identAt(0)
+	k := len(kw)
+	for k < len(path) && path[k] == ' ' {
+		k++
+	}
+	if kw == "" || k >= len(path) || path[k] != '=' {
+		return path
+	}
+	return path[:k] + `\` + path[k:]
 }
 
 // FirstPath returns the first metric path in the expression (as graphite's
