@@ -233,7 +233,11 @@ func (a *API) data(w http.ResponseWriter, r *http.Request) {
 	for _, t := range targets {
 		if index.HasWildcard(t) {
 			found, err := a.cfg.Store.Index.Leaves(r.Context(), t, a.cfg.MaxSeries)
-			if err != nil {
+			switch {
+			case errors.Is(err, index.ErrBadPattern):
+				WriteError(w, http.StatusBadRequest, err.Error())
+				return
+			case err != nil:
 				WriteError(w, http.StatusUnprocessableEntity, err.Error()+" (max_series)")
 				return
 			}

@@ -110,11 +110,28 @@ func fnAverageSeriesWithWildcards(a *args) ([]*Series, error) {
 
 func fnGroupByNode(a *args) ([]*Series, error) {
 	nodes := []Value{a.vals[1]}
+	if err := groupNodesInRange(a, nodes); err != nil {
+		return nil, err
+	}
 	return groupBy(a, a.str(2, "average"), func(s *Series) string { return aggKey(s, nodes) })
 }
 
 func fnGroupByNodes(a *args) ([]*Series, error) {
+	if err := groupNodesInRange(a, a.extra); err != nil {
+		return nil, err
+	}
 	return groupBy(a, a.str(1, "average"), func(s *Series) string { return aggKey(s, a.extra) })
+}
+
+// groupNodesInRange refuses node positions a grouped series does not
+// have (as aliasByNode does), so no group is keyed "".
+func groupNodesInRange(a *args, nodes []Value) error {
+	for _, s := range a.series(0) {
+		if err := nodesInRange(s, nodes); err != nil {
+			return a.errf("%v", err)
+		}
+	}
+	return nil
 }
 
 func fnDivideSeries(a *args) ([]*Series, error) {
