@@ -60,18 +60,25 @@ func readLines(path string) map[string]bool {
 	return m
 }
 
+// startInput starts the real hekad with the carbon input on a free port
+// writing to Heka's FileOutput, and waits until the input has started.
+func startInput(t *testing.T, extra string) (p *testutil.Proc, addr, out string) {
+	t.Helper()
+	dir := t.TempDir()
+	addr = fmt.Sprintf("127.0.0.1:%d", testutil.FreePort(t))
+	out = filepath.Join(dir, "out.txt")
+	cfg := testutil.WriteFile(t, dir, "hekad.toml", inputConfig(dir, addr, out, extra))
+	p = testutil.Start(t, testutil.Binary(t, "hekad"), "-config", cfg)
+	p.WaitOutput("Input started: DreamcatcherCarbonInput", 15*time.Second)
+	return p, addr, out
+}
+
 // TestCarbonInputEndToEnd drives the real hekad: carbon plaintext over real
 // TCP (several connections) and UDP → DreamcatcherCarbonInput →
 // heka.statmetric → Heka's FileOutput; bad lines are dropped and counted in
 // the input's own metrics; SIGTERM loses nothing already received.
 func TestCarbonInputEndToEnd(t *testing.T) {
-	bin := testutil.Binary(t, "hekad")
-	dir := t.TempDir()
-	addr := fmt.Sprintf("127.0.0.1:%d", testutil.FreePort(t))
-	out := filepath.Join(dir, "out.txt")
-	cfg := testutil.WriteFile(t, dir, "hekad.toml", inputConfig(dir, addr, out, ""))
-	p := testutil.Start(t, bin, "-config", cfg)
-	p.WaitOutput("Input started: DreamcatcherCarbonInput", 15*time.Second)
+	p, addr, out := startInput(t, "")
 	testutil.WaitTCPListening(t, addr, 5*time.Second)
 
 	const conns, per = 4, 2500
@@ -135,13 +142,7 @@ func TestCarbonInputEndToEnd(t *testing.T) {
 // TestCarbonInputFlushOnStop: lines read but still in a partial batch (a
 // batch delay far longer than the test) are injected on SIGTERM.
 func TestCarbonInputFlushOnStop(t *testing.T) {
-	bin := testutil.Binary(t, "hekad")
-	dir := t.TempDir()
-	addr := fmt.Sprintf("127.0.0.1:%d", testutil.FreePort(t))
-	out := filepath.Join(dir, "out.txt")
-	cfg := testutil.WriteFile(t, dir, "hekad.toml", inputConfig(dir, addr, out, "batch_delay_ms = 600000\nudp = false"))
-	p := testutil.Start(t, bin, "-config", cfg)
-	p.WaitOutput("Input started: DreamcatcherCarbonInput", 15*time.Second)
+	p, addr, out := startInput(t, "batch_delay_ms = 600000\nudp = false")
 	conn, err := net.DialTimeout("tcp", addr, 5*time.Second)
 	if err != nil {
 		t.Fatal(err)

@@ -3,7 +3,6 @@ package carbon_test
 import (
 	"fmt"
 	"net"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -17,13 +16,7 @@ import (
 // (which no query could address) are dropped, counted as bad lines and
 // logged; a UTF-8 name and a plain one pass.
 func TestCarbonInputRefusesUnaddressableNames(t *testing.T) {
-	bin := testutil.Binary(t, "hekad")
-	dir := t.TempDir()
-	addr := fmt.Sprintf("127.0.0.1:%d", testutil.FreePort(t))
-	out := filepath.Join(dir, "out.txt")
-	cfg := testutil.WriteFile(t, dir, "hekad.toml", inputConfig(dir, addr, out, ""))
-	p := testutil.Start(t, bin, "-config", cfg)
-	p.WaitOutput("Input started: DreamcatcherCarbonInput", 15*time.Second)
+	p, addr, out := startInput(t, "")
 	testutil.WaitTCPListening(t, addr, 5*time.Second)
 	bad := []string{"n.star.* 1 1700000000", "n.q? 1 1700000000", "n.[ab] 1 1700000000", "n.{a,b} 1 1700000000",
 		"n.ctl\x01x 1 1700000000", "n.bad\xff 1 1700000000"}
