@@ -5,6 +5,7 @@ package api
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -181,6 +182,13 @@ type seriesOut struct {
 	Error             string     `json:"error,omitempty"`
 }
 
+// timedOut answers a request whose deadline passed: 503 with
+// Retry-After, as /render does.
+func timedOut(w http.ResponseWriter) {
+	w.Header().Set("Retry-After", "5")
+	WriteError(w, http.StatusServiceUnavailable, "request took longer than the request timeout (request_timeout); narrow the query")
+}
+
 func (a *API) data(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	now := a.cfg.Now().In(a.cfg.Location)
@@ -237,6 +245,9 @@ func (a *API) data(w http.ResponseWriter, r *http.Request) {
 			case errors.Is(err, index.ErrBadPattern):
 				WriteError(w, http.StatusBadRequest, err.Error())
 				return
+			case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
+				timedOut(w)
+				return
 			case err != nil:
 				WriteError(w, http.StatusUnprocessableEntity, err.Error()+" (max_series)")
 				return
@@ -251,7 +262,7 @@ func (a *API) data(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if r.Context().Err() != nil {
-		WriteError(w, http.StatusServiceUnavailable, "request took longer than the request timeout")
+		timedOut(w)
 		return
 	}
 	nowU := now.Unix()
@@ -292,7 +303,7 @@ func (a *API) data(w http.ResponseWriter, r *http.Request) {
 		})
 		if err != nil {
 			if r.Context().Err() != nil {
-				WriteError(w, http.StatusServiceUnavailable, "request took longer than the request timeout")
+				timedOut(w)
 				return
 			}
 			so = seriesOut{Name: name, Error: err.Error()}

@@ -132,6 +132,8 @@ func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error, targ
 		status, msg = http.StatusBadRequest, "Invalid parameters ("+pe.Error()+")"
 	case errors.Is(err, index.ErrBadPattern):
 		status, msg = http.StatusBadRequest, "Invalid parameters ("+err.Error()+")"
+	case errors.Is(err, render.ErrTooManySeries):
+		status = http.StatusUnprocessableEntity
 	case errors.Is(err, store.ErrTooMany):
 		status = http.StatusUnprocessableEntity
 		msg = fmt.Sprintf("%v (max_series is %d)", err, a.cfg.MaxSeries)

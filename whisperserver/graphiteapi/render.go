@@ -84,6 +84,7 @@ func (a *API) render(w http.ResponseWriter, r *http.Request) {
 		budget = math.MaxInt64
 	}
 	ctx := &render.Context{Ctx: r.Context(), Start: start, End: end, Now: now, XFilesFactor: xff, Location: loc,
+		MaxSeries: a.cfg.MaxSeries,
 		Fetch: func(c2 context.Context, pattern string, s, e, n int64) ([]*render.Series, error) {
 			return a.cfg.Store.Fetch(c2, pattern, s, e, n, store.FetchOptions{XFilesFactor: xff, Budget: &budget})
 		}}
