@@ -77,13 +77,6 @@ func WriteError(w http.ResponseWriter, status int, msg string) {
 	WriteJSON(w, status, map[string]string{"error": msg})
 }
 
-type child struct {
-	Name       string `json:"name"`
-	Path       string `json:"path"`
-	Leaf       bool   `json:"leaf"`
-	Expandable bool   `json:"expandable"`
-}
-
 type archiveInfo struct {
 	Index           int    `json:"index"`
 	SecondsPerPoint int    `json:"secondsPerPoint"`
