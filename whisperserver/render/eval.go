@@ -43,6 +43,10 @@ type Context struct {
 	// read: a path given three times, inside a function or not, counts
 	// three times (each read is a copy in memory). 0: no limit.
 	MaxSeries int
+	// Reserve, when set, is asked for the bytes of the copies a read
+	// hands to the functions (the fetched originals stay cached) before
+	// they are made; its error ends the evaluation.
+	Reserve func(bytes int64) error
 
 	cache map[fetchKey][]*Series
 	reads *int // series read so far, shared with reEval's contexts
@@ -117,6 +121,15 @@ func (c *Context) fetch(pattern string) ([]*Series, error) {
 	}
 	if err := c.count(pattern, len(list)); err != nil {
 		return nil, err
+	}
+	if c.Reserve != nil {
+		var bytes int64
+		for _, s := range list {
+			bytes += s.Bytes()
+		}
+		if err := c.Reserve(bytes); err != nil {
+			return nil, err
+		}
 	}
 	out := make([]*Series, len(list))
 	for i, s := range list {
@@ -323,7 +336,7 @@ func (a *args) seriesLists() [][]*Series {
 // (movingAverage's bootstrap, timeShift).
 func (a *args) reEval(start, end int64) ([]*Series, error) {
 	sub := &Context{Ctx: a.ctx.Ctx, Start: start, End: end, Now: a.ctx.Now, XFilesFactor: a.ctx.XFilesFactor,
-		Location: a.ctx.Location, Fetch: a.ctx.Fetch, MaxSeries: a.ctx.MaxSeries, cache: a.ctx.cache, reads: a.ctx.reads}
+		Location: a.ctx.Location, Fetch: a.ctx.Fetch, MaxSeries: a.ctx.MaxSeries, Reserve: a.ctx.Reserve, cache: a.ctx.cache, reads: a.ctx.reads}
 	if sub.reads == nil && sub.MaxSeries > 0 {
 		a.ctx.reads = new(int)
 		sub.reads = a.ctx.reads

@@ -96,6 +96,11 @@ type FetchOptions struct {
 	// OnError is called for each metric that cannot be read; the metric
 	// is left out (graphite-web does the same) and the others returned.
 	OnError func(name string, err error)
+	// Reserve, when set, is asked for the bytes the series will hold
+	// before they are read: the whole glob's estimate (the first file's
+	// size times the names) at once, then whatever a file needs beyond
+	// it. Its error ends the fetch, returned as it is.
+	Reserve func(bytes int64) error
 }
 
 // Fetch returns the series of every metric matching pattern over
@@ -120,12 +125,51 @@ func (s *Store) Fetch(ctx context.Context, pattern string, start, end, now int64
 		*o.Budget -= int64(len(names))
 	}
 	out := make([]*render.Series, 0, len(names))
-	for _, name := range names {
+	// prepaid is what was reserved and not yet used by a file read.
+	var prepaid int64
+	var refused error
+	reserve := func(name string, f *whisperfile.File, first bool) error {
+		if o.Reserve == nil {
+			return nil
+		}
+		n, err := f.FetchLen(start, end, now, -1)
+		if err != nil {
+			return err
+		}
+		need := render.SeriesSize(n, name, pattern)
+		if first {
+			// The names of one glob are mostly alike: reserve for all of
+			// them before reading any.
+			prepaid = need * int64(len(names))
+		} else if need > prepaid {
+			prepaid = need - prepaid
+		} else {
+			prepaid -= need
+			return nil
+		}
+		if err := o.Reserve(prepaid); err != nil {
+			refused = err
+			return err
+		}
+		if first {
+			prepaid -= need
+		} else {
+			prepaid = 0
+		}
+		return nil
+	}
+	for i, name := range names {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
 		var ser *render.Series
 		err := s.With(ctx, name, func(f *whisperfile.File) error {
+			if err := reserve(name, f, i == 0); err != nil {
+				if refused != nil {
+					return nil // not the file's fault: not counted in FileErrors
+				}
+				return err
+			}
 			ws, err := f.Fetch(start, end, now, -1)
 			if err != nil || ws == nil {
 				return err
@@ -134,6 +178,9 @@ func (s *Store) Fetch(ctx context.Context, pattern string, start, end, now int64
 				Values: ws.Values, ValuesPerPoint: 1, ConsolidationFunc: f.Method.String(), XFilesFactor: o.XFilesFactor}
 			return nil
 		})
+		if refused != nil {
+			return nil, refused
+		}
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
