@@ -125,50 +125,26 @@ func (s *Store) Fetch(ctx context.Context, pattern string, start, end, now int64
 		*o.Budget -= int64(len(names))
 	}
 	out := make([]*render.Series, 0, len(names))
-	// prepaid is what was reserved and not yet used by a file read.
-	var prepaid int64
+	pay := prepay{reserve: o.Reserve}
 	var refused error
-	reserve := func(name string, f *whisperfile.File, first bool) error {
-		if o.Reserve == nil {
-			return nil
-		}
-		n, err := f.FetchLen(start, end, now, -1)
-		if err != nil {
-			return err
-		}
-		need := render.SeriesSize(n, name, pattern)
-		if first {
-			// The names of one glob are mostly alike: reserve for all of
-			// them before reading any.
-			prepaid = need * int64(len(names))
-		} else if need > prepaid {
-			prepaid = need - prepaid
-		} else {
-			prepaid -= need
-			return nil
-		}
-		if err := o.Reserve(prepaid); err != nil {
-			refused = err
-			return err
-		}
-		if first {
-			prepaid -= need
-		} else {
-			prepaid = 0
-		}
-		return nil
-	}
 	for i, name := range names {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
 		var ser *render.Series
 		err := s.With(ctx, name, func(f *whisperfile.File) error {
-			if err := reserve(name, f, i == 0); err != nil {
-				if refused != nil {
+			if o.Reserve != nil {
+				n, err := f.FetchLen(start, end, now, -1)
+				if err != nil {
+					return err
+				}
+				all := 0
+				if i == 0 {
+					all = len(names)
+				}
+				if refused = pay.take(render.SeriesSize(n, name, pattern), all); refused != nil {
 					return nil // not the file's fault: not counted in FileErrors
 				}
-				return err
 			}
 			ws, err := f.Fetch(start, end, now, -1)
 			if err != nil || ws == nil {
@@ -199,4 +175,33 @@ func (s *Store) Fetch(ctx context.Context, pattern string, start, end, now int64
 		}
 	}
 	return out, nil
+}
+
+// prepay reserves the memory of a glob's series: for all of them, at the
+// first file's size, before any is read (the names of one glob mostly
+// share a retention), then whatever a later file needs beyond what is left.
+type prepay struct {
+	reserve func(bytes int64) error
+	left    int64 // reserved and not yet used
+}
+
+// take accounts need bytes for one file; all > 0 (the first file) reserves
+// need for all files first.
+func (p *prepay) take(need int64, all int) error {
+	if all > 0 {
+		if err := p.reserve(need * int64(all)); err != nil {
+			return err
+		}
+		p.left = need*int64(all) - need
+		return nil
+	}
+	if need <= p.left {
+		p.left -= need
+		return nil
+	}
+	if err := p.reserve(need - p.left); err != nil {
+		return err
+	}
+	p.left = 0
+	return nil
 }
