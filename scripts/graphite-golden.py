@@ -41,11 +41,17 @@ def write_fixture(wdir):
         series.setdefault('g.tree.x.leaf', {})[t] = float(i % 24)
         series.setdefault('g.tree.y.leaf', {})[t] = None if i % 3 == 0 else float((i * 7) % 11)
         series.setdefault('g.tree.z.leaf', {})[t] = round(100 * rnd.random(), 1) if i % 40 < 30 else None
+    # A statsd-like count per interval, aggregated by sum in its file: what
+    # maxDataPoints does to it shows graphite-web's consolidation (average,
+    # whatever the file says).
+    methods = {'counters.hits': 'sum'}
+    for i in range(n):
+        series.setdefault('counters.hits', {})[first + i * STEP] = None if i % 29 == 3 else float((i * 13) % 40)
     for name, pts in series.items():
         path = os.path.join(wdir, *name.split('.')) + '.wsp'
         os.makedirs(os.path.dirname(path), exist_ok=True)
         whisper.create(path, [whisper.parseRetentionDef(RETENTION)],
-                       xFilesFactor=0.5, aggregationMethod='average')
+                       xFilesFactor=0.5, aggregationMethod=methods.get(name, 'average'))
         whisper.update_many(path, [(t, v) for t, v in sorted(pts.items()) if v is not None], now=NOW)
 
 def main():

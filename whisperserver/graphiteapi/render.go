@@ -85,7 +85,15 @@ func (a *API) render(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx := &render.Context{Ctx: r.Context(), Start: start, End: end, Now: now, XFilesFactor: xff, Location: loc,
 		Fetch: func(c2 context.Context, pattern string, s, e, n int64) ([]*render.Series, error) {
-			return a.cfg.Store.Fetch(c2, pattern, s, e, n, store.FetchOptions{XFilesFactor: xff, Budget: &budget})
+			list, err := a.cfg.Store.Fetch(c2, pattern, s, e, n, store.FetchOptions{XFilesFactor: xff, Budget: &budget})
+			if a.cfg.MaxDataPointsMethod != MethodFile {
+				// graphite-web's TimeSeries: consolidationFunc "average"
+				// whatever the file's aggregation method.
+				for _, s := range list {
+					s.ConsolidationFunc = "average"
+				}
+			}
+			return list, err
 		}}
 	series, err := ctx.EvalTargets(exprs)
 	if err != nil {
@@ -150,9 +158,9 @@ func isDigits(s string) bool {
 }
 
 // consolidateForJSON applies maxDataPoints as graphite-web's JSON view does
-// (including its start nudge); the consolidation function is the series'
-// own (the whisper file's aggregation method unless consolidateBy said
-// otherwise) where graphite-web always averages.
+// (including its start nudge) with each series' consolidation function:
+// "average" or consolidateBy's, as graphite-web (max_data_points_method
+// "graphite"), or the whisper file's aggregation method ("file").
 func consolidateForJSON(series []*render.Series, maxDataPoints int) {
 	if len(series) == 0 {
 		return
