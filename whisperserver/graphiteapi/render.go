@@ -162,7 +162,7 @@ func isDigits(s string) bool {
 // "average" or consolidateBy's, as graphite-web (max_data_points_method
 // "graphite"), or the whisper file's aggregation method ("file").
 func consolidateForJSON(series []*render.Series, maxDataPoints int) {
-	if len(series) == 0 {
+	if !anyValues(series) {
 		return
 	}
 	startTime, endTime := series[0].Start, series[0].End
@@ -235,6 +235,9 @@ func appendJSONString(b []byte, s string) []byte {
 }
 
 func renderJSON(series []*render.Series, noNull bool) []byte {
+	if !anyValues(series) {
+		return []byte("[]") // graphite-web: "if any(data)"
+	}
 	size := 2
 	for _, s := range series {
 		size += 64 + 2*len(s.Name) + 32*len(s.Values)/max(1, s.ValuesPerPoint)
@@ -362,4 +365,15 @@ func seriesInfo(series []*render.Series, pickle bool) []any {
 		})
 	}
 	return out
+}
+
+// anyValues is Python's any(data) over TimeSeries lists: true when a
+// series holds at least one value (null included).
+func anyValues(series []*render.Series) bool {
+	for _, s := range series {
+		if len(s.Values) > 0 {
+			return true
+		}
+	}
+	return false
 }

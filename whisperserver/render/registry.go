@@ -54,6 +54,7 @@ var functions map[string]*Func
 func init() {
 	functions = buildRegistry(
 		transformFunctions(),
+		mathFunctions(),
 		combineFunctions(),
 		filterFunctions(),
 		sortFunctions(),
