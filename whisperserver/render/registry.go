@@ -55,6 +55,8 @@ func init() {
 	functions = buildRegistry(
 		transformFunctions(),
 		mathFunctions(),
+		windowFunctions(),
+		generatorFunctions(),
 		combineFunctions(),
 		filterFunctions(),
 		sortFunctions(),
