@@ -206,6 +206,9 @@ func checkType(p Param, v Value) error {
 		}
 		return fmt.Errorf("%s: expected a number", p.Name)
 	case "string", "interval", "aggFunc":
+		if v.Kind == KindBool && hasOption(p, v.Bool) {
+			return nil // smartSummarize's alignTo lists true and false
+		}
 		if v.Kind != KindString {
 			return fmt.Errorf("%s: expected a string", p.Name)
 		}
@@ -223,6 +226,15 @@ func checkType(p Param, v Value) error {
 		}
 	}
 	return nil
+}
+
+func hasOption(p Param, v any) bool {
+	for _, o := range p.Options {
+		if o == v {
+			return true
+		}
+	}
+	return false
 }
 
 // args gives a function its bound arguments.

@@ -105,34 +105,7 @@ func summarize(a *args) ([]*Series, error) {
 		if (newEnd-newStart)/interval > maxBuckets {
 			return nil, a.errf("intervalString %q makes more than %d buckets", a.str(1, ""), maxBuckets)
 		}
-		pts := s.Points()
-		var ts []int64
-		for t := s.Start; t < s.End; t += s.Step {
-			ts = append(ts, t)
-		}
-		intervalPoints := float64(interval) / float64(s.Step)
-		numPoints := min(len(ts), len(pts))
-		var vals []float64
-		i := 0
-		t := newStart
-		for ; t < newEnd; t += interval {
-			st := i
-			nonNull := 0
-			for i < numPoints && ts[i] < t+interval {
-				if ts[i] <= t {
-					st = i
-				}
-				if ts[i] >= t && !math.IsNaN(pts[i]) {
-					nonNull++
-				}
-				i++
-			}
-			if nonNull > 0 && float64(nonNull)/intervalPoints >= s.XFilesFactor {
-				vals = append(vals, agg(pts[st:i]))
-			} else {
-				vals = append(vals, math.NaN())
-			}
-		}
+		vals, t := summarizeValues(s, agg, interval, newStart, newEnd)
 		if alignToFrom {
 			newEnd = t
 		}
@@ -146,6 +119,42 @@ func summarize(a *args) ([]*Series, error) {
 		out = append(out, ns)
 	}
 	return out, nil
+}
+
+// summarizeValues is graphite-web's _summarizeValues: the points of s
+// aggregated in buckets of interval seconds from newStart while before
+// newEnd, a bucket null below the series' xFilesFactor; it returns the
+// values and the end of the last bucket.
+func summarizeValues(s *Series, agg func([]float64) float64, interval, newStart, newEnd int64) ([]float64, int64) {
+	pts := s.Points()
+	var ts []int64
+	for t := s.Start; t < s.End; t += s.Step {
+		ts = append(ts, t)
+	}
+	intervalPoints := float64(interval) / float64(s.Step)
+	numPoints := min(len(ts), len(pts))
+	var vals []float64
+	i := 0
+	t := newStart
+	for ; t < newEnd; t += interval {
+		st := i
+		nonNull := 0
+		for i < numPoints && ts[i] < t+interval {
+			if ts[i] <= t {
+				st = i
+			}
+			if ts[i] >= t && !math.IsNaN(pts[i]) {
+				nonNull++
+			}
+			i++
+		}
+		if nonNull > 0 && float64(nonNull)/intervalPoints >= s.XFilesFactor {
+			vals = append(vals, agg(pts[st:i]))
+		} else {
+			vals = append(vals, math.NaN())
+		}
+	}
+	return vals, t
 }
 
 func timeShift(a *args) ([]*Series, error) {

@@ -57,6 +57,8 @@ func init() {
 		mathFunctions(),
 		windowFunctions(),
 		generatorFunctions(),
+		forecastFunctions(),
+		timeRangeFunctions(),
 		combineFunctions(),
 		filterFunctions(),
 		sortFunctions(),
