@@ -61,14 +61,8 @@ func holtWinters(pts []float64, seasonLen int64) (pred, dev []float64) {
 			prediction = nextPred
 		}
 		lastSeasonal := last(seasonals, i)
-		// seasonals[i+1-seasonLen] exists when seasonLen ≥ 1; with a
-		// season shorter than a step Python reads the list's end (-1).
-		nextLastSeasonal := 0.0
-		if j := int64(i+1) - seasonLen; j >= 0 {
-			if j < int64(len(seasonals)) {
-				nextLastSeasonal = seasonals[j]
-			}
-		}
+		// seasonals[i+1-seasonLen] exists: seasonLen ≥ 2.
+		nextLastSeasonal := last(seasonals, i+1)
 		lastDev := last(dev, i)
 		intercept := alpha*(actual-lastSeasonal) + (1-alpha)*(lastIntercept+lastSlope)
 		slope := beta*(intercept-lastIntercept) + (1-beta)*lastSlope
@@ -117,7 +111,12 @@ func holtWintersRun(a *args, bootArg, seasonArg int) ([]hwSeries, error) {
 	}
 	out := make([]hwSeries, 0, len(list))
 	for _, s := range list {
-		pred, dev := holtWinters(s.Points(), floorDiv(season, s.Step))
+		seasonLen := floorDiv(season, s.Step)
+		if seasonLen < 2 {
+			// graphite-web fails (IndexError) on a season under 2 steps.
+			return nil, a.errf("seasonality %q is under 2 steps of %s (%ds)", a.str(seasonArg, "1d"), s.Name, s.Step)
+		}
+		pred, dev := holtWinters(s.Points(), seasonLen)
 		w := int(min(floorDiv(boot, s.Step), int64(len(pred))))
 		out = append(out, hwSeries{src: s, start: s.Start + boot, pred: pred[w:], dev: dev[w:], name: s.Name, path: s.PathExpression})
 	}
