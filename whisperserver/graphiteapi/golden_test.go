@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"reflect"
 	"sort"
 	"strings"
 	"testing"
@@ -34,8 +35,35 @@ type goldenRender struct {
 }
 
 type jsonSeries struct {
-	Target     string        `json:"target"`
-	Datapoints [][2]*float64 `json:"datapoints"`
+	Target     string            `json:"target"`
+	Tags       map[string]string `json:"tags"`
+	Datapoints [][2]*float64     `json:"datapoints"`
+}
+
+// tagsChecked are the functions whose series tags are compared with
+// graphite-web's too (a target's tags are compared when all its
+// functions are here; plain paths always). GOLDEN_ALL_TAGS=1 compares
+// every target's, to see what remains to do.
+var tagsChecked = map[string]bool{}
+
+func init() {
+	for _, n := range strings.Fields(`add exp log pow powSeries round squareRoot sigmoid logit invert offsetToZero
+		scaleToSeconds integralByInterval interpolate delay changed isNonNull cumulative minMax identity time
+		timeFunction sin sinFunction randomWalk randomWalkFunction threshold aggregateLine exponentialMovingAverage
+		stdev hitcount smartSummarize linearRegression timeSlice timeStack holtWintersForecast
+		holtWintersConfidenceBands holtWintersConfidenceArea holtWintersAberration setXFilesFactor xFilesFactor`) {
+		tagsChecked[n] = true
+	}
+}
+
+// diffTags compares the series' tags.
+func diffTags(a, b []jsonSeries) string {
+	for i := range a {
+		if i < len(b) && !reflect.DeepEqual(a[i].Tags, b[i].Tags) {
+			return fmt.Sprintf("%s: tags %v, graphite-web %v", a[i].Target, a[i].Tags, b[i].Tags)
+		}
+	}
+	return ""
 }
 
 func goldenServer(t *testing.T, now int64) *httptest.Server {
@@ -67,13 +95,19 @@ func TestGoldenGraphiteWeb(t *testing.T) {
 	}
 	srv := goldenServer(t, g.Now)
 	used := map[string]bool{}
-	points := 0
+	points, tagCases := 0, 0
 	for _, c := range g.Cases {
 		v := url.Values{}
 		for k, x := range c.Query {
 			v.Set(k, x)
 		}
-		collectFuncs(t, c.Query["target"], used)
+		here := map[string]bool{}
+		collectFuncs(t, c.Query["target"], here)
+		checkTags := true
+		for f := range here {
+			used[f] = true
+			checkTags = checkTags && (tagsChecked[f] || os.Getenv("GOLDEN_ALL_TAGS") != "")
+		}
 		resp, err := http.Get(srv.URL + "/render?" + v.Encode())
 		if err != nil {
 			t.Fatal(err)
@@ -97,6 +131,10 @@ func TestGoldenGraphiteWeb(t *testing.T) {
 		}
 		if d := diff(got, c.Answer); d != "" {
 			t.Errorf("target=%s from=%s until=%s %s: %s", c.Query["target"], c.Query["from"], c.Query["until"], c.Query["maxDataPoints"], d)
+		} else if d := diffTags(got, c.Answer); checkTags && d != "" {
+			t.Errorf("target=%s from=%s until=%s: %s", c.Query["target"], c.Query["from"], c.Query["until"], d)
+		} else if checkTags {
+			tagCases++
 		}
 		for _, s := range c.Answer {
 			points += len(s.Datapoints)
@@ -112,7 +150,7 @@ func TestGoldenGraphiteWeb(t *testing.T) {
 	if len(missing) > 0 {
 		t.Errorf("implemented functions without a golden case: %s", strings.Join(missing, ", "))
 	}
-	t.Logf("%d cases, %d datapoints, %d functions compared with graphite-web", len(g.Cases), points, len(used))
+	t.Logf("%d cases (%d with tags), %d datapoints, %d functions compared with graphite-web", len(g.Cases), tagCases, points, len(used))
 }
 
 func collectFuncs(t *testing.T, target string, used map[string]bool) {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -234,6 +235,31 @@ func appendJSONString(b []byte, s string) []byte {
 	return append(b, '"')
 }
 
+// appendJSONTags writes the series' tags, "name" first, then by key.
+func appendJSONTags(b []byte, s *render.Series) []byte {
+	tags := s.TagMap()
+	keys := make([]string, 0, len(tags))
+	for k := range tags {
+		if k != "name" {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	if _, ok := tags["name"]; ok {
+		keys = append([]string{"name"}, keys...)
+	}
+	b = append(b, '{')
+	for i, k := range keys {
+		if i > 0 {
+			b = append(b, ", "...)
+		}
+		b = appendJSONString(b, k)
+		b = append(b, ": "...)
+		b = appendJSONString(b, tags[k])
+	}
+	return append(b, '}')
+}
+
 func renderJSON(series []*render.Series, noNull bool) []byte {
 	if !anyValues(series) {
 		return []byte("[]") // graphite-web: "if any(data)"
@@ -271,9 +297,9 @@ func renderJSON(series []*render.Series, noNull bool) []byte {
 		first = false
 		b = append(b, `{"target": `...)
 		b = appendJSONString(b, s.Name)
-		b = append(b, `, "tags": {"name": `...)
-		b = appendJSONString(b, s.Name)
-		b = append(b, `}, "datapoints": [`...)
+		b = append(b, `, "tags": `...)
+		b = appendJSONTags(b, s)
+		b = append(b, `, "datapoints": [`...)
 		sep := false
 		for i := 0; i < n; i++ {
 			if noNull && math.IsNaN(pts[i]) {

@@ -94,6 +94,9 @@ func (c *Context) fetch(pattern string) ([]*Series, error) {
 	out := make([]*Series, len(list))
 	for i, s := range list {
 		out[i] = s.Copy()
+		if out[i].Tags == nil {
+			out[i].Tags = map[string]string{"name": s.Name}
+		}
 	}
 	return out, nil
 }

@@ -117,6 +117,10 @@ func holtWintersRun(a *args, bootArg, seasonArg int) ([]hwSeries, error) {
 			return nil, a.errf("seasonality %q is under 2 steps of %s (%ds)", a.str(seasonArg, "1d"), s.Name, s.Step)
 		}
 		pred, dev := holtWinters(s.Points(), seasonLen)
+		// holtWintersAnalysis adds both to the series' own tags dict,
+		// which every result then shares.
+		s.setTag("holtWintersForecast", "1")
+		s.setTag("holtWintersDeviation", "1")
 		w := int(min(floorDiv(boot, s.Step), int64(len(pred))))
 		out = append(out, hwSeries{src: s, start: s.Start + boot, pred: pred[w:], dev: dev[w:], name: s.Name, path: s.PathExpression})
 	}
@@ -127,7 +131,7 @@ func holtWintersRun(a *args, bootArg, seasonArg int) ([]hwSeries, error) {
 // xFilesFactor=series.xFilesFactor): consolidation "average".
 func hwNew(h hwSeries, name string, vals []float64) *Series {
 	return &Series{Name: name, PathExpression: name, Start: h.start, End: h.src.End, Step: h.src.Step, Values: vals,
-		ValuesPerPoint: 1, ConsolidationFunc: "average", XFilesFactor: h.src.XFilesFactor}
+		ValuesPerPoint: 1, ConsolidationFunc: "average", XFilesFactor: h.src.XFilesFactor, Tags: h.src.Tags}
 }
 
 func fnHoltWintersForecast(a *args) ([]*Series, error) {
@@ -152,6 +156,8 @@ func confidenceBands(a *args) ([]*Series, error) {
 	}
 	out := make([]*Series, 0, 2*len(runs))
 	for _, h := range runs {
+		h.src.setTag("holtWintersConfidenceUpper", "1")
+		h.src.setTag("holtWintersConfidenceLower", "1")
 		up := make([]float64, len(h.pred))
 		lo := make([]float64, len(h.pred))
 		for i, f := range h.pred {
@@ -187,6 +193,7 @@ func fnHoltWintersConfidenceArea(a *args) ([]*Series, error) {
 		return nil, a.errf("areaBetween series argument must reference *exactly* 2 series")
 	}
 	name := "holtWintersConfidenceArea(" + bands[1].PathExpression + ")"
+	bands[1].setTag("holtWintersConfidenceArea", "1") // lower and upper share the tags
 	for _, s := range bands {
 		s.Name, s.PathExpression = name, name
 	}
@@ -223,9 +230,10 @@ func fnHoltWintersAberration(a *args) ([]*Series, error) {
 				ab[i] = v - l
 			}
 		}
+		s.setTag("holtWintersAberration", "1")
 		name := "holtWintersAberration(" + s.Name + ")"
 		out = append(out, &Series{Name: name, PathExpression: name, Start: s.Start, End: s.End, Step: s.Step, Values: ab,
-			ValuesPerPoint: 1, ConsolidationFunc: "average", XFilesFactor: s.XFilesFactor})
+			ValuesPerPoint: 1, ConsolidationFunc: "average", XFilesFactor: s.XFilesFactor, Tags: s.Tags})
 	}
 	return out, nil
 }
@@ -269,6 +277,7 @@ func fnLinearRegression(a *args) ([]*Series, error) {
 		if !ok {
 			continue
 		}
+		s.setTag("linearRegressions", fmt.Sprintf("%d, %d", start, end))
 		name := fmt.Sprintf("linearRegression(%s, %d, %d)", s.Name, start, end)
 		n := len(s.Points())
 		vals := make([]float64, n)
@@ -276,7 +285,7 @@ func fnLinearRegression(a *args) ([]*Series, error) {
 			vals[k] = offset + float64(s.Start+int64(k)*s.Step)*factor
 		}
 		out = append(out, &Series{Name: name, PathExpression: name, Start: s.Start, End: s.End, Step: s.Step, Values: vals,
-			ValuesPerPoint: 1, ConsolidationFunc: "average", XFilesFactor: s.XFilesFactor})
+			ValuesPerPoint: 1, ConsolidationFunc: "average", XFilesFactor: s.XFilesFactor, Tags: s.Tags})
 	}
 	return out, nil
 }

@@ -84,6 +84,7 @@ func fnRandomWalk(a *args) ([]*Series, error) {
 func fnThreshold(a *args) ([]*Series, error) {
 	out, err := fnConstantLine(a)
 	if err == nil && a.str(1, "") != "" {
+		out[0].setTag("name", out[0].Name)
 		out[0].Name = a.str(1, "")
 	}
 	return out, err
@@ -113,6 +114,7 @@ func fnAggregateLine(a *args) ([]*Series, error) {
 			continue
 		}
 		line := constantSeries(a.ctx, v, PyRepr(v))
+		line.setTag("name", line.Name)
 		line.Name, line.PathExpression = name, name
 		out = append(out, line)
 	}
@@ -127,6 +129,7 @@ func fnSetXFilesFactor(a *args) ([]*Series, error) {
 	out := a.series(0)
 	for _, s := range out {
 		s.XFilesFactor = xff
+		s.setTag("xFilesFactor", PyRepr(xff))
 	}
 	return out, nil
 }

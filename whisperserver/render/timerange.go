@@ -3,6 +3,7 @@ package render
 import (
 	"fmt"
 	"math"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -33,6 +34,8 @@ func fnTimeSlice(a *args) ([]*Series, error) {
 	out := a.series(0)
 	for _, s := range out {
 		path := s.PathExpression // graphite-web renames, keeps the path
+		s.setTag("timeSliceStart", strconv.FormatInt(start, 10))
+		s.setTag("timeSliceEnd", strconv.FormatInt(end, 10))
 		replacePoints(s, fmt.Sprintf("timeSlice(%s, %d, %d)", s.Name, start, end), func(pts []float64) []float64 {
 			nv := make([]float64, len(pts))
 			cur := a.ctx.Start
@@ -75,6 +78,8 @@ func fnTimeStack(a *args) ([]*Series, error) {
 			return nil, err
 		}
 		for _, s := range shifted {
+			s.setTag("timeShiftUnit", unit)
+			s.setTag("timeShift", strconv.FormatInt(shift, 10))
 			s.Name = fmt.Sprintf("timeShift(%s, %s, %d)", s.Name, unit, shift)
 			s.PathExpression = s.Name
 			s.Start, s.End = first.Start, first.End
@@ -111,6 +116,8 @@ func fnSmartSummarize(a *args) ([]*Series, error) {
 			return nil, a.errf("intervalString %q makes more than %d buckets", str, maxBuckets)
 		}
 		vals, end := summarizeValues(s, agg, interval, s.Start, s.End)
+		s.setTag("smartSummarize", str)
+		s.setTag("smartSummarizeFunction", fn)
 		ns := s.derive(fmt.Sprintf("smartSummarize(%s, \"%s\", \"%s\")", s.Name, str, fn), vals)
 		ns.End, ns.Step = end, interval
 		out = append(out, ns)

@@ -56,12 +56,12 @@ func safePow(a, b float64) float64 {
 
 func fnAdd(a *args) ([]*Series, error) {
 	c := a.num(1, 0)
-	return mapInPlace(a.series(0), func(s *Series) string { return fmt.Sprintf("add(%s,%s)", s.Name, pyD(c)) },
+	return mapInPlace(tagAll(a.series(0), "add", PyRepr(c)), func(s *Series) string { return fmt.Sprintf("add(%s,%s)", s.Name, pyD(c)) },
 		func(v float64) float64 { return v + c }), nil
 }
 
 func fnExp(a *args) ([]*Series, error) {
-	return mapInPlace(a.series(0), wrapName("exp"), math.Exp), nil
+	return mapInPlace(tagAll(a.series(0), "exp", "e"), wrapName("exp"), math.Exp), nil
 }
 
 func fnLog(a *args) ([]*Series, error) {
@@ -70,7 +70,7 @@ func fnLog(a *args) ([]*Series, error) {
 		return nil, a.errf("base must be a positive integer other than 1")
 	}
 	lb := math.Log(base)
-	return derivePoints(a.series(0), func(s *Series) string { return fmt.Sprintf("log(%s, %s)", s.Name, pyD(base)) },
+	return derivePoints(tagAll(a.series(0), "log", pyNum(base, true)), func(s *Series) string { return fmt.Sprintf("log(%s, %s)", s.Name, pyD(base)) },
 		func(pts []float64) []float64 {
 			nv := make([]float64, len(pts))
 			for i, v := range pts {
@@ -85,24 +85,24 @@ func fnLog(a *args) ([]*Series, error) {
 
 func fnPow(a *args) ([]*Series, error) {
 	f := a.num(1, 1)
-	return mapInPlace(a.series(0), func(s *Series) string { return fmt.Sprintf("pow(%s,%s)", s.Name, PyG(f)) },
+	return mapInPlace(tagAll(a.series(0), "pow", PyRepr(f)), func(s *Series) string { return fmt.Sprintf("pow(%s,%s)", s.Name, PyG(f)) },
 		func(v float64) float64 { return safePow(v, f) }), nil
 }
 
 func fnSquareRoot(a *args) ([]*Series, error) {
-	return mapInPlace(a.series(0), wrapName("squareRoot"), func(v float64) float64 { return safePow(v, 0.5) }), nil
+	return mapInPlace(tagAll(a.series(0), "squareRoot", "1"), wrapName("squareRoot"), func(v float64) float64 { return safePow(v, 0.5) }), nil
 }
 
 func fnInvert(a *args) ([]*Series, error) {
-	return mapInPlace(a.series(0), wrapName("invert"), func(v float64) float64 { return safePow(v, -1) }), nil
+	return mapInPlace(tagAll(a.series(0), "invert", "1"), wrapName("invert"), func(v float64) float64 { return safePow(v, -1) }), nil
 }
 
 func fnSigmoid(a *args) ([]*Series, error) {
-	return mapInPlace(a.series(0), wrapName("sigmoid"), func(v float64) float64 { return 1 / (1 + math.Exp(-v)) }), nil
+	return mapInPlace(tagAll(a.series(0), "sigmoid", "sigmoid"), wrapName("sigmoid"), func(v float64) float64 { return 1 / (1 + math.Exp(-v)) }), nil
 }
 
 func fnLogit(a *args) ([]*Series, error) {
-	return mapInPlace(a.series(0), wrapName("logit"), func(v float64) float64 {
+	return mapInPlace(tagAll(a.series(0), "logit", "logit"), wrapName("logit"), func(v float64) float64 {
 		if v == 1 {
 			return math.NaN() // ZeroDivisionError
 		}
@@ -120,7 +120,7 @@ func fnRound(a *args) ([]*Series, error) {
 	if a.has(1) {
 		name = func(s *Series) string { return fmt.Sprintf("round(%s,%d)", s.Name, prec) }
 	}
-	return mapInPlace(a.series(0), name, func(v float64) float64 { return pyRoundAny(v, prec) }), nil
+	return mapInPlace(tagAll(a.series(0), "round", strconv.Itoa(prec)), name, func(v float64) float64 { return pyRoundAny(v, prec) }), nil
 }
 
 // pyRoundAny is Python's round(x, n) for any n, negative included
@@ -155,6 +155,7 @@ func fnOffsetToZero(a *args) ([]*Series, error) {
 	out := a.series(0)
 	for _, s := range out {
 		m := minOf(s.Points())
+		s.setTag("offsetToZero", PyRepr(m))
 		mapInPlace([]*Series{s}, wrapName("offsetToZero"), func(v float64) float64 { return v - m })
 	}
 	return out, nil
@@ -165,6 +166,7 @@ func fnScaleToSeconds(a *args) ([]*Series, error) {
 	out := a.series(0)
 	for _, s := range out {
 		factor := secs / float64(s.Step)
+		s.setTag("scaleToSeconds", PyRepr(secs))
 		mapInPlace([]*Series{s}, func(s *Series) string { return fmt.Sprintf("scaleToSeconds(%s,%s)", s.Name, pyD(secs)) },
 			func(v float64) float64 { return pyRound(v*factor, 6) })
 	}
@@ -205,6 +207,7 @@ func replacePoints(s *Series, name string, f func(pts []float64) []float64) {
 func fnIsNonNull(a *args) ([]*Series, error) {
 	out := a.series(0)
 	for _, s := range out {
+		s.setTag("isNonNull", "1")
 		s.Name = "isNonNull(" + s.Name + ")"
 		s.PathExpression = s.Name
 		pts := s.Points()
@@ -260,10 +263,19 @@ func fnDelay(a *args) ([]*Series, error) {
 			k := min(steps, len(v))
 			nv = append(nanSlice(k), v[:len(v)-k]...)
 		}
+		s.setTag("delay", strconv.Itoa(steps))
 		ns := s.derive(fmt.Sprintf("delay(%s,%d)", s.Name, steps), nv)
 		out = append(out, ns)
 	}
 	return out, nil
+}
+
+// tagAll sets tag k to v on every series (before they are renamed).
+func tagAll(list []*Series, k, v string) []*Series {
+	for _, s := range list {
+		s.setTag(k, v)
+	}
+	return list
 }
 
 func nanSlice(n int) []float64 {
@@ -278,6 +290,7 @@ func fnCumulative(a *args) ([]*Series, error) {
 	out := a.series(0)
 	for _, s := range out {
 		s.ConsolidationFunc = "sum"
+		s.setTag("consolidateBy", "sum")
 		s.Name = fmt.Sprintf("consolidateBy(%s,\"sum\")", s.Name)
 		s.PathExpression = s.Name
 	}

@@ -3,6 +3,7 @@ package render
 import (
 	"fmt"
 	"math"
+	"strconv"
 	"time"
 )
 
@@ -58,6 +59,7 @@ func fnIntegralByInterval(a *args) ([]*Series, error) {
 			nv[i] = cur
 			t += s.Step
 		}
+		s.setTag("integralByInterval", unit)
 		out = append(out, s.derive(fmt.Sprintf("integralByInterval(%s,'%s')", s.Name, unit), nv))
 	}
 	return out, nil
@@ -107,6 +109,7 @@ func fnStdev(a *args) ([]*Series, error) {
 	list := a.series(0)
 	out := make([]*Series, len(list))
 	for k, s := range list {
+		s.setTag("stdev", strconv.Itoa(points))
 		out[k] = s.derive(fmt.Sprintf("stdev(%s,%d)", s.Name, points), movingStdev(s.Points(), points, tol))
 	}
 	return out, nil
@@ -185,6 +188,11 @@ func fnExponentialMovingAverage(a *args) ([]*Series, error) {
 			name = fmt.Sprintf("exponentialMovingAverage(%s,%s)", s.Name, pyNum(w.Num, w.IsInt))
 			points = int(w.Num)
 		}
+		if w.Kind == KindString {
+			s.setTag("exponentialMovingAverage", w.Str)
+		} else {
+			s.setTag("exponentialMovingAverage", pyNum(w.Num, w.IsInt))
+		}
 		pts := s.Points()
 		ema := avgOf(pts[:min(points, len(pts))])
 		if math.IsNaN(ema) {
@@ -249,6 +257,7 @@ func fnHitcount(a *args) ([]*Series, error) {
 		if align {
 			tail = ", true"
 		}
+		s.setTag("hitcount", str)
 		ns := s.derive(fmt.Sprintf("hitcount(%s, \"%s\"%s)", s.Name, str, tail), vals)
 		ns.Start, ns.Step = newStart, interval
 		out = append(out, ns)
