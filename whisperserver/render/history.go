@@ -56,6 +56,11 @@ func movingWindow(a *args, fn string, xffArg int) ([]*Series, error) {
 			name = fmt.Sprintf("%s(%s,%s)", tagName, s.Name, pyNum(w.Num, w.IsInt))
 			points = int64(w.Num)
 		}
+		if w.Kind == KindString {
+			s.setTag(tagName, w.Str)
+		} else {
+			s.setTag(tagName, pyNum(w.Num, w.IsInt))
+		}
 		xff := s.XFilesFactor
 		if a.has(xffArg) {
 			xff = a.num(xffArg, 0)
@@ -106,6 +111,8 @@ func summarize(a *args) ([]*Series, error) {
 			return nil, a.errf("intervalString %q makes more than %d buckets", a.str(1, ""), maxBuckets)
 		}
 		vals, t := summarizeValues(s, agg, interval, newStart, newEnd)
+		s.setTag("summarize", a.str(1, ""))
+		s.setTag("summarizeFunction", fn)
 		if alignToFrom {
 			newEnd = t
 		}
@@ -177,6 +184,7 @@ func timeShift(a *args) ([]*Series, error) {
 	}
 	resetEnd := a.boolean(2, true)
 	for _, s := range shifted {
+		s.setTag("timeShift", shift)
 		s.Name = fmt.Sprintf("timeShift(%s, \"%s\")", s.Name, shift)
 		if resetEnd {
 			s.End = first.End
