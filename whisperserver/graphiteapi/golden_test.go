@@ -55,7 +55,7 @@ func diffTags(a, b []jsonSeries) string {
 	return ""
 }
 
-func goldenServer(t *testing.T, now int64) *httptest.Server {
+func goldenServer(t testing.TB, now int64) *httptest.Server {
 	t.Helper()
 	ix, err := index.New("testdata/golden/whisper", index.Options{NoWatch: true, RescanInterval: time.Hour})
 	if err != nil {
