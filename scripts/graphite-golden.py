@@ -9,9 +9,10 @@ gunicorn) for every target of targets.txt and writes what it answered.
 usage: /usr/bin/python3 scripts/graphite-golden.py
   reads   whisperserver/graphiteapi/testdata/golden/targets.txt
   writes  whisperserver/graphiteapi/testdata/golden/whisper/**.wsp
-          whisperserver/graphiteapi/testdata/golden/render.json
+          whisperserver/graphiteapi/testdata/golden/render.json (each target's JSON
+          answer over both ranges, and over the first its pickle's series info)
 """
-import json, math, os, random, shutil, sys, tempfile
+import json, math, os, pickle, random, shutil, sys, tempfile
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'whisperserver', 'graphiteapi', 'testdata', 'golden')
 NOW = 1699999800            # a 10-minute edge, the "now" of every request
@@ -92,6 +93,15 @@ def main():
             else:
                 case['error'] = body
                 print('%s: %d %s' % (target, r.status_code, body[:200]), file=sys.stderr)
+            if r.status_code == 200 and (frm, until) == RANGES[0]:
+                # graphite-web's pickle: every series' getInfo() but the
+                # values (pathExpression, step, consolidationFunc, …).
+                pq = dict(q, format='pickle')
+                pq.pop('maxDataPoints', None)
+                pr = c.get('/render', pq)
+                if pr.status_code == 200:
+                    case['info'] = [{k: v for k, v in i.items() if k != 'values'}
+                                    for i in pickle.loads(pr.content)]
             cases.append(case)
     with open(os.path.join(ROOT, 'render.json'), 'w') as f:
         json.dump({'now': NOW, 'cases': cases}, f, indent=0, sort_keys=True, allow_nan=False)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -16,6 +17,7 @@ import (
 	"time"
 
 	"github.com/gorilla/mux"
+	ogórek "github.com/kisielk/og-rek"
 
 	"github.com/dreamcatcher-monitoring/dreamcatcher/whisperserver/index"
 	"github.com/dreamcatcher-monitoring/dreamcatcher/whisperserver/render"
@@ -31,6 +33,10 @@ type goldenRender struct {
 		Query  map[string]string `json:"query"`
 		Status int               `json:"status"`
 		Answer []jsonSeries      `json:"answer"`
+		// Info is graphite-web's pickle answer over the first range
+		// without the values: name, pathExpression, start, end, step,
+		// valuesPerPoint, consolidationFunc, xFilesFactor.
+		Info []map[string]any `json:"info"`
 	} `json:"cases"`
 }
 
@@ -84,7 +90,7 @@ func TestGoldenGraphiteWeb(t *testing.T) {
 	}
 	srv := goldenServer(t, g.Now)
 	used := map[string]bool{}
-	points, tagCases := 0, 0
+	points, tagCases, infoCases := 0, 0, 0
 	for _, c := range g.Cases {
 		v := url.Values{}
 		for k, x := range c.Query {
@@ -128,6 +134,13 @@ func TestGoldenGraphiteWeb(t *testing.T) {
 		for _, s := range c.Answer {
 			points += len(s.Datapoints)
 		}
+		if c.Info != nil {
+			if d := diffInfo(t, srv.URL, c.Query, c.Info); d != "" {
+				t.Errorf("target=%s format=pickle: %s", c.Query["target"], d)
+			} else {
+				infoCases++
+			}
+		}
 	}
 	var missing []string
 	for _, n := range render.Names() {
@@ -139,7 +152,55 @@ func TestGoldenGraphiteWeb(t *testing.T) {
 	if len(missing) > 0 {
 		t.Errorf("implemented functions without a golden case: %s", strings.Join(missing, ", "))
 	}
-	t.Logf("%d cases (%d with tags), %d datapoints, %d functions compared with graphite-web", len(g.Cases), tagCases, points, len(used))
+	t.Logf("%d cases (%d with tags, %d with pickle series info), %d datapoints, %d functions compared with graphite-web", len(g.Cases), tagCases, infoCases, points, len(used))
+}
+
+// diffInfo asks for the case's pickle answer and compares each series'
+// info but the values with graphite-web's.
+func diffInfo(t *testing.T, base string, query map[string]string, want []map[string]any) string {
+	v := url.Values{}
+	for k, x := range query {
+		if k != "maxDataPoints" {
+			v.Set(k, x)
+		}
+	}
+	v.Set("format", "pickle")
+	resp, err := http.Get(base + "/render?" + v.Encode())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	got, err := ogórek.NewDecoder(resp.Body).Decode()
+	if err != nil {
+		return fmt.Sprintf("pickle: %v", err)
+	}
+	list, _ := got.([]any)
+	if len(list) != len(want) {
+		return fmt.Sprintf("%d series, graphite-web %d", len(list), len(want))
+	}
+	for i, x := range list {
+		m, _ := x.(map[any]any)
+		for k, w := range want[i] {
+			g := m[k]
+			switch gv := g.(type) {
+			case int64:
+				g = float64(gv)
+			case *big.Int:
+				f, _ := new(big.Float).SetInt(gv).Float64()
+				g = f
+			}
+			if wf, ok := w.(float64); ok {
+				if gf, ok := g.(float64); !ok || gf != wf {
+					return fmt.Sprintf("series %d (%v): %s %v, graphite-web %v", i, m["name"], k, g, w)
+				}
+				continue
+			}
+			if g != w {
+				return fmt.Sprintf("series %d (%v): %s %v, graphite-web %v", i, m["name"], k, g, w)
+			}
+		}
+	}
+	return ""
 }
 
 func collectFuncs(t *testing.T, target string, used map[string]bool) {
