@@ -1,7 +1,7 @@
 // One chart card: several series on a local-time axis, y scaled to the
 // data with the unit the names imply, gaps for nulls, a hover crosshair
 // with time and values, drag to zoom, double-click to reset, a legend.
-import { axisFormatter, commonUnit, formatDuration, formatTime, formatValue, timeTick, unitFor } from './format.js';
+import { axisFormatter, commonUnit, formatClock, formatDuration, formatTime, formatValue, timeTick, unitFor } from './format.js';
 
 const d3 = window.d3;
 const MARGIN = { top: 10, right: 16, bottom: 26 };
@@ -19,7 +19,6 @@ export class Chart {
       <header class="chart-head">
         <h2 class="chart-title"></h2>
         <div class="chart-actions">
-          <button type="button" class="btn small reset-zoom" hidden title="Back to the range before zooming (or double-click the chart)">Reset zoom</button>
           <button type="button" class="btn small icon close-chart" title="Close this chart" aria-label="Close this chart">✕</button>
         </div>
         <p class="chart-meta"></p>
@@ -39,7 +38,6 @@ export class Chart {
     this.msg = this.el.querySelector('.chart-msg');
     this.tip = this.el.querySelector('.tooltip');
     this.el.querySelector('.close-chart').addEventListener('click', () => this.h.onClose(this));
-    this.el.querySelector('.reset-zoom').addEventListener('click', () => this.h.onReset());
     this.el.addEventListener('pointerdown', () => this.h.onActivate(this), true);
     this.el.addEventListener('focusin', () => this.h.onActivate(this));
     this.el.querySelector('tbody').addEventListener('click', (e) => {
@@ -72,12 +70,18 @@ export class Chart {
 
   setActive(on) { this.el.classList.toggle('active', on); }
 
-  setZoomed(on) { this.el.querySelector('.reset-zoom').hidden = !on; }
+  setZoomed(on) { this.el.classList.toggle('zoomed', on); }
+
+  // setUnit overrides the unit the names imply ('' plain, null: automatic).
+  setUnit(unit) { this.unit = unit === undefined ? null : unit; }
+
+  // unitOf: the unit of one series (the chart's own unit when it has one).
+  unitOf(name) { return this.unit !== null && this.unit !== undefined ? this.unit : unitFor(name); }
 
   setMetrics(names) {
     this.names = names;
     const title = this.el.querySelector('.chart-title');
-    title.textContent = names.length === 1 ? names[0] : `${names.length} metrics`;
+    title.textContent = this.customTitle || chartTitle(names);
     title.title = names.join('\n');
     this.el.setAttribute('aria-label', `Chart of ${names.join(', ')}`);
   }
@@ -111,7 +115,7 @@ export class Chart {
     const H = W < 500 ? 220 : 280;
     const series = r.series.filter((s) => !s.error && Array.isArray(s.values));
     const failed = r.series.filter((s) => s.error);
-    const unit = commonUnit(series.map((s) => s.name));
+    const unit = this.unit !== null && this.unit !== undefined ? this.unit : commonUnit(series.map((s) => s.name));
 
     // y domain from the values inside the x domain.
     let lo = Infinity;
@@ -132,13 +136,27 @@ export class Chart {
       lo = 0;
       hi = 1;
     } else if (lo === hi) {
-      const pad = lo === 0 ? 1 : Math.abs(lo) * 0.1;
-      lo -= pad;
-      hi += pad;
+      // A flat line sits in the middle (from 0 when it is positive).
+      if (lo > 0) {
+        hi = lo * 2;
+        lo = 0;
+      } else if (lo < 0) {
+        lo *= 2;
+        hi = 0;
+      } else {
+        lo = -1;
+        hi = 1;
+      }
     } else if (lo > 0 && lo <= hi - lo) {
       lo = 0;
     } else if (hi < 0 && -hi <= hi - lo) {
       hi = 0;
+    }
+    if (count > 0 && hi > lo) {
+      // Headroom, so the top of a line is not glued to the frame.
+      const room = (hi - lo) * 0.05;
+      if (hi !== 0) hi += room;
+      if (lo !== 0) lo -= room;
     }
     const plotH = H - MARGIN.top - MARGIN.bottom;
     const yTicks = Math.max(3, Math.round(plotH / 45));
@@ -163,7 +181,7 @@ export class Chart {
 
     const svg = this.svg;
     svg.selectAll('*').remove();
-    svg.attr('hidden', series.length === 0 && failed.length ? '' : null);
+    svg.attr('hidden', count === 0 ? '' : null);
     svg.attr('width', W).attr('height', H).attr('viewBox', `0 0 ${W} ${H}`)
       .attr('aria-label', `Line chart of ${this.names.join(', ')} from ${formatTime(x.domain()[0])} to ${formatTime(x.domain()[1])}`)
       .attr('data-from', r.from).attr('data-until', r.until)
@@ -213,8 +231,8 @@ export class Chart {
         .attr('cx', (p) => p[0]).attr('cy', (p) => p[1]).attr('r', 2.5);
     }
     if (count === 0) {
-      this.message(failed.length && !series.length ? 'gone' : 'nodata',
-        failed.length && !series.length ? '' : 'No data in this range (every point is empty).');
+      if (failed.length && !series.length) this.message('gone', '');
+      else this.noData(series);
     } else {
       this.message('', '');
     }
@@ -261,6 +279,37 @@ export class Chart {
     this.meta(series, failed);
   }
 
+  // noData: nothing in the range; say when the last point was and offer
+  // to show it (handlers.onJump(from, until)).
+  noData(series) {
+    let last = null;
+    for (const s of series) {
+      const info = this.info.get(s.name);
+      for (const a of (info && info.archives) || []) {
+        if (Number.isFinite(a.newest) && (last === null || a.newest > last)) last = a.newest;
+      }
+    }
+    this.message('nodata', '');
+    const p = document.createElement('span');
+    if (last === null) {
+      p.textContent = 'No data in this range.';
+      this.msg.append(p);
+      this.el.dataset.lastData = '';
+      return;
+    }
+    const d = new Date(last * 1000);
+    const today = new Date().toDateString() === d.toDateString();
+    p.textContent = `No data since ${today ? formatClock(d).slice(0, 5) : formatTime(d).slice(0, 16)}. `;
+    this.el.dataset.lastData = String(last);
+    const b = document.createElement('button');
+    b.type = 'button';
+    b.className = 'btn small jump-last';
+    b.textContent = 'Show the last data';
+    const span = Math.max(3600, (this.result.until - this.result.from));
+    b.addEventListener('click', () => this.h.onJump && this.h.onJump(Math.floor(last - span * 0.9), Math.ceil(last + span * 0.1)));
+    this.msg.append(p, b);
+  }
+
   colorIndex(name) {
     const i = this.names.indexOf(name);
     return i < 0 ? 0 : i;
@@ -302,7 +351,7 @@ export class Chart {
       nm.textContent = r.s.name;
       const val = document.createElement('span');
       val.className = 'tip-val';
-      val.textContent = r.v === null ? 'no data' : formatValue(r.v, unitFor(r.s.name));
+      val.textContent = r.v === null ? 'no data' : formatValue(r.v, this.unitOf(r.s.name));
       row.append(sw, nm, val);
       tip.append(row);
     }
@@ -366,7 +415,7 @@ export class Chart {
         td.textContent = f ? describeError(f.error) : 'not in the answer';
         tr.append(td);
       } else {
-        const u = unitFor(name);
+        const u = this.unitOf(name);
         let last = null;
         let mn = Infinity;
         let mx = -Infinity;
@@ -406,25 +455,29 @@ export class Chart {
     void r;
   }
 
+  // meta: a short subtitle, the point step (once, however many series),
+  // "consolidated" only when points were merged for the width; the full
+  // archive detail is in the title attribute and the info panel.
   meta(series, failed) {
-    const parts = [];
-    const seen = new Set();
+    const steps = new Set();
+    let merged = false;
+    const detail = [];
     for (const s of series) {
+      steps.add(s.step);
       const info = this.info.get(s.name);
       const arch = info && info.archives ? info.archives.find((a) => a.index === s.archive) : null;
       const spp = arch ? arch.secondsPerPoint : null;
-      let text = `archive ${s.archive}`;
+      if (spp && s.step > spp) merged = true;
+      let text = `${s.name}: archive ${s.archive}`;
       if (spp) text += ` (${formatDuration(spp)} per point, ${formatDuration(arch.retention)})`;
-      if (spp && s.step > spp) text += ` · consolidated to ${formatDuration(s.step)} per point by ${s.aggregationMethod || 'average'}`;
-      else if (!spp) text += ` · ${formatDuration(s.step)} per point`;
-      if (!seen.has(text)) {
-        seen.add(text);
-        parts.push(text);
-      }
+      if (spp && s.step > spp) text += `, consolidated to ${formatDuration(s.step)} per point by ${s.aggregationMethod || 'average'}`;
+      detail.push(text);
     }
     const gone = failed.map((f) => f.name);
     const el = this.el.querySelector('.chart-meta');
-    el.textContent = parts.join('; ');
+    el.textContent = steps.size === 0 ? ''
+      : `${[...steps].map(formatDuration).join(', ')} per point${merged ? ' (consolidated)' : ''}`;
+    el.title = detail.join('\n');
     if (gone.length && !series.length) {
       const only = gone.length === 1 ? gone[0] : `${gone.length} metrics`;
       this.message('gone', `${only}: ${describeError(failed[0].error)}. Remove it from the chart or pick another metric.`);
@@ -435,9 +488,22 @@ export class Chart {
 
 // unitDivisor: for bytes, the binary multiple the axis is labelled in.
 function unitDivisor(unit, maxAbs) {
-  if (unit !== 'B') return 1;
+  if (unit !== 'B' && unit !== 'B/s') return 1;
   for (const p of [40, 30, 20, 10]) if (maxAbs >= 2 ** p) return 2 ** p;
   return 1;
+}
+
+// chartTitle: one name as is; several as their common dotted prefix and
+// the rest of each (hosts.vm.cpu.total: user, system, iowait).
+export function chartTitle(names) {
+  if (names.length === 0) return 'New chart';
+  if (names.length === 1) return names[0];
+  const split = names.map((n) => n.split('.'));
+  let k = 0;
+  const min = Math.min(...split.map((p) => p.length - 1));
+  while (k < min && split.every((p) => p[k] === split[0][k])) k++;
+  if (k === 0) return names.join(', ');
+  return `${split[0].slice(0, k).join('.')}: ${split.map((p) => p.slice(k).join('.')).join(', ')}`;
 }
 
 export function describeError(msg) {

@@ -36,6 +36,7 @@ let lastRange = null;
 let loadSeq = 0;
 let infoOpenFor = null;
 let infoReturnFocus = null;
+let lastGoodLoad = null;
 
 const list = new MetricList($('#metric-list'), { onSelect: selectMetric, onInfo: showInfo });
 
@@ -175,6 +176,14 @@ const chartHandlers = {
     loadAll();
   },
   onReset: resetZoom,
+  onJump(from, until) {
+    state.zoom = null;
+    state.from = String(from);
+    state.until = String(until);
+    commit(true);
+    syncToolbar();
+    loadAll();
+  },
   onInfo: showInfo,
   onHover(chart, t) {
     for (const c of charts) if (c !== chart) c.showTime(t);
@@ -273,14 +282,34 @@ async function loadAll({ quiet = false } = {}) {
     return;
   }
   $('#range-error').textContent = '';
-  await Promise.all(charts.map((c) => loadChart(c, range, infos)));
+  const results = await Promise.all(charts.map((c) => loadChart(c, range, infos)));
   if (seq !== loadSeq) return;
-  $('#updated').textContent = `updated ${formatClock(new Date())}`;
+  setUpdated(results);
   scheduleRefresh();
 }
 
+// setUpdated: the status line says when the charts last loaded, and
+// whether this refresh failed (then since when the data is stale).
+function setUpdated(results) {
+  const el = $('#updated');
+  const failed = results.filter((r) => r === false).length;
+  const now = new Date();
+  if (failed === 0) {
+    lastGoodLoad = now;
+    el.textContent = `updated ${formatClock(now)}`;
+    el.className = 'muted';
+    el.dataset.status = 'ok';
+  } else {
+    el.textContent = `refresh failed at ${formatClock(now)}${lastGoodLoad ? `; last update ${formatClock(lastGoodLoad)}` : ''}`;
+    el.className = 'error-text';
+    el.dataset.status = 'failed';
+  }
+}
+
+// loadChart loads and draws one chart: true when it worked, false when the
+// request failed, null when there was nothing to do (or it was cancelled).
 async function loadChart(chart, range, infos) {
-  if (!chart.names.length) return;
+  if (!chart.names.length) return null;
   if (chart.ctrl) chart.ctrl.abort();
   const ctrl = new AbortController();
   chart.ctrl = ctrl;
@@ -290,9 +319,9 @@ async function loadChart(chart, range, infos) {
   const t0 = performance.now();
   try {
     const res = await api.data(chart.names, { from: range.from, until: range.until, maxDataPoints: mdp }, { signal: ctrl.signal });
-    if (ctrl.signal.aborted) return;
+    if (ctrl.signal.aborted) return null;
     await infos;
-    if (ctrl.signal.aborted) return;
+    if (ctrl.signal.aborted) return null;
     for (const n of chart.names) {
       const hit = infoCache.get(n);
       if (hit && hit.info) chart.setInfo(n, hit.info);
@@ -306,7 +335,7 @@ async function loadChart(chart, range, infos) {
     // tell "gone" (404) from "cannot read" (corrupt file, …).
     const failed = result.series.filter((s) => s.error);
     await Promise.all(failed.map((s) => ensureInfo(s.name, 0).catch(() => null)));
-    if (ctrl.signal.aborted) return;
+    if (ctrl.signal.aborted) return null;
     for (const s of failed) {
       const hit = infoCache.get(s.name);
       if (hit && hit.error === 'gone' && !/not found/i.test(s.error)) s.error = `not found: ${s.error}`;
@@ -314,14 +343,16 @@ async function loadChart(chart, range, infos) {
     chart.setResult(result);
     chart.el.dataset.drawMs = String(Math.round(performance.now() - t0));
     setReachable();
+    return true;
   } catch (err) {
-    if (err.name === 'AbortError') return;
+    if (err.name === 'AbortError') return null;
     if (err.unreachable) {
       setUnreachable(err);
       if (!chart.result) chart.message('error', 'The server cannot be reached; the chart will load when it is back.');
     } else {
       chart.message('error', `The server refused the data request: ${err.message}`);
     }
+    return false;
   } finally {
     if (chart.ctrl === ctrl) {
       chart.ctrl = null;
