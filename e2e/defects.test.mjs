@@ -32,6 +32,8 @@ before(async () => {
     m('hosts.vm.memory.used', (i) => 15e9 + i * 1e8),
     m('hosts.vm.net.eth0.bytes_recv', (i) => 600e3 + i * 1000),
     m('flat.metric', () => 5),
+    // A ramp to 100, then flat at 100: the flat part is a line on the axis top.
+    m('ramp.metric', (i) => (i < 10 ? i * 10 : 100)),
     // Points only between 5 and 4 hours ago.
     m('old.metric', (i) => i, { n: 300, gap: (i) => i >= 60 }),
   ]);
@@ -86,6 +88,11 @@ describe('issue 19 defects', () => {
     const ys = [...d.matchAll(/[ML][\d.]+,([\d.]+)/g)].map((x) => +x[1]);
     assert.ok(ys.length > 10);
     for (const y of ys) assert.ok(y > h * 0.2 && y < h * 0.8, `y ${y} of ${h}`);
+    await page.goto(`${server.url}?c=ramp.metric`);
+    await page.waitForSelector('path.line', ATTACHED);
+    const r = await page.$eval('svg.plot', (s) => ({ d: s.querySelector('path.line').getAttribute('d'), h: +s.dataset.plotHeight }));
+    const top = Math.min(...[...r.d.matchAll(/[ML][\d.]+,([\d.]+)/g)].map((x) => +x[1]));
+    assert.ok(top >= r.h * 0.04, `the flat top at 100 is drawn below the frame's top edge (y ${top} of ${r.h})`);
     await page.close();
   });
 
