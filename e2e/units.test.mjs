@@ -53,16 +53,20 @@ test('Filter: every term must match, case-insensitive; refining scans only the l
 
 test('URL state: round trip, names with commas, defaults left out', () => {
   const st = parseState('');
-  assert.deepEqual(st, { charts: [], from: '-1h', until: 'now', zoom: null, refresh: 10, q: '', mdp: null });
+  assert.deepEqual(st, { charts: [], from: '-1h', until: 'now', zoom: null, refresh: 10, q: '', mdp: null, dashboard: null });
   assert.equal(formatState(st), '');
   const full = {
     charts: [['a.b.c', 'odd,name.x', 'sp ace'], ['x.y']], from: '-6h', until: 'now', zoom: [1700000000, 1700003600],
-    refresh: 0, q: 'cpu web', mdp: 'off',
+    refresh: 0, q: 'cpu web', mdp: 'off', dashboard: null,
   };
   const s = formatState(full);
   assert.match(s, /^\?c=a\.b\.c,odd%2Cname\.x,sp%20ace&c=x\.y&from=-6h&zoom=1700000000_1700003600&refresh=off&mdp=off&q=cpu%20web$/);
   assert.deepEqual(parseState(s), full);
   assert.equal(endsNow(full), false);
+  // A dashboard: its name stands for its charts.
+  assert.equal(formatState({ ...full, dashboard: 'mine' }), '?d=mine&from=-6h&zoom=1700000000_1700003600&refresh=off&mdp=off&q=cpu%20web');
+  assert.equal(parseState('?d=%40host.vm').dashboard, '@host.vm');
+  assert.equal(parseState('?d=../etc').dashboard, null);
 });
 
 test('URL state: junk is ignored, never thrown', () => {

@@ -73,13 +73,23 @@ export class Chart {
   setZoomed(on) { this.el.classList.toggle('zoomed', on); }
 
   // setUnit overrides the unit the names imply ('' plain, null: automatic).
-  setUnit(unit) { this.unit = unit === undefined ? null : unit; }
 
   // unitOf: the unit of one series (the chart's own unit when it has one).
   unitOf(name) { return this.unit !== null && this.unit !== undefined ? this.unit : unitFor(name); }
 
-  setMetrics(names) {
+  // setOptions: a dashboard chart's title, unit, yAxis, yMin, yMax.
+  setOptions(meta) {
+    this.meta = meta;
+    this.customTitle = meta.title || '';
+    const u = meta.unit;
+    this.unit = u === undefined || u === '' || u === 'auto' ? null : u === 'none' ? '' : u;
+  }
+
+  // setMetrics: the chart's targets; expr: some are Graphite expressions
+  // (drawn from the render API, one legend row per series it returns).
+  setMetrics(names, expr = false) {
     this.names = names;
+    this.expr = expr;
     const title = this.el.querySelector('.chart-title');
     title.textContent = this.customTitle || chartTitle(names);
     title.title = names.join('\n');
@@ -152,7 +162,16 @@ export class Chart {
     } else if (hi < 0 && -hi <= hi - lo) {
       hi = 0;
     }
-    if (count > 0 && hi > lo) {
+    const meta = this.meta || {};
+    if (count > 0 && meta.yAxis === 'zero') {
+      if (lo > 0) lo = 0;
+      if (hi < 0) hi = 0;
+    }
+    if (meta.yAxis === 'percent') {
+      lo = Math.min(0, lo);
+      hi = Math.max(100, count ? hi : 100);
+    }
+    if (count > 0 && hi > lo && meta.yAxis !== 'percent') {
       // Headroom, so the top of a line is not glued to the frame.
       const room = (hi - lo) * 0.05;
       if (hi !== 0) hi += room;
@@ -171,6 +190,10 @@ export class Chart {
       y.ticks.base = base;
     } else {
       y.domain([lo, hi]).nice(yTicks);
+    }
+    if (Number.isFinite(meta.yMin) || Number.isFinite(meta.yMax)) {
+      const [a, b] = y.domain();
+      y.domain([Number.isFinite(meta.yMin) ? meta.yMin : a, Number.isFinite(meta.yMax) ? meta.yMax : b]);
     }
     const yFmt = axisFormatter(y, unit, yTicks);
     const labelW = d3.max(y.ticks(yTicks), (t) => yFmt(t).length) || 1;
@@ -310,8 +333,15 @@ export class Chart {
     this.msg.append(p, b);
   }
 
+  // rowNames: the legend's rows (the targets, or for expressions the
+  // series the server returned).
+  rowNames() {
+    if (!this.expr) return this.names;
+    return this.result ? this.result.series.map((s) => s.name) : [];
+  }
+
   colorIndex(name) {
-    const i = this.names.indexOf(name);
+    const i = this.rowNames().indexOf(name);
     return i < 0 ? 0 : i;
   }
 
@@ -387,7 +417,7 @@ export class Chart {
   legend(series, failed, unit, r) {
     const tbody = this.el.querySelector('tbody');
     tbody.replaceChildren();
-    for (const name of this.names) {
+    for (const name of this.rowNames()) {
       const s = series.find((x) => x.name === name);
       const f = failed.find((x) => x.name === name);
       const tr = document.createElement('tr');
@@ -397,12 +427,14 @@ export class Chart {
       cell.className = 'legend-name';
       const sw = document.createElement('span');
       sw.className = `swatch s${this.colorIndex(name) % PALETTE}`;
-      const info = document.createElement('button');
-      info.type = 'button';
-      info.className = 'link';
-      info.dataset.action = 'info';
-      info.dataset.name = name;
-      info.title = 'Show the metric info (whisper header)';
+      const info = document.createElement(this.expr ? 'span' : 'button');
+      if (!this.expr) {
+        info.type = 'button';
+        info.className = 'link';
+        info.dataset.action = 'info';
+        info.dataset.name = name;
+        info.title = 'Show the metric info (whisper header)';
+      }
       info.textContent = name;
       cell.append(sw, info);
       td0.append(cell);
@@ -447,7 +479,7 @@ export class Chart {
       rm.title = `Remove ${name} from this chart`;
       rm.setAttribute('aria-label', `Remove ${name} from this chart`);
       rm.textContent = '✕';
-      tdx.append(rm);
+      if (!this.expr) tdx.append(rm);
       tr.append(tdx);
       tbody.append(tr);
     }

@@ -1,7 +1,8 @@
 // Dreamcatcher's page: wires the metric list, the charts, the time range,
 // auto-refresh, the info panel and the address bar together.
-import { api } from './api.js';
+import { api, plainName } from './api.js';
 import { Chart } from './chart.js';
+import { builtin, builtinList, chartsOf, hostDashboardName, hostsIn, toFile } from './dashboards.js';
 import { formatClock, formatShortTime, formatTime, zoneLabel } from './format.js';
 import { renderInfo } from './info.js';
 import { MetricList } from './metric-list.js';
@@ -19,7 +20,7 @@ const RETRY_MS = 5000;
 
 const $ = (s) => document.querySelector(s);
 
-let state = parseState(location.search);
+let state = withMeta(parseState(location.search));
 let active = 0;
 let lastRefresh = state.refresh || 10;
 const charts = [];
@@ -42,6 +43,20 @@ const list = new MetricList($('#metric-list'), { onSelect: selectMetric, onInfo:
 
 // ---- address bar -----------------------------------------------------------
 
+// withMeta: state.meta[i] holds chart i's options from a dashboard (title,
+// unit, yAxis, yMin, yMax); the address bar holds only the targets (c=) or
+// the dashboard's name (d=).
+function withMeta(st) {
+  st.meta = st.charts.map(() => ({}));
+  return st;
+}
+
+// edited: the charts are no longer the dashboard's (the address bar now
+// lists them with c=).
+function edited() {
+  state.dashboard = null;
+}
+
 function commit(push) {
   const s = formatState(state);
   if (s === location.search) return;
@@ -55,8 +70,12 @@ function commitQuerySoon() {
 }
 
 window.addEventListener('popstate', () => {
-  state = parseState(location.search);
+  state = withMeta(parseState(location.search));
   if (state.refresh) lastRefresh = state.refresh;
+  if (state.dashboard) {
+    openDashboard(state.dashboard, { push: false });
+    return;
+  }
   $('#filter').value = state.q;
   applyFilter();
   active = Math.min(active, Math.max(0, state.charts.length - 1));
@@ -79,10 +98,20 @@ async function loadNames() {
       names = fresh;
       list.setNames(names);
       // A bookmarked view: open the tree where its first metric is.
-      const charted = state.charts.flat();
+      const charted = state.charts.flat().filter(plainName);
       if (first && charted.length && !state.q.trim()) list.reveal(charted[0]);
     }
+    const wasLoaded = namesLoaded;
     namesLoaded = true;
+    if (pendingDashboard) {
+      const d = pendingDashboard;
+      pendingDashboard = null;
+      openDashboard(d, { push: false });
+    } else if (!wasLoaded && !state.charts.length && !state.dashboard) {
+      // First load, nothing asked for: the first host's overview.
+      const hosts = hostsIn(names);
+      if (hosts.length) openDashboard(hostDashboardName(hosts[0]), { push: false });
+    }
     applyFilter();
     setReachable();
   } catch (err) {
@@ -117,8 +146,10 @@ function fmtInt(n) { return n.toLocaleString('en-US'); }
 // ---- charts ----------------------------------------------------------------
 
 function selectMetric(name, add) {
+  edited();
   if (state.charts.length === 0) {
     state.charts.push([name]);
+    state.meta.push({});
     active = 0;
   } else {
     active = Math.min(active, state.charts.length - 1);
@@ -129,6 +160,7 @@ function selectMetric(name, add) {
       else if (at < 0) c.push(name);
     } else {
       state.charts[active] = [name];
+      state.meta[active] = {};
     }
   }
   commit(true);
@@ -143,6 +175,8 @@ const chartHandlers = {
     // Drop this chart itself, so the ones after it keep what they show.
     charts.splice(i, 1)[0].destroy();
     state.charts.splice(i, 1);
+    state.meta.splice(i, 1);
+    edited();
     if (active >= state.charts.length) active = Math.max(0, state.charts.length - 1);
     commit(true);
     syncCharts();
@@ -151,11 +185,13 @@ const chartHandlers = {
     const i = charts.indexOf(chart);
     if (i < 0) return;
     const c = state.charts[i].filter((n) => n !== name);
+    edited();
     if (c.length) {
       state.charts[i] = c;
     } else {
       charts.splice(i, 1)[0].destroy();
       state.charts.splice(i, 1);
+      state.meta.splice(i, 1);
     }
     commit(true);
     syncCharts();
@@ -200,6 +236,7 @@ function resetZoom() {
 
 function newChart() {
   state.charts.push([]);
+  state.meta.push({});
   active = state.charts.length - 1;
   syncCharts();
   charts[active].el.scrollIntoView({ block: 'nearest' });
@@ -211,8 +248,10 @@ function syncCharts() {
   while (charts.length < state.charts.length) charts.push(new Chart($('#charts'), chartHandlers));
   charts.forEach((c, i) => {
     const want = state.charts[i];
-    if (c.names.join('\n') !== want.join('\n')) {
-      c.setMetrics(want);
+    const meta = state.meta[i] || {};
+    if (c.names.join('\n') !== want.join('\n') || c.meta !== meta) {
+      c.setOptions(meta);
+      c.setMetrics(want, !want.every(plainName));
       c.result = null;
       c.svg.selectAll('*').remove();
       c.el.querySelector('tbody').replaceChildren();
@@ -225,8 +264,112 @@ function syncCharts() {
   // Drop empty charts from the state once another change happens.
   list.setSelected(state.charts.flat());
   const first = state.charts.find((c) => c.length);
-  document.title = first ? `${first.join(', ')} — Dreamcatcher` : 'Dreamcatcher';
+  document.title = state.dashboard && state.title ? `${state.title} — Dreamcatcher`
+    : first ? `${first.join(', ')} — Dreamcatcher` : 'Dreamcatcher';
+  syncPicker();
   updateView();
+}
+
+// ---- dashboards --------------------------------------------------------------
+
+let dashFiles = [];
+
+// openDashboard shows a dashboard: a built-in one (its name starts with
+// "@") or a file of the server's dashboards folder.
+async function openDashboard(name, { push = true } = {}) {
+  const err = $('#dash-error');
+  err.textContent = '';
+  let dash = name.startsWith('@') ? builtin(name, names) : null;
+  if (!dash && name.startsWith('@') && !namesLoaded) {
+    // A host overview needs the names; loadNames opens it once they are in.
+    state.dashboard = name;
+    pendingDashboard = name;
+    return;
+  }
+  if (!dash && !name.startsWith('@')) {
+    try {
+      dash = await api.dashboard(name);
+    } catch (e) {
+      err.textContent = `Cannot open dashboard ${name}: ${e.message}`;
+    }
+  } else if (!dash) {
+    err.textContent = `No built-in dashboard ${name}.`;
+  }
+  if (!dash) {
+    state.dashboard = null;
+    syncCharts();
+    return;
+  }
+  state.dashboard = name;
+  state.title = dash.title;
+  const defs = chartsOf(dash);
+  state.charts = defs.map((c) => c.targets);
+  state.meta = defs;
+  if (dash.from) state.from = dash.from;
+  if (dash.until) state.until = dash.until;
+  if (dash.refresh) state.refresh = dash.refresh;
+  state.zoom = null;
+  active = 0;
+  commit(push);
+  syncCharts();
+  syncToolbar();
+  loadAll();
+}
+let pendingDashboard = null;
+
+async function loadDashboards() {
+  try {
+    const r = await api.dashboards();
+    dashFiles = Array.isArray(r.dashboards) ? r.dashboards : [];
+  } catch {
+    dashFiles = [];
+  }
+  syncPicker();
+}
+
+// syncPicker fills the dashboard picker: built-in ones, then the files
+// (a broken one is listed, disabled, with its reason).
+function syncPicker() {
+  const sel = $('#dashboard');
+  if (!sel) return;
+  const opts = [['', state.dashboard ? 'Charts (no dashboard)' : 'Dashboards…', false, '']];
+  for (const b of builtinList(names)) opts.push([b.name, b.title, false, 'built in']);
+  for (const f of dashFiles) {
+    opts.push([f.name, f.error ? `${f.name} (broken)` : (f.title || f.name), !!f.error, f.error ? `${f.file}: ${f.error}` : f.file]);
+  }
+  const want = JSON.stringify(opts);
+  if (sel.dataset.opts !== want) {
+    sel.dataset.opts = want;
+    sel.replaceChildren(...opts.map(([v, label, disabled, title]) => {
+      const o = document.createElement('option');
+      o.value = v;
+      o.textContent = label;
+      o.disabled = disabled;
+      if (title) o.title = title;
+      return o;
+    }));
+  }
+  sel.value = state.dashboard && opts.some((o) => o[0] === state.dashboard) ? state.dashboard : '';
+}
+
+// exportDashboard downloads the charts on screen as a dashboard file.
+function exportDashboard() {
+  const defs = state.charts.map((targets, i) => {
+    const m = state.meta[i] || {};
+    return { ...m, targets, title: m.title || (charts[i] ? charts[i].el.querySelector('.chart-title').textContent : '') };
+  });
+  const title = (state.dashboard && state.title) || document.title.replace(/ — Dreamcatcher$/, '') || 'Dashboard';
+  const file = toFile(title, defs, { from: state.from, until: state.until });
+  const blob = new Blob([`${JSON.stringify(file, null, 2)}\n`], { type: 'application/json' });
+  const a = document.createElement('a');
+  a.href = URL.createObjectURL(blob);
+  const base = state.dashboard && !state.dashboard.startsWith('@') ? state.dashboard
+    : (title.toLowerCase().replace(/[^a-z0-9_-]+/g, '-').replace(/^-+|-+$/g, '') || 'dashboard');
+  a.download = `${base}.json`;
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(a.href), 10000);
 }
 
 async function ensureInfo(name, maxAge = INFO_TTL_MS) {
@@ -258,8 +401,8 @@ function currentRange(now) {
 async function loadAll({ quiet = false } = {}) {
   const seq = ++loadSeq;
   clearTimeout(refreshTimer);
-  const wanted = [...new Set(state.charts.flat())];
-  if (wanted.length === 0) {
+  const wanted = [...new Set(state.charts.flat().filter(plainName))];
+  if (!state.charts.some((c) => c.length)) {
     syncToolbar();
     scheduleRefresh();
     return;
@@ -318,7 +461,9 @@ async function loadChart(chart, range, infos) {
   else if (state.mdp !== 'off') mdp = state.mdp;
   const t0 = performance.now();
   try {
-    const res = await api.data(chart.names, { from: range.from, until: range.until, maxDataPoints: mdp }, { signal: ctrl.signal });
+    const req = { from: range.from, until: range.until, maxDataPoints: mdp };
+    const res = chart.expr ? await api.render(chart.names, req, { signal: ctrl.signal })
+      : await api.data(chart.names, req, { signal: ctrl.signal });
     if (ctrl.signal.aborted) return null;
     await infos;
     if (ctrl.signal.aborted) return null;
@@ -514,6 +659,17 @@ function buildToolbar() {
   $('#zoom-out').addEventListener('click', zoomOut);
   $('#reset-zoom').addEventListener('click', resetZoom);
   $('#new-chart').addEventListener('click', newChart);
+  $('#export').addEventListener('click', exportDashboard);
+  $('#dashboard').addEventListener('change', () => {
+    const v = $('#dashboard').value;
+    if (v) openDashboard(v);
+    else {
+      edited();
+      commit(true);
+      syncPicker();
+    }
+  });
+  $('#dashboard').addEventListener('focus', loadDashboards);
   $('#custom-toggle').addEventListener('click', () => {
     const f = $('#custom-form');
     f.hidden = !f.hidden;
@@ -750,7 +906,9 @@ function setup() {
   syncToolbar();
   updateView();
   loadNames();
-  loadAll();
+  loadDashboards();
+  if (state.dashboard) openDashboard(state.dashboard, { push: false });
+  else loadAll();
 }
 
 setup();

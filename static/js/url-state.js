@@ -2,7 +2,7 @@
 // names), time range, zoom, refresh interval, filter. A view can be
 // bookmarked and the back button walks through it.
 //
-//   ?c=a.b.c,x.y&c=foo.bar&from=-1h&until=now&zoom=1700000000_1700003600&refresh=10&q=cpu
+//   ?d=mine (a dashboard) or ?c=a.b.c,x.y&c=foo.bar&from=-1h&until=now&zoom=1700000000_1700003600&refresh=10&q=cpu
 //
 // Names inside one c= are percent-encoded one by one, so a ',' inside a
 // name survives.
@@ -20,7 +20,7 @@ export function validTime(s) {
 export function parseState(search) {
   const st = {
     charts: [], from: DEFAULT_FROM, until: DEFAULT_UNTIL, zoom: null,
-    refresh: DEFAULT_REFRESH, q: '', mdp: null,
+    refresh: DEFAULT_REFRESH, q: '', mdp: null, dashboard: null,
   };
   const s = search.startsWith('?') ? search.slice(1) : search;
   for (const part of s.split('&')) {
@@ -47,6 +47,7 @@ export function parseState(search) {
         else if (/^\d{1,5}$/.test(val) && +val >= 1) st.refresh = +val;
         break;
       case 'q': st.q = val; break;
+      case 'd': if (/^@?[A-Za-z0-9][A-Za-z0-9_.-]{0,150}$/.test(val)) st.dashboard = val; break;
       case 'mdp':
         if (val === 'off') st.mdp = 'off';
         else if (/^\d{1,7}$/.test(val) && +val > 0) st.mdp = +val;
@@ -71,8 +72,12 @@ function enc(s) {
 
 export function formatState(st) {
   const parts = [];
-  for (const names of st.charts) {
-    if (names.length) parts.push(`c=${names.map(enc).join(',')}`);
+  // A dashboard's charts come from it: its name stands for them.
+  if (st.dashboard) parts.push(`d=${enc(st.dashboard)}`);
+  else {
+    for (const names of st.charts) {
+      if (names.length) parts.push(`c=${names.map(enc).join(',')}`);
+    }
   }
   if (st.from !== DEFAULT_FROM) parts.push(`from=${enc(st.from)}`);
   if (st.until !== DEFAULT_UNTIL) parts.push(`until=${enc(st.until)}`);

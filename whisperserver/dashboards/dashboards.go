@@ -23,13 +23,12 @@ import (
 
 // Limits on what one folder and one file may hold.
 const (
-	MaxFiles      = 1000
-	MaxFileBytes  = 1 << 20
-	MaxCharts     = 100
-	MaxTargets    = 50
-	MaxTargetLen  = 4000
-	MaxTitleLen   = 200
-	checkInterval = time.Second
+	MaxFiles     = 1000
+	MaxFileBytes = 1 << 20
+	MaxCharts    = 100
+	MaxTargets   = 50
+	MaxTargetLen = 4000
+	MaxTitleLen  = 200
 )
 
 // Units a chart may name (as the front end shows them).
@@ -83,10 +82,8 @@ type entry struct {
 type Folder struct {
 	dir string
 	log *slog.Logger
-	now func() time.Time
 
 	mu      sync.Mutex
-	checked time.Time
 	entries map[string]*entry
 	dirErr  error
 }
@@ -96,14 +93,14 @@ func New(dir string, log *slog.Logger) *Folder {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	f := &Folder{dir: dir, log: log, now: time.Now, entries: map[string]*entry{}}
-	f.refresh(true)
+	f := &Folder{dir: dir, log: log, entries: map[string]*entry{}}
+	f.refresh()
 	return f
 }
 
 // List returns every dashboard, broken ones with their error, by name.
 func (f *Folder) List() ([]Summary, error) {
-	f.refresh(false)
+	f.refresh()
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	out := make([]Summary, 0, len(f.entries))
@@ -129,7 +126,7 @@ func (f *Folder) Get(name string) (*Dashboard, error) {
 	if !namePattern.MatchString(name) {
 		return nil, ErrNotFound
 	}
-	f.refresh(false)
+	f.refresh()
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	e, ok := f.entries[name]
@@ -142,19 +139,15 @@ func (f *Folder) Get(name string) (*Dashboard, error) {
 	return e.dash, nil
 }
 
-// refresh reads the folder again (at most once a second unless forced):
-// new and changed files are parsed, removed ones dropped.
-func (f *Folder) refresh(force bool) {
+// refresh reads the folder again on every request (one directory read:
+// cheap for MaxFiles files): new and changed files (modification time or
+// size) are parsed, removed ones dropped.
+func (f *Folder) refresh() {
 	if f.dir == "" {
 		return
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	now := f.now()
-	if !force && now.Sub(f.checked) < checkInterval {
-		return
-	}
-	f.checked = now
 	des, err := os.ReadDir(f.dir)
 	if err != nil {
 		if f.dirErr == nil || f.dirErr.Error() != err.Error() {

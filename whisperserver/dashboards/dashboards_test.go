@@ -97,7 +97,6 @@ func TestFolder(t *testing.T) {
 	}
 
 	// Changes are picked up: an edited file, a new one, a removed one.
-	f.checked = time.Time{}
 	write(t, dir, "mine.json", `{"title": "Mine, edited", "charts": []}`)
 	later := time.Now().Add(2 * time.Second)
 	if err := os.Chtimes(filepath.Join(dir, "mine.json"), later, later); err != nil {
@@ -107,7 +106,6 @@ func TestFolder(t *testing.T) {
 	if err := os.Remove(filepath.Join(dir, "unit.json")); err != nil {
 		t.Fatal(err)
 	}
-	f.now = func() time.Time { return time.Now().Add(time.Minute) }
 	if code := get(t, r, "/api/dashboards/mine", &d); code != 200 || d.Title != "Mine, edited" {
 		t.Errorf("edited: %d %q", code, d.Title)
 	}
