@@ -71,6 +71,7 @@ describe('dashboards', () => {
     assert.deepEqual(await chartTitles(page),
       ['CPU', 'Load', 'Memory', 'Swap', 'Filesystems used', 'Disk I/O', 'Network', 'Processes']);
     for (let i = 0; i < 8; i++) await page.waitForSelector(`.chart >> nth=${i} >> path.line`, ATTACHED);
+    await page.waitForFunction(() => [...document.querySelectorAll('.chart')].every((c) => c.dataset.state === 'ok'));
     // Globbed targets through the render API: one line per filesystem, aliased.
     const fsRows = await page.locator('.chart >> nth=4 >> .legend tbody tr').evaluateAll((rs) => rs.map((r) => r.dataset.name));
     assert.deepEqual(fsRows.sort(), ['root', 'var']);
@@ -100,6 +101,7 @@ describe('dashboards', () => {
     const last = A(59) + B(59);
     assert.equal(await row.locator('td.num').first().textContent(), `${last}/s`);
     assert.equal(await page.title(), 'My API — Dreamcatcher');
+    await page.waitForFunction(() => [...document.querySelectorAll('.chart')].every((c) => c.dataset.state === 'ok'));
     assert.deepEqual(errors, []);
     await page.close();
   });

@@ -60,6 +60,7 @@ describe('issue 19 defects', () => {
     await page.goto(`${server.url}?c=${c}&c=hosts.vm.net.eth0.bytes_recv&c=hosts.vm.memory.used`);
     await page.waitForSelector('.chart >> nth=2 >> path.line', ATTACHED);
     await page.waitForFunction(() => document.querySelectorAll('.chart .legend td.num').length >= 5);
+    await page.waitForFunction(() => [...document.querySelectorAll('.chart')].every((c) => c.dataset.state === 'ok'));
     const cpu = await axisLabels(page, 0);
     assert.ok(cpu.length >= 3 && cpu.every((l) => l === '0' || / %$/.test(l)), `cpu axis: ${cpu}`);
     assert.equal(new Set(cpu).size, cpu.length, `distinct: ${cpu}`);

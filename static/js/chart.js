@@ -79,7 +79,7 @@ export class Chart {
 
   // setOptions: a dashboard chart's title, unit, yAxis, yMin, yMax.
   setOptions(meta) {
-    this.meta = meta;
+    this.opts = meta;
     this.customTitle = meta.title || '';
     const u = meta.unit;
     this.unit = u === undefined || u === '' || u === 'auto' ? null : u === 'none' ? '' : u;
@@ -162,7 +162,7 @@ export class Chart {
     } else if (hi < 0 && -hi <= hi - lo) {
       hi = 0;
     }
-    const meta = this.meta || {};
+    const meta = this.opts || {};
     if (count > 0 && meta.yAxis === 'zero') {
       if (lo > 0) lo = 0;
       if (hi < 0) hi = 0;

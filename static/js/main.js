@@ -249,7 +249,7 @@ function syncCharts() {
   charts.forEach((c, i) => {
     const want = state.charts[i];
     const meta = state.meta[i] || {};
-    if (c.names.join('\n') !== want.join('\n') || c.meta !== meta) {
+    if (c.names.join('\n') !== want.join('\n') || c.opts !== meta) {
       c.setOptions(meta);
       c.setMetrics(want, !want.every(plainName));
       c.result = null;
