@@ -487,9 +487,10 @@ export class Chart {
     void r;
   }
 
-  // meta: a short subtitle, the point step (once, however many series),
-  // "consolidated" only when points were merged for the width; the full
-  // archive detail is in the title attribute and the info panel.
+  // meta: a short subtitle, the point step (once, however many series)
+  // when it is coarser than the finest archive, "consolidated" when points
+  // were merged for the width; the full archive detail is in the title
+  // attribute and the info panel.
   meta(series, failed) {
     const steps = new Set();
     let merged = false;
@@ -507,7 +508,10 @@ export class Chart {
     }
     const gone = failed.map((f) => f.name);
     const el = this.el.querySelector('.chart-meta');
-    el.textContent = steps.size === 0 ? ''
+    // The step matters when it is not the finest the files have: a coarser
+    // archive, or points merged to fit the width.
+    const coarse = merged || series.some((x) => x.archive > 0);
+    el.textContent = steps.size === 0 || !coarse ? ''
       : `${[...steps].map(formatDuration).join(', ')} per point${merged ? ' (consolidated)' : ''}`;
     el.title = detail.join('\n');
     if (gone.length && !series.length) {
