@@ -81,6 +81,24 @@ describe('issue 19 defects', () => {
     await page.close();
   });
 
+  test('the unit is overridable per chart, and kept in the address', T, async () => {
+    const page = await browser.context.newPage();
+    const errors = watchConsole(page);
+    await page.goto(`${server.url}?c=hosts.vm.memory.used`);
+    await page.waitForSelector('path.line', ATTACHED);
+    assert.ok((await axisLabels(page)).some((l) => / GiB$/.test(l)));
+    await page.selectOption('.chart .unit-pick', 'none');
+    await page.waitForURL(/[?&]units=none/);
+    await page.waitForFunction(() => [...document.querySelectorAll('.axis-y .tick text')].some((t) => / G$/.test(t.textContent)));
+    await page.reload();
+    await page.waitForSelector('path.line', ATTACHED);
+    assert.equal(await page.inputValue('.chart .unit-pick'), 'none');
+    const labels = await axisLabels(page);
+    assert.ok(labels.every((l) => !/iB/.test(l)) && labels.some((l) => / G$/.test(l)), `${labels}`);
+    assert.deepEqual(errors, []);
+    await page.close();
+  });
+
   test('a flat series is drawn inside the frame, not along its top', T, async () => {
     const page = await browser.context.newPage();
     await page.goto(`${server.url}?c=flat.metric`);

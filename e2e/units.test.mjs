@@ -53,11 +53,11 @@ test('Filter: every term must match, case-insensitive; refining scans only the l
 
 test('URL state: round trip, names with commas, defaults left out', () => {
   const st = parseState('');
-  assert.deepEqual(st, { charts: [], from: '-1h', until: 'now', zoom: null, refresh: 10, q: '', mdp: null, dashboard: null });
+  assert.deepEqual(st, { charts: [], from: '-1h', until: 'now', zoom: null, refresh: 10, q: '', mdp: null, dashboard: null, units: [] });
   assert.equal(formatState(st), '');
   const full = {
     charts: [['a.b.c', 'odd,name.x', 'sp ace'], ['x.y']], from: '-6h', until: 'now', zoom: [1700000000, 1700003600],
-    refresh: 0, q: 'cpu web', mdp: 'off', dashboard: null,
+    refresh: 0, q: 'cpu web', mdp: 'off', dashboard: null, units: [],
   };
   const s = formatState(full);
   assert.match(s, /^\?c=a\.b\.c,odd%2Cname\.x,sp%20ace&c=x\.y&from=-6h&zoom=1700000000_1700003600&refresh=off&mdp=off&q=cpu%20web$/);
@@ -67,6 +67,10 @@ test('URL state: round trip, names with commas, defaults left out', () => {
   assert.equal(formatState({ ...full, dashboard: 'mine' }), '?d=mine&from=-6h&zoom=1700000000_1700003600&refresh=off&mdp=off&q=cpu%20web');
   assert.equal(parseState('?d=%40host.vm').dashboard, '@host.vm');
   assert.equal(parseState('?d=../etc').dashboard, null);
+  // Units picked by hand, one per chart.
+  const u = parseState('?c=a&c=b&c=c&units=,B%2Fs,furlong');
+  assert.deepEqual(u.units, ['', 'B/s', '']);
+  assert.equal(formatState(u), '?c=a&c=b&c=c&units=,B/s,');
 });
 
 test('URL state: junk is ignored, never thrown', () => {

@@ -3,6 +3,10 @@
 // with time and values, drag to zoom, double-click to reset, a legend.
 import { axisFormatter, commonUnit, formatClock, formatDuration, formatTime, formatValue, timeTick, unitFor } from './format.js';
 
+// The unit picker's choices: [value, label] (dashboards' "unit" key).
+const UNIT_CHOICES = [['auto', 'Unit: auto'], ['none', 'number'], ['ms', 'ms'], ['s', 's'], ['B', 'bytes'],
+  ['B/s', 'bytes/s'], ['%', '%'], ['/s', 'per second']];
+
 const d3 = window.d3;
 const MARGIN = { top: 10, right: 16, bottom: 26 };
 const PALETTE = 10;
@@ -19,6 +23,8 @@ export class Chart {
       <header class="chart-head">
         <h2 class="chart-title"></h2>
         <div class="chart-actions">
+          <select class="unit-pick" title="The values' unit (auto: from the metric names)" aria-label="Unit of this chart">${
+  UNIT_CHOICES.map(([v, l]) => `<option value="${v}">${l}</option>`).join('')}</select>
           <button type="button" class="btn small icon close-chart" title="Close this chart" aria-label="Close this chart">✕</button>
         </div>
         <p class="chart-meta"></p>
@@ -38,6 +44,7 @@ export class Chart {
     this.msg = this.el.querySelector('.chart-msg');
     this.tip = this.el.querySelector('.tooltip');
     this.el.querySelector('.close-chart').addEventListener('click', () => this.h.onClose(this));
+    this.el.querySelector('.unit-pick').addEventListener('change', (e) => this.h.onUnit && this.h.onUnit(this, e.target.value));
     this.el.addEventListener('pointerdown', () => this.h.onActivate(this), true);
     this.el.addEventListener('focusin', () => this.h.onActivate(this));
     this.el.querySelector('tbody').addEventListener('click', (e) => {
@@ -83,6 +90,7 @@ export class Chart {
     this.customTitle = meta.title || '';
     const u = meta.unit;
     this.unit = u === undefined || u === '' || u === 'auto' ? null : u === 'none' ? '' : u;
+    this.el.querySelector('.unit-pick').value = u === undefined || u === '' ? 'auto' : u;
   }
 
   // setMetrics: the chart's targets; expr: some are Graphite expressions

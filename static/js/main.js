@@ -56,7 +56,7 @@ const list = new MetricList($('#metric-list'), { onSelect: selectMetric, onInfo:
 // unit, yAxis, yMin, yMax); the address bar holds only the targets (c=) or
 // the dashboard's name (d=).
 function withMeta(st) {
-  st.meta = st.charts.map(() => ({}));
+  st.meta = st.charts.map((_, i) => (st.units[i] ? { unit: st.units[i] } : {}));
   return st;
 }
 
@@ -229,6 +229,14 @@ const chartHandlers = {
     loadAll();
   },
   onInfo: showInfo,
+  onUnit(chart, unit) {
+    const i = app.charts.indexOf(chart);
+    if (i < 0) return;
+    app.view.meta[i] = { ...app.view.meta[i], unit: unit === 'auto' ? undefined : unit };
+    if (app.view.dashboard) edited();
+    commit(true);
+    syncCharts();
+  },
   onHover(chart, t) {
     for (const c of app.charts) if (c !== chart) c.showTime(t);
   },

@@ -11,6 +11,9 @@ export const DEFAULT_FROM = '-1h';
 export const DEFAULT_UNTIL = 'now';
 export const DEFAULT_REFRESH = 10;
 
+// A chart's unit picked by hand (units=, one per chart, '' automatic).
+const UNITS = ['none', 'ms', 's', 'B', 'B/s', '%', '/s'];
+
 const RELATIVE = /^-(\d+)(s|sec|secs|seconds?|min|mins|minutes?|h|hours?|d|days?|w|weeks?|mon|months?|y|years?)$/;
 
 export function validTime(s) {
@@ -20,7 +23,7 @@ export function validTime(s) {
 export function parseState(search) {
   const st = {
     charts: [], from: DEFAULT_FROM, until: DEFAULT_UNTIL, zoom: null,
-    refresh: DEFAULT_REFRESH, q: '', mdp: null, dashboard: null,
+    refresh: DEFAULT_REFRESH, q: '', mdp: null, dashboard: null, units: [],
   };
   const s = search.startsWith('?') ? search.slice(1) : search;
   for (const part of s.split('&')) {
@@ -47,6 +50,9 @@ export function parseState(search) {
         else if (/^\d{1,5}$/.test(val) && +val >= 1) st.refresh = +val;
         break;
       case 'q': st.q = val; break;
+      case 'units':
+        st.units = raw.split(',').map((u) => safeDecode(u)).map((u) => (UNITS.includes(u) ? u : ''));
+        break;
       case 'd': if (/^@?[A-Za-z0-9][A-Za-z0-9_.-]{0,150}$/.test(val)) st.dashboard = val; break;
       case 'mdp':
         if (val === 'off') st.mdp = 'off';
@@ -75,9 +81,14 @@ export function formatState(st) {
   // A dashboard's charts come from it: its name stands for them.
   if (st.dashboard) parts.push(`d=${enc(st.dashboard)}`);
   else {
-    for (const names of st.charts) {
-      if (names.length) parts.push(`c=${names.map(enc).join(',')}`);
-    }
+    const units = [];
+    st.charts.forEach((names, i) => {
+      if (!names.length) return;
+      parts.push(`c=${names.map(enc).join(',')}`);
+      units.push((st.meta && st.meta[i] && st.meta[i].unit) || (!st.meta && st.units && st.units[i]) || '');
+    });
+    // The charts' units picked by hand, in chart order ('' automatic).
+    if (units.some(Boolean)) parts.push(`units=${units.map(enc).join(',')}`);
   }
   if (st.from !== DEFAULT_FROM) parts.push(`from=${enc(st.from)}`);
   if (st.until !== DEFAULT_UNTIL) parts.push(`until=${enc(st.until)}`);
