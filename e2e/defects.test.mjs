@@ -37,6 +37,13 @@ before(async () => {
     // Points only between 5 and 4 hours ago.
     m('old.metric', (i) => i, { n: 300, gap: (i) => i >= 60 }),
   ]);
+  // Every scale from 1e-3 to 1e12: a narrow band (1 to 1.3 × 10^e) and a ramp from 0 to 3 × 10^e.
+  const scales = [];
+  for (let e = -3; e <= 12; e++) {
+    scales.push(m(`scale.narrow.e${e + 3}`, (i) => 10 ** e * (1 + (0.3 * i) / 59)));
+    scales.push(m(`scale.ramp.e${e + 3}`, (i) => 10 ** e * ((3 * i) / 59)));
+  }
+  writeMetrics(dir, scales);
   for (let i = 0; i < 12; i++) writeMetrics(dir, [m(`collectd.h${i % 3}.cpu${i}.idle`, () => i)]);
   server = await startServer(dir);
   browser = await launch();
@@ -77,6 +84,29 @@ describe('issue 19 defects', () => {
     await page.mouse.move(box.x + box.width * 0.8, box.y + box.height / 2);
     await page.waitForSelector('.chart >> nth=1 >> .tooltip:not([hidden])');
     assert.match(await page.textContent('.chart >> nth=1 >> .tip-val'), / KiB\/s$/);
+    assert.deepEqual(errors, []);
+    await page.close();
+  });
+
+  test('every axis has distinct tick labels, values from 1e-3 to 1e12', T, async () => {
+    const page = await browser.context.newPage();
+    const errors = watchConsole(page);
+    for (const kind of ['narrow', 'ramp']) {
+      const cs = [];
+      for (let e = 0; e <= 15; e++) cs.push(`c=scale.${kind}.e${e}`);
+      await page.goto(`${server.url}?${cs.join('&')}`);
+      await page.waitForFunction(() => document.querySelectorAll('.chart path.line').length === 16, null, { timeout: 20000 });
+      const all = await page.$$eval('.chart', (cs2) => cs2.map((c) => ({
+        name: c.querySelector('.chart-title').textContent,
+        ticks: [...c.querySelectorAll('.axis-y .tick')].map((t) => ({ y: t.getAttribute('transform'), label: t.textContent })),
+        ymin: +c.querySelector('svg.plot').dataset.yMin, ymax: +c.querySelector('svg.plot').dataset.yMax,
+      })));
+      for (const c of all) {
+        const labels = c.ticks.map((t) => t.label);
+        assert.ok(labels.length >= 3, `${c.name}: ${labels}`);
+        assert.equal(new Set(labels).size, labels.length, `${c.name} [${c.ymin}, ${c.ymax}]: ${labels.join(' | ')}`);
+      }
+    }
     assert.deepEqual(errors, []);
     await page.close();
   });
