@@ -45,6 +45,8 @@ before(async () => {
     charts: [
       { title: 'All hits', targets: ['sumSeries(stats.api.*.hits)'], unit: '/s', yAxis: 'zero' },
       { title: 'Hits of a', targets: ['stats.api.a.hits'] },
+      // No unit: guessed from the paths in the expression (bytes/s).
+      { title: 'Disk', targets: ['aliasByNode(hosts.vm.diskio.*.{read_bytes,write_bytes}, 3, 4)'] },
     ],
   }));
   fs.writeFileSync(path.join(dashDir, 'broken.json'), '{"title": "Broken", "charts": [{"targets": []}]}');
@@ -93,7 +95,7 @@ describe('dashboards', () => {
     const errors = watchConsole(page);
     await page.goto(`${server.url}?d=mine`);
     await page.waitForSelector('.chart >> nth=1 >> path.line', ATTACHED);
-    assert.deepEqual(await chartTitles(page), ['All hits', 'Hits of a']);
+    assert.deepEqual(await chartTitles(page), ['All hits', 'Hits of a', 'Disk']);
     await page.waitForSelector('.chart >> nth=0 >> path.line', ATTACHED);
     const row = page.locator('.chart >> nth=0 >> .legend tbody tr');
     assert.equal(await row.getAttribute('data-name'), 'sumSeries(stats.api.*.hits)');
@@ -101,6 +103,8 @@ describe('dashboards', () => {
     const last = A(59) + B(59);
     assert.equal(await row.locator('td.num').first().textContent(), `${last}/s`);
     assert.equal(await page.title(), 'My API — Dreamcatcher');
+    await page.waitForSelector('.chart >> nth=2 >> path.line', ATTACHED);
+    assert.match(await page.locator('.chart >> nth=2 >> .legend td.num').first().textContent(), / KiB\/s$/);
     await page.waitForFunction(() => [...document.querySelectorAll('.chart')].every((c) => c.dataset.state === 'ok'));
     assert.deepEqual(errors, []);
     await page.close();
@@ -126,7 +130,7 @@ describe('dashboards', () => {
     const adhoc = JSON.parse(fs.readFileSync(saved2, 'utf8'));
     assert.deepEqual(adhoc.charts.map((c) => c.targets), [['hosts.vm.cpu.total.user', 'hosts.vm.cpu.total.system'], ['stats.api.a.hits']]);
     assert.equal(adhoc.charts[0].title, 'hosts.vm.cpu.total: user, system');
-    for (const [name, want] of [['copy', ['All hits', 'Hits of a']], ['adhoc', ['hosts.vm.cpu.total: user, system', 'stats.api.a.hits']]]) {
+    for (const [name, want] of [['copy', ['All hits', 'Hits of a', 'Disk']], ['adhoc', ['hosts.vm.cpu.total: user, system', 'stats.api.a.hits']]]) {
       await page.goto(`${server.url}?d=${name}`);
       await page.waitForSelector('.chart >> nth=1 >> path.line', ATTACHED);
       assert.deepEqual(await chartTitles(page), want);
@@ -150,6 +154,9 @@ describe('dashboards', () => {
     await page.goto(`${server.url}?d=broken`);
     await page.waitForSelector('#dash-error:not(:empty)');
     assert.match(await page.textContent('#dash-error'), /broken\.json.*"targets" is missing/);
+    await new Promise((r) => setTimeout(r, 1000));
+    assert.equal(await page.locator('.chart').count(), 0, 'no other dashboard replaces the broken one');
+    assert.match(await page.textContent('#dash-error'), /broken/);
     await page.goto(`${server.url}?d=%40dreamcatcher`);
     await page.waitForSelector('.chart >> nth=5', ATTACHED);
     assert.equal((await chartTitles(page))[0], 'statsd packets and lines per second');

@@ -209,3 +209,13 @@ test('chart titles: the common prefix, then what differs', async () => {
   assert.equal(chartTitle(['a.b', 'c.d']), 'a.b, c.d');
   assert.equal(chartTitle(['a.b', 'a.b.c']), 'a: b, b.c');
 });
+
+test('units of Graphite expressions: from the paths inside, unless the function changes them', () => {
+  const cases = {
+    'sumSeries(stats.timers.api.*.mean)': 'ms', 'aliasByNode(hosts.vm.diskio.*.{read_bytes,write_bytes}, 3, 4)': 'B/s',
+    'aliasByNode(hosts.vm.disk.*.used_percent, 3)': '%', 'sumSeries(stats.api.*.hits)': '/s',
+    'alias(hosts.vm.memory.used, "mem (GiB)")': 'B', 'countSeries(hosts.*.memory.used)': '', 'derivative(hosts.vm.memory.used)': '',
+    'asPercent(a.b, c.d)': '%', 'sumSeries(hosts.vm.memory.used, hosts.vm.cpu.total.user)': '',
+  };
+  for (const [t, u] of Object.entries(cases)) assert.equal(fmt.unitForTarget(t), u, t);
+});

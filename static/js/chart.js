@@ -1,7 +1,7 @@
 // One chart card: several series on a local-time axis, y scaled to the
 // data with the unit the names imply, gaps for nulls, a hover crosshair
 // with time and values, drag to zoom, double-click to reset, a legend.
-import { axisFormatter, commonUnit, formatClock, formatDuration, formatTime, formatValue, timeTick, unitFor } from './format.js';
+import { axisFormatter, commonUnit, formatClock, formatDuration, formatTime, formatValue, timeTick, unitFor, unitForTarget } from './format.js';
 
 // The unit picker's choices: [value, label] (dashboards' "unit" key).
 const UNIT_CHOICES = [['auto', 'Unit: auto'], ['none', 'number'], ['ms', 'ms'], ['s', 's'], ['B', 'bytes'],
@@ -82,7 +82,17 @@ export class Chart {
   // setUnit overrides the unit the names imply ('' plain, null: automatic).
 
   // unitOf: the unit of one series (the chart's own unit when it has one).
-  unitOf(name) { return this.unit !== null && this.unit !== undefined ? this.unit : unitFor(name); }
+  unitOf(name) {
+    if (this.unit !== null && this.unit !== undefined) return this.unit;
+    // An expression's series are named by the server (aliases…): the
+    // unit comes from the paths in the targets.
+    return this.expr ? this.exprUnit() : unitFor(name);
+  }
+
+  exprUnit() {
+    const units = new Set(this.names.map(unitForTarget));
+    return units.size === 1 ? [...units][0] : '';
+  }
 
   // setOptions: a dashboard chart's title, unit, yAxis, yMin, yMax.
   setOptions(meta) {
@@ -133,7 +143,8 @@ export class Chart {
     const H = W < 500 ? 220 : 280;
     const series = r.series.filter((s) => !s.error && Array.isArray(s.values));
     const failed = r.series.filter((s) => s.error);
-    const unit = this.unit !== null && this.unit !== undefined ? this.unit : commonUnit(series.map((s) => s.name));
+    const unit = this.unit !== null && this.unit !== undefined ? this.unit
+      : this.expr ? this.exprUnit() : commonUnit(series.map((s) => s.name));
 
     // y domain from the values inside the x domain.
     let lo = Infinity;

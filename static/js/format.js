@@ -68,6 +68,18 @@ export function commonUnit(names) {
   return units.size === 1 ? [...units][0] : '';
 }
 
+// unitForTarget: the unit of a Graphite expression's series, from the
+// metric paths inside it ({a,b} read as a); "" when the function changes
+// what the values mean, or the paths disagree.
+const CHANGES_UNIT = /\b(count|countSeries|derivative|nonNegativeDerivative|perSecond|integral|integralByInterval|scale|scaleToSeconds|divideSeries|divideSeriesLists|multiplySeries|multiplySeriesLists|multiplySeriesWithWildcards|powSeries|pow|squareRoot|logarithm|log|invert|stddevSeries|stdev|holtWinters\w*|sortBy\w*|absolute|changed|isNonNull|transformNull|identity|timeFunction|time|sinFunction|sin|randomWalkFunction|randomWalk|constantLine|threshold)\s*\(/;
+export function unitForTarget(target) {
+  if (/\basPercent\s*\(/.test(target)) return '%';
+  if (CHANGES_UNIT.test(target)) return '';
+  const paths = target.replace(/"[^"]*"|'[^']*'/g, '').replace(/\{([^},]*)[^}]*\}/g, '$1')
+    .match(/[A-Za-z0-9_*?[\]-]+(?:\.[A-Za-z0-9_*?[\]-]+)+/g) || [];
+  return commonUnit(paths.length ? paths : [target]);
+}
+
 // UNITS: the units a chart can be given (dashboards' "unit" key).
 export const UNITS = ['', 'ms', 's', 'B', 'B/s', '%', '/s'];
 

@@ -47,6 +47,9 @@ const app = {
   timers: { refresh: 0, names: 0, retry: 0, query: 0 },
 };
 app.lastRefresh = app.view.refresh || 10;
+// The address asked for charts or a dashboard (then no host overview
+// opens by itself, even when the dashboard cannot be opened).
+app.asked = app.view.charts.length > 0 || !!app.view.dashboard;
 
 const list = new MetricList($('#metric-list'), { onSelect: selectMetric, onInfo: showInfo });
 
@@ -115,7 +118,7 @@ async function loadNames() {
       const d = app.pendingDashboard;
       app.pendingDashboard = null;
       openDashboard(d, { push: false });
-    } else if (!wasLoaded && !app.view.charts.length && !app.view.dashboard) {
+    } else if (!wasLoaded && !app.asked && !app.view.charts.length && !app.view.dashboard) {
       // First load, nothing asked for: the first host's overview.
       const hosts = hostsIn(app.names);
       if (hosts.length) openDashboard(hostDashboardName(hosts[0]), { push: false });
