@@ -15,6 +15,7 @@ import (
 // Load knows: string, bool, int, int64, float64, time.Duration.
 type Config struct {
 	WhisperDir        string        `toml:"whisper_dir" help:"whisper folder to serve (read-only)"`
+	Dashboards        string        `toml:"dashboards" help:"folder of dashboard JSON files (read-only, reloaded when they change; empty: none)"`
 	Listen            string        `toml:"listen" help:"address to listen on"`
 	BasicAuthUser     string        `toml:"basic_auth_user" help:"require HTTP basic auth with this user"`
 	BasicAuthPassword string        `toml:"basic_auth_password" help:"password for basic auth (prefer the environment or the config file)"`

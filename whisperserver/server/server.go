@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/dreamcatcher-monitoring/dreamcatcher/whisperserver/api"
+	"github.com/dreamcatcher-monitoring/dreamcatcher/whisperserver/dashboards"
 	"github.com/dreamcatcher-monitoring/dreamcatcher/whisperserver/graphiteapi"
 	"github.com/dreamcatcher-monitoring/dreamcatcher/whisperserver/index"
 	"github.com/dreamcatcher-monitoring/dreamcatcher/whisperserver/membudget"
@@ -61,6 +62,7 @@ func New(cfg Config, static fs.FS, log *slog.Logger) (*Server, error) {
 	api.New(api.Config{Store: st, Location: loc, MaxSeries: cfg.MaxSeries, MaxPoints: cfg.MaxPoints, MaxFind: cfg.MaxFind}).Register(r)
 	graphiteapi.New(graphiteapi.Config{Store: st, Location: loc, MaxSeries: cfg.MaxSeries, MaxPoints: cfg.MaxPoints,
 		MaxFind: cfg.MaxFind, MaxDataPointsMethod: cfg.MaxDataPointsMethod, Log: log}).Register(r)
+	dashboards.New(cfg.Dashboards, log).Register(r)
 	r.PathPrefix("/api/").HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		api.WriteError(w, http.StatusNotFound, "no such API endpoint: "+r.URL.Path)
 	}).Methods(http.MethodGet, http.MethodHead)
