@@ -18,17 +18,8 @@ func TestStockStatsdPipeline(t *testing.T) {
 	h := testutil.NewHekad(t)
 	out := filepath.Join(h.Dir, "out.txt")
 	// The first keys belong to StockStatsd's [StatAccumInput].
-	cfg := h.WriteConfig(h.StockStatsd() + fmt.Sprintf(`emit_in_fields = false
-
-[PayloadEncoder]
-append_newlines = false
-
-[FileOutput]
-message_matcher = "Type == 'heka.statmetric'"
-path = %q
-encoder = "PayloadEncoder"
-flush_interval = 100
-`, out))
+	cfg := h.WriteConfig(h.StockStatsd() + "emit_in_fields = false\n" +
+		testutil.PayloadFileOutput("Type == 'heka.statmetric'", out))
 
 	p := h.Start(cfg, "Input started: StatsdInput")
 	testutil.SendUDP(t, h.Addr(),

@@ -81,3 +81,17 @@ func (h *Hekad) Run(config string, timeout time.Duration) (int, string) {
 	h.t.Helper()
 	return Run(h.t, timeout, h.Bin, "-config", config)
 }
+
+// PayloadFileOutput is the TOML of Heka's FileOutput writing the payloads of
+// the messages matcher selects to path as they are (PayloadEncoder, no
+// newlines added), flushed every 100 ms.
+func PayloadFileOutput(matcher, path string) string {
+	return fmt.Sprintf(`[PayloadEncoder]
+append_newlines = false
+[FileOutput]
+message_matcher = %q
+path = %q
+encoder = "PayloadEncoder"
+flush_interval = 100
+`, matcher, path)
+}

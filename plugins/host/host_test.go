@@ -1,7 +1,6 @@
 package host_test
 
 import (
-	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -22,19 +21,8 @@ import (
 func fileOutputConfig(h *testutil.Hekad, hostSection string) (cfg, out string) {
 	out = filepath.Join(h.Dir, "out.txt")
 	// hostname belongs to WriteConfig's [hekad] section.
-	return h.WriteConfig(fmt.Sprintf(`hostname = "test.host.example"
-
-%s
-
-[PayloadEncoder]
-append_newlines = false
-
-[FileOutput]
-message_matcher = "Type == 'heka.statmetric' && Logger == 'DreamcatcherHostInput'"
-path = %q
-encoder = "PayloadEncoder"
-flush_interval = 100
-`, hostSection, out)), out
+	return h.WriteConfig("hostname = \"test.host.example\"\n" + hostSection + "\n" +
+		testutil.PayloadFileOutput("Type == 'heka.statmetric' && Logger == 'DreamcatcherHostInput'", out)), out
 }
 
 // collections reads the output file and groups its lines by timestamp,

@@ -17,18 +17,13 @@ import (
 // FileOutput of every flush to Dir/seen.txt and the project's whisper
 // output writing to h.Whisper with the extra options; it returns the path.
 func statsdConfig(h *testutil.Hekad, extra string) string {
-	return h.WriteConfig(h.StockStatsd() + fmt.Sprintf(`[PayloadEncoder]
-append_newlines = false
-[FileOutput]
-message_matcher = "Type == 'heka.statmetric' && Logger == 'StatAccumInput'"
-path = %q
-encoder = "PayloadEncoder"
-flush_interval = 100
-[DreamcatcherWhisperOutput]
+	return h.WriteConfig(h.StockStatsd() +
+		testutil.PayloadFileOutput("Type == 'heka.statmetric' && Logger == 'StatAccumInput'", filepath.Join(h.Dir, "seen.txt")) +
+		fmt.Sprintf(`[DreamcatcherWhisperOutput]
 base_path = %q
 default_retentions = "1s:10m,1m:1d"
 %s
-`, filepath.Join(h.Dir, "seen.txt"), h.Whisper, extra))
+`, h.Whisper, extra))
 }
 
 // TestBadNamesFaultsAndSelfMetrics: traversal attempts arriving as metric

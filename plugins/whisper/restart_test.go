@@ -1,7 +1,6 @@
 package whisper_test
 
 import (
-	"bufio"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -43,42 +42,10 @@ func TestClosedLogPipe(t *testing.T) {
 	testutil.RequireWhisperPy(t)
 	h := testutil.NewHekad(t)
 	cfg := projectConfig(h, "flush_interval = 30", "")
-	r, w, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(h.Bin, "-config", cfg)
-	cmd.Stdout, cmd.Stderr = w, w
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	w.Close()
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	t.Cleanup(func() { _ = cmd.Process.Kill() })
-	var seen strings.Builder
-	sc := bufio.NewScanner(r)
-	for sc.Scan() {
-		seen.WriteString(sc.Text() + "\n")
-		if strings.Contains(sc.Text(), "listening on udp") {
-			break
-		}
-	}
-	if !strings.Contains(seen.String(), "listening on udp") {
-		t.Fatalf("hekad never listened:\n%s", seen.String())
-	}
-	r.Close() // the reader is gone: every later write to the pipe gets EPIPE
+	p := testutil.StartClosedLogPipe(t, "listening on udp", testutil.HekadReadyTimeout, h.Bin, "-config", cfg)
 	testutil.SendUDP(t, h.Addr(), "pipe.hits:5|c\npipe.hits:7|c")
 	time.Sleep(500 * time.Millisecond) // let the packet be read
-	_ = cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("hekad exited with %v (%s), want status 0", err, cmd.ProcessState)
-		}
-	case <-time.After(60 * time.Second):
-		t.Fatal("hekad did not stop within 60 s")
-	}
+	p.StopClean(syscall.SIGTERM, 60*time.Second)
 	path := wsp(projectWhisper(h), "stats_counts.pipe.hits")
 	if !exists(path) {
 		t.Fatalf("%s not written: the final flush was lost", path)
@@ -327,7 +294,6 @@ func counts(name string, n int) []string {
 func TestQuickRestartKeepsInterval(t *testing.T) {
 	testutil.RequireWhisperPy(t)
 	h := testutil.NewHekad(t)
-	addr := h.Addr()
 	cfg := projectConfig(h, "flush_interval = 10", "")
 	path := wsp(projectWhisper(h), "stats_counts.qr.hits")
 	p := h.Start(cfg, "listening on udp")
@@ -336,14 +302,14 @@ func TestQuickRestartKeepsInterval(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	slot := time.Now().Unix()/10*10 + 10
-	testutil.SendUDP(t, addr, counts("qr.hits", 100)...)
+	testutil.SendUDP(t, h.Addr(), counts("qr.hits", 100)...)
 	time.Sleep(300 * time.Millisecond)
 	p.StopClean(syscall.SIGTERM, 30*time.Second)
 	p2 := h.Start(cfg, "listening on udp")
 	if !strings.Contains(p2.Output(), "merged into the flush at "+fmt.Sprint(slot)) {
 		t.Fatalf("restart at %d: the kept interval was not merged into slot %d:\n%s", time.Now().Unix(), slot, p2.Output())
 	}
-	testutil.SendUDP(t, addr, counts("qr.hits", 50)...)
+	testutil.SendUDP(t, h.Addr(), counts("qr.hits", 50)...)
 	testutil.Eventually(t, 30*time.Second, func() bool {
 		if !exists(path) {
 			return false
@@ -363,11 +329,10 @@ func TestQuickRestartKeepsInterval(t *testing.T) {
 func TestLongStopKeepsOwnSlot(t *testing.T) {
 	testutil.RequireWhisperPy(t)
 	h := testutil.NewHekad(t)
-	addr := h.Addr()
 	cfg := projectConfig(h, "flush_interval = 2", "")
 	path := wsp(projectWhisper(h), "stats_counts.ls.hits")
 	p := h.Start(cfg, "listening on udp")
-	testutil.SendUDP(t, addr, counts("ls.hits", 100)...)
+	testutil.SendUDP(t, h.Addr(), counts("ls.hits", 100)...)
 	time.Sleep(200 * time.Millisecond)
 	p.StopClean(syscall.SIGTERM, 30*time.Second)
 	time.Sleep(5 * time.Second)
@@ -375,7 +340,7 @@ func TestLongStopKeepsOwnSlot(t *testing.T) {
 	if !strings.Contains(p2.Output(), "in its own slot") {
 		t.Errorf("no long-stop restore line:\n%s", p2.Output())
 	}
-	testutil.SendUDP(t, addr, counts("ls.hits", 50)...)
+	testutil.SendUDP(t, h.Addr(), counts("ls.hits", 50)...)
 	testutil.Eventually(t, 20*time.Second, func() bool {
 		sum, _, _ := sumArchive0(t, path)
 		return sum == 150
@@ -415,7 +380,7 @@ func TestCorruptStatsdState(t *testing.T) {
 func TestOverloadLoggedAndCounted(t *testing.T) {
 	h := testutil.NewHekad(t)
 	selfOut := filepath.Join(h.Dir, "self.txt")
-	cfg := projectConfig(h, "flush_interval = 1", fmt.Sprintf(`
+	cfg := projectConfig(h, "flush_interval = 1", `
 [OverloadWhisper]
 type = "DreamcatcherWhisperOutput"
 message_matcher = "Type == 'heka.statmetric' && Logger == 'DreamcatcherStatsdInput'"
@@ -426,14 +391,7 @@ flush_timeout = 1
 self_metrics = "self"
 self_metrics_interval = 1
 log_interval = 1
-[PayloadEncoder]
-append_newlines = false
-[FileOutput]
-message_matcher = "Type == 'heka.statmetric' && Logger == 'OverloadWhisper'"
-path = %q
-encoder = "PayloadEncoder"
-flush_interval = 50
-`, selfOut))
+`+testutil.PayloadFileOutput("Type == 'heka.statmetric' && Logger == 'OverloadWhisper'", selfOut))
 	p := h.Start(cfg, "listening on udp")
 	testutil.SendUDP(t, h.Addr(), gaugeLines("ov", 1000)...)
 	p.WaitOutput("cache full (max_cache_points = 300", 20*time.Second)
