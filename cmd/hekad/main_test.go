@@ -128,14 +128,7 @@ func TestBadConfig(t *testing.T) {
 				path = testutil.WriteFile(t, t.TempDir(), "bad.toml", c.config)
 			}
 			code, out := testutil.Run(t, 10*time.Second, bin, "-config", path)
-			if code == 0 {
-				t.Fatalf("exit code 0, want non-zero; output:\n%s", out)
-			}
-			for _, w := range c.want {
-				if !strings.Contains(out, w) {
-					t.Errorf("output lacks %q:\n%s", w, out)
-				}
-			}
+			testutil.ExpectFailure(t, code, out, c.want...)
 			if n := strings.Count(out, "hekad: error:"); n != 1 {
 				t.Errorf("%d error messages, want 1:\n%s", n, out)
 			}
@@ -166,14 +159,7 @@ base_dir = %q
 address = "not-an-address"
 `, h.BaseDir()))
 	code, out := h.Run(cfg, 10*time.Second)
-	if code == 0 {
-		t.Fatalf("exit code 0; output:\n%s", out)
-	}
-	for _, w := range []string{"hekad: error:", "init.toml: [StatsdInput]"} {
-		if !strings.Contains(out, w) {
-			t.Errorf("output lacks %q:\n%s", w, out)
-		}
-	}
+	testutil.ExpectFailure(t, code, out, "hekad: error:", "init.toml: [StatsdInput]")
 }
 
 // TestProfilesWrittenOnShutdown: cpuprof and memprof hold a profile after a

@@ -178,6 +178,20 @@ func Run(t testing.TB, timeout time.Duration, bin string, args ...string) (int, 
 	return code, p.Output()
 }
 
+// ExpectFailure fails the test unless a run (see Run) exited non-zero with
+// output holding every one of want.
+func ExpectFailure(t testing.TB, code int, out string, want ...string) {
+	t.Helper()
+	if code == 0 {
+		t.Fatalf("exit code 0, want non-zero; output:\n%s", out)
+	}
+	for _, w := range want {
+		if !strings.Contains(out, w) {
+			t.Errorf("exit code %d; output lacks %q:\n%s", code, w, out)
+		}
+	}
+}
+
 // WriteFile writes contents to name in dir and returns the path.
 func WriteFile(t testing.TB, dir, name, contents string) string {
 	t.Helper()

@@ -176,9 +176,7 @@ func TestHostInputBadConfig(t *testing.T) {
 			h := testutil.NewHekad(t)
 			cfg, _ := fileOutputConfig(h, "[DreamcatcherHostInput]\n"+c.section+"\n")
 			code, out := h.Run(cfg, 20*time.Second)
-			if code == 0 || !strings.Contains(out, c.want) || !strings.Contains(out, "DreamcatcherHostInput") {
-				t.Errorf("exit %d, want non-zero and %q in:\n%s", code, c.want, out)
-			}
+			testutil.ExpectFailure(t, code, out, c.want, "DreamcatcherHostInput")
 		})
 	}
 }

@@ -276,9 +276,7 @@ func TestConfigErrors(t *testing.T) {
 			h := testutil.NewHekad(t)
 			cfg := h.WriteConfig("[DreamcatcherWhisperOutput]\nbase_path = \"w\"\n" + c.body + "\n")
 			code, out := h.Run(cfg, 30*time.Second)
-			if code == 0 || !strings.Contains(out, c.want) {
-				t.Errorf("exit %d, output lacks %q:\n%s", code, c.want, out)
-			}
+			testutil.ExpectFailure(t, code, out, c.want)
 		})
 	}
 }
