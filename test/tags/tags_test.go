@@ -370,16 +370,48 @@ func TestHotShotsAsEtsyAndCarbon(t *testing.T) {
 		}
 		return true
 	}
-	testutil.Eventually(t, 90*time.Second, func() bool {
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(500 * time.Millisecond) {
 		carbon = walk(t, r.carbonDir, carbonName, keep)
 		ours = walk(t, r.hekadDir, hekadName, keep)
-		return ready(r.carbonDir, carbon) && ready(r.hekadDir, ours)
-	}, "the totals in both folders (carbon %d series, hekad %d)", len(carbon), len(ours))
+		if ready(r.carbonDir, carbon) && ready(r.hekadDir, ours) {
+			break
+		}
+		if time.Now().After(deadline) {
+			for _, side := range []struct {
+				what, root string
+				m          map[string]series
+			}{{"carbon", r.carbonDir, carbon}, {"hekad", r.hekadDir, ours}} {
+				for n, want := range totals {
+					s, ok := side.m[n]
+					got := math.NaN()
+					if ok {
+						got = summarise(n, read(t, side.root, s.rel))
+					}
+					if got != want {
+						t.Errorf("%s: %s = %v, want %v", side.what, n, got, want)
+					}
+				}
+				t.Logf("%s has %q", side.what, names(side.m))
+			}
+			t.Fatal("the totals did not arrive in both folders")
+		}
+	}
 	// Both kept flushing: take the file lists again, now complete.
 	time.Sleep(2 * time.Second)
 	carbon = walk(t, r.carbonDir, carbonName, keep)
 	ours = walk(t, r.hekadDir, hekadName, keep)
 	compareFiles(t, carbon, ours)
+	// Tag order: hekad aggregates both orders as one series; Etsy sends two
+	// points with one timestamp for it and carbon keeps one of them.
+	const mix = "stats_counts.hs.mix;dc=eu;env=prod"
+	if got := summarise(mix, read(t, r.hekadDir, ours[mix].rel)); got != 3 {
+		t.Errorf("hekad: %s = %v, want 3 (both tag orders)", mix, got)
+	}
+	if s, ok := carbon[mix]; ok {
+		if got := summarise(mix, read(t, r.carbonDir, s.rel)); got != 1 && got != 2 {
+			t.Errorf("Etsy + carbon: %s = %v, want 1 or 2 (one order's point kept)", mix, got)
+		}
+	}
 	if s := carbon["stats_counts.hs.flag;canary=true;env=prod"]; s.deviation == "" {
 		t.Errorf("bare tag: carbon's file %q, expected Etsy's unnormalised name", s.rel)
 	}

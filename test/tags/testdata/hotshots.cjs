@@ -11,12 +11,16 @@ const clients = ports.map((port) => new StatsD({
 }));
 
 for (const c of clients) {
-  c.increment('hs.req', 1, { env: 'prod', dc: 'eu' });
-  c.increment('hs.req', 2, ['dc:eu', 'env:prod']); // same series, other order
+  c.increment('hs.req', 1, { dc: 'eu', env: 'prod' });
+  c.increment('hs.req', 2, ['dc:eu', 'env:prod']);
+  // One series, tags in two orders: Etsy keeps two keys, carbon makes them
+  // one series and keeps only the last point of the flush; hekad sums them.
+  c.increment('hs.mix', 1, { env: 'prod', dc: 'eu' });
+  c.increment('hs.mix', 2, { dc: 'eu', env: 'prod' });
   c.increment('hs.req', 4, { env: 'dev', dc: 'eu' });
   c.increment('hs.req', 8); // untagged: its own series
   c.timing('hs.lat', 12, { env: 'prod', ver: '1.2' });
-  c.timing('hs.lat', 30, { ver: '1.2', env: 'prod' });
+  c.timing('hs.lat', 30, { env: 'prod', ver: '1.2' });
   c.timing('hs.lat', 18, { env: 'prod', ver: '1.2' });
   c.gauge('hs.temp', 21.5, { room: 'a/b', route: '/users/:id' });
   c.set('hs.users', 'alice', { env: 'prod' });
