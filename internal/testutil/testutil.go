@@ -242,6 +242,21 @@ func SendUDP(t testing.TB, addr string, payloads ...string) {
 	}
 }
 
+// SendTCP sends payload over one TCP connection to addr (dial bounded by
+// 5 s, the write by 30 s) and closes it.
+func SendTCP(t testing.TB, addr, payload string) {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		t.Fatalf("dial %s: %v", addr, err)
+	}
+	defer c.Close()
+	_ = c.SetWriteDeadline(time.Now().Add(30 * time.Second))
+	if _, err := c.Write([]byte(payload)); err != nil {
+		t.Fatalf("send to %s: %v", addr, err)
+	}
+}
+
 // WaitTCPListening waits until a TCP connection to addr succeeds.
 func WaitTCPListening(t testing.TB, addr string, timeout time.Duration) {
 	t.Helper()

@@ -10,7 +10,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"os/exec"
@@ -133,21 +132,6 @@ func serverRender(t *testing.T, base, name string, from, until int64) fetched {
 	return f
 }
 
-func sendCarbon(t *testing.T, addr string, lines string) {
-	t.Helper()
-	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	if err := c.SetDeadline(time.Now().Add(10 * time.Second)); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := io.WriteString(c, lines); err != nil {
-		t.Fatal(err)
-	}
-}
-
 // points are the test's values: one every second except every third, signs
 // and magnitudes varied so that every method (absmax against max, avg_zero
 // against average) gives its own roll-up, and -42.5 among them.
@@ -230,7 +214,7 @@ self_metrics = ""
 	ws := testutil.Start(t, server, "-whisper-dir", base, "-listen", web)
 	testutil.WaitTCPListening(t, web, 20*time.Second)
 	t.Cleanup(func() { ws.Stop(syscall.SIGTERM, 15*time.Second) })
-	sendCarbon(t, carbon, lines.String())
+	testutil.SendTCP(t, carbon, lines.String())
 
 	until := t0 + 50
 	fine := [2]int64{t0 - 50, until}    // 1 s archive

@@ -12,10 +12,8 @@ package tags
 import (
 	"encoding/json"
 	"fmt"
-	"io"
 	"io/fs"
 	"math"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -82,21 +80,6 @@ self_metrics = ""
 	h.WaitOutput("Input started: DreamcatcherCarbonInput", 20*time.Second)
 	testutil.WaitTCPListening(t, r.hekaCarbon, 10*time.Second)
 	return r
-}
-
-func sendCarbon(t *testing.T, addr, lines string) {
-	t.Helper()
-	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	if err := c.SetDeadline(time.Now().Add(10 * time.Second)); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := io.WriteString(c, lines); err != nil {
-		t.Fatal(err)
-	}
 }
 
 // series is one whisper file found in a folder.
@@ -248,9 +231,9 @@ func TestCarbonTaggedLinesAsCarbonCache(t *testing.T) {
 		fmt.Fprintf(&b, l+"\n", ts, ts+1)
 	}
 	if live {
-		sendCarbon(t, r.carbon.Addr, b.String())
+		testutil.SendTCP(t, r.carbon.Addr, b.String())
 	}
-	sendCarbon(t, r.hekaCarbon, b.String())
+	testutil.SendTCP(t, r.hekaCarbon, b.String())
 
 	keep := func(n string) bool { return strings.HasPrefix(n, "tg.") }
 	const want = 12 // series
@@ -323,7 +306,7 @@ func TestCarbonTaggedLinesAsCarbonCache(t *testing.T) {
 
 	// Malformed tags: carbon logs and still stores them unnormalised; hekad
 	// refuses them (counted as bad lines), so no file appears.
-	sendCarbon(t, r.hekaCarbon, fmt.Sprintf("tg.bad;=v 1 %[1]d\ntg.bad; 1 %[1]d\ntg.bad;k 1 %[1]d\n;k=v 1 %[1]d\ntg.ok2;k=v 1 %[1]d\n", ts))
+	testutil.SendTCP(t, r.hekaCarbon, fmt.Sprintf("tg.bad;=v 1 %[1]d\ntg.bad; 1 %[1]d\ntg.bad;k 1 %[1]d\n;k=v 1 %[1]d\ntg.ok2;k=v 1 %[1]d\n", ts))
 	testutil.Eventually(t, 30*time.Second, func() bool {
 		_, ok := walk(t, r.hekadDir, hekadName, keep)["tg.ok2;k=v"]
 		return ok
