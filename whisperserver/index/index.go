@@ -467,9 +467,17 @@ func (x *Index) Find(ctx context.Context, pattern string, limit int) ([]Match, e
 				names = []string{c.literal}
 			}
 		} else {
-			for _, k := range n.kids {
+			// kids is sorted: a literal prefix ("m000*") narrows the
+			// scan to its range.
+			kids := n.kids
+			if pre := c.prefix(); pre != "" {
+				kids = kids[sort.SearchStrings(kids, pre):]
+			}
+			for _, k := range kids {
 				if c.match(k) {
 					names = append(names, k)
+				} else if !strings.HasPrefix(k, c.prefix()) {
+					break
 				}
 			}
 		}
