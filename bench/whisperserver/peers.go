@@ -159,7 +159,9 @@ func sendPoints(addr, dir string, from int64) (int64, error) {
 		if err != nil {
 			return n, err
 		}
-		ts, err := db.Fetch(int(from), int(now))
+		// Within the finest archive (10 s, 1 day) as seen now, so the
+		// points sent are the 10 s points a render of the day reads.
+		ts, err := db.Fetch(int(max(from, now-86400+10)), int(now))
 		db.Close()
 		if err != nil || ts == nil {
 			return n, fmt.Errorf("reading %s: %v", name, err)
