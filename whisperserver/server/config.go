@@ -15,6 +15,7 @@ import (
 // Load knows: string, bool, int, int64, float64, time.Duration.
 type Config struct {
 	WhisperDir        string        `toml:"whisper_dir" help:"whisper folder to serve (read-only)"`
+	Dashboards        string        `toml:"dashboards" help:"folder of dashboard JSON files (read-only, reloaded when they change; empty: none)"`
 	Listen            string        `toml:"listen" help:"address to listen on"`
 	BasicAuthUser     string        `toml:"basic_auth_user" help:"require HTTP basic auth with this user"`
 	BasicAuthPassword string        `toml:"basic_auth_password" help:"password for basic auth (prefer the environment or the config file)"`
@@ -30,34 +31,41 @@ type Config struct {
 	LogFormat         string        `toml:"log_format" help:"log format: text or json"`
 	AccessLog         bool          `toml:"access_log" help:"log every request, not only failed ones"`
 	MaxBodyBytes      int           `toml:"max_body_bytes" help:"largest POST body (413 beyond)"`
+	// MaxDataPointsMethod is how /render's maxDataPoints consolidates
+	// series read from files: "graphite" (average, as graphite-web) or
+	// "file" (each file's aggregation method); consolidateBy() wins.
+	MaxDataPointsMethod string `toml:"max_data_points_method" help:"maxDataPoints consolidation in /render: graphite (average, as graphite-web) or file (each file's aggregation method)"`
 	// MaxConcurrent bounds the expensive requests (renders, finds,
 	// listings) in flight; QueueWait is how long one waits for a slot (or
 	// for memory under MemoryBudget) before a 503 with Retry-After.
 	MaxConcurrent int           `toml:"max_concurrent" help:"most renders, finds and listings in flight (0: no limit)"`
 	QueueWait     time.Duration `toml:"queue_wait" help:"how long a request waits for a slot or memory before 503"`
 	// MemoryBudget (MiB) is the memory the whole server aims to stay in:
-	// the Go runtime's soft memory limit, and new expensive requests wait
-	// while the heap holds 3/4 of it. 0: no budget.
-	MemoryBudget int `toml:"memory_budget" help:"memory the server aims to stay in, MiB (0: none)"`
+	// the Go runtime's soft memory limit, new expensive requests wait
+	// while the heap holds 3/4 of it, and half of it is the pool requests
+	// reserve from for the series they read and the answers they build
+	// (membudget). 0: no budget.
+	MemoryBudget int `toml:"memory_budget" help:"memory the server aims to stay in, MiB; half of it is what requests may hold (0: none)"`
 }
 
 // Defaults returns the default configuration.
 func Defaults() Config {
 	return Config{
-		WhisperDir:     "data/whisper",
-		Listen:         "127.0.0.1:8080",
-		MaxSeries:      5000,
-		MaxPoints:      20_000_000,
-		MaxFind:        200_000,
-		MaxOpenFiles:   256,
-		RequestTimeout: 30 * time.Second,
-		RescanInterval: time.Minute,
-		TimeZone:       "UTC",
-		LogFormat:      "text",
-		MaxBodyBytes:   1 << 20,
-		MaxConcurrent:  max(2, runtime.NumCPU()), // measured: more only adds CPU contention
-		QueueWait:      2 * time.Second,
-		MemoryBudget:   512,
+		WhisperDir:          "data/whisper",
+		Listen:              "127.0.0.1:8080",
+		MaxSeries:           5000,
+		MaxPoints:           20_000_000,
+		MaxFind:             200_000,
+		MaxOpenFiles:        256,
+		RequestTimeout:      30 * time.Second,
+		RescanInterval:      time.Minute,
+		TimeZone:            "UTC",
+		LogFormat:           "text",
+		MaxBodyBytes:        1 << 20,
+		MaxDataPointsMethod: "graphite",
+		MaxConcurrent:       max(2, runtime.NumCPU()), // measured: more only adds CPU contention
+		QueueWait:           2 * time.Second,
+		MemoryBudget:        512,
 	}
 }
 
@@ -85,6 +93,9 @@ func (c Config) Validate() error {
 	}
 	if _, err := time.LoadLocation(c.TimeZone); err != nil {
 		errs = append(errs, fmt.Errorf("timezone: %w", err))
+	}
+	if c.MaxDataPointsMethod != "" && c.MaxDataPointsMethod != "graphite" && c.MaxDataPointsMethod != "file" {
+		errs = append(errs, fmt.Errorf("max_data_points_method %q: want graphite or file", c.MaxDataPointsMethod))
 	}
 	if c.LogFormat != "" && c.LogFormat != "text" && c.LogFormat != "json" {
 		errs = append(errs, fmt.Errorf("log format %q: want text or json", c.LogFormat))
