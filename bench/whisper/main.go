@@ -31,6 +31,7 @@
 //
 //	go build -o bin/ ./cmd/hekad && go run ./bench/whisper -metrics 10000,100000
 //	go run ./bench/whisper -targets dreamcatcher -memory 1000000
+//	go run ./bench/whisper -targets dreamcatcher,gocarbon,vm -metrics 100000 -runs 3 -flood 20
 package main
 
 import (
@@ -56,7 +57,7 @@ import (
 )
 
 var (
-	targetsF  = flag.String("targets", "dreamcatcher,carbon", "programs to measure")
+	targetsF  = flag.String("targets", "dreamcatcher,carbon", "programs to measure, alternating: dreamcatcher, carbon (carbon-cache), gocarbon, vm (VictoriaMetrics)")
 	metricsF  = flag.String("metrics", "10000,100000", "distinct metric counts, comma-separated")
 	interval  = flag.Duration("interval", 10*time.Second, "flush interval of the paced phase")
 	rounds    = flag.Int("rounds", 4, "measured flushes in the paced phase")
