@@ -1,0 +1,496 @@
+package index
+
+import (
+	"fmt"
+	"regexp"
+	"sort"
+	"strings"
+
+	"github.com/dreamcatcher-monitoring/dreamcatcher/internal/metricpath"
+)
+
+// TaggedDir is the top-level folder carbon 1.1 keeps tagged series in.
+const TaggedDir = "_tagged"
+
+// tagIndex maps tag → value → series, for the Graphite tag API. Series are
+// the normalised tagged names found under _tagged/ (metricpath.Name). It is
+// kept by Index.apply under Index.mu, like the name tree.
+type tagIndex struct {
+	series map[string][]metricpath.Tag           // name → its tags, "name" first, then sorted by key
+	byTag  map[string]map[string]map[string]bool // tag → value → series set
+	// sorted caches, nil when stale
+	tagList   []string
+	valueList map[string][]string
+}
+
+func newTagIndex() *tagIndex {
+	return &tagIndex{series: map[string][]metricpath.Tag{}, byTag: map[string]map[string]map[string]bool{}}
+}
+
+// seriesTags parses a normalised tagged name into its tags with "name".
+func seriesTags(series string) ([]metricpath.Tag, bool) {
+	name, tags, err := metricpath.ParseTagged(series)
+	if err != nil {
+		return nil, false
+	}
+	out := make([]metricpath.Tag, 0, len(tags)+1)
+	out = append(out, metricpath.Tag{Key: "name", Value: name})
+	for _, t := range tags {
+		if t.Key != "name" {
+			out = append(out, t)
+		}
+	}
+	return out, true
+}
+
+func (t *tagIndex) add(series string) {
+	if _, ok := t.series[series]; ok {
+		return
+	}
+	tags, ok := seriesTags(series)
+	if !ok {
+		return
+	}
+	t.series[series] = tags
+	for _, tg := range tags {
+		vals := t.byTag[tg.Key]
+		if vals == nil {
+			vals = map[string]map[string]bool{}
+			t.byTag[tg.Key] = vals
+			t.tagList = nil
+		}
+		set := vals[tg.Value]
+		if set == nil {
+			set = map[string]bool{}
+			vals[tg.Value] = set
+			if t.valueList != nil {
+				delete(t.valueList, tg.Key)
+			}
+		}
+		set[series] = true
+	}
+}
+
+func (t *tagIndex) remove(series string) {
+	tags, ok := t.series[series]
+	if !ok {
+		return
+	}
+	delete(t.series, series)
+	for _, tg := range tags {
+		vals := t.byTag[tg.Key]
+		set := vals[tg.Value]
+		delete(set, series)
+		if len(set) == 0 {
+			delete(vals, tg.Value)
+			if t.valueList != nil {
+				delete(t.valueList, tg.Key)
+			}
+		}
+		if len(vals) == 0 {
+			delete(t.byTag, tg.Key)
+			t.tagList = nil
+		}
+	}
+}
+
+// sortedTags returns every tag, sorted (cached).
+func (t *tagIndex) sortedTags() []string {
+	if t.tagList == nil {
+		l := make([]string, 0, len(t.byTag))
+		for k := range t.byTag {
+			l = append(l, k)
+		}
+		sort.Strings(l)
+		t.tagList = l
+	}
+	return t.tagList
+}
+
+// sortedValues returns the values of tag, sorted (cached).
+func (t *tagIndex) sortedValues(tag string) []string {
+	if t.valueList == nil {
+		t.valueList = map[string][]string{}
+	}
+	l, ok := t.valueList[tag]
+	if !ok {
+		vals := t.byTag[tag]
+		l = make([]string, 0, len(vals))
+		for v := range vals {
+			l = append(l, v)
+		}
+		sort.Strings(l)
+		t.valueList[tag] = l
+	}
+	return l
+}
+
+// TagError is an invalid tag expression or filter (graphite-web's
+// ValueError, a 400 with {"error": …}).
+type TagError struct{ Msg string }
+
+func (e *TagError) Error() string { return e.Msg }
+
+// TagExpr is one parsed seriesByTag / findSeries expression.
+type TagExpr struct {
+	Tag, Op, Spec string
+	re            *regexp.Regexp
+	matchesEmpty  bool
+}
+
+var tagSpecRE = regexp.MustCompile(`^([^;!=]+)(!?=~?)([^;]*)$`)
+
+// ParseTagExpr parses tag=spec, tag!=spec, tag=~re, tag!=~re as
+// graphite-web's BaseTagDB.parse_tagspec and LocalDatabaseTagDB do
+// (regular expressions anchored at the start of the value).
+func ParseTagExpr(s string) (TagExpr, error) {
+	m := tagSpecRE.FindStringSubmatch(s)
+	if m == nil {
+		return TagExpr{}, &TagError{"Invalid tagspec " + s}
+	}
+	e := TagExpr{Tag: m[1], Op: m[2], Spec: m[3]}
+	switch e.Op {
+	case "=":
+		e.matchesEmpty = e.Spec == ""
+	case "!=":
+		e.matchesEmpty = e.Spec != ""
+	case "=~", "!=~":
+		re, err := compileAnchored(e.Spec)
+		if err != nil {
+			return TagExpr{}, &TagError{fmt.Sprintf("Invalid regular expression %q in tagspec %s: %v", e.Spec, s, err)}
+		}
+		e.re = re
+		e.matchesEmpty = re.MatchString("") == (e.Op == "=~")
+	default:
+		return TagExpr{}, &TagError{"Invalid operator " + e.Op}
+	}
+	return e, nil
+}
+
+// compileAnchored compiles a regular expression anchored at the start of
+// the value as graphite-web does ('^(' + spec + ')' unless it starts with ^).
+func compileAnchored(spec string) (*regexp.Regexp, error) {
+	if !strings.HasPrefix(spec, "^") {
+		spec = "^(" + spec + ")"
+	}
+	return regexp.Compile(spec)
+}
+
+// Match reports whether a value ("" for a series without the tag) matches.
+func (e TagExpr) Match(value string) bool {
+	switch e.Op {
+	case "=":
+		return value == e.Spec
+	case "!=":
+		return value != e.Spec
+	case "=~":
+		return e.re.MatchString(value)
+	default:
+		return !e.re.MatchString(value)
+	}
+}
+
+// candidates returns the series a non-empty-matching expression selects:
+// those having the tag with a value that matches; x.mu held.
+func (t *tagIndex) candidates(e TagExpr) map[string]bool {
+	vals := t.byTag[e.Tag]
+	if e.Op == "=" {
+		return vals[e.Spec]
+	}
+	var out map[string]bool
+	n := 0
+	for v, set := range vals {
+		if e.Match(v) {
+			if out == nil {
+				out = set // no copy for a single value
+			} else {
+				if n == 1 {
+					cp := make(map[string]bool, len(out)+len(set))
+					for s := range out {
+						cp[s] = true
+					}
+					out = cp
+				}
+				for s := range set {
+					out[s] = true
+				}
+			}
+			n++
+		}
+	}
+	return out
+}
+
+func tagValue(tags []metricpath.Tag, key string) string {
+	for _, t := range tags {
+		if t.Key == key {
+			return t.Value
+		}
+	}
+	return ""
+}
+
+// findSeries is graphite-web's LocalDatabaseTagDB._find_series; x.mu held.
+func (t *tagIndex) findSeries(exprs []TagExpr) ([]string, error) {
+	var sets []map[string]bool
+	var filters []TagExpr
+	for _, e := range exprs {
+		if e.matchesEmpty {
+			filters = append(filters, e)
+			continue
+		}
+		sets = append(sets, t.candidates(e))
+	}
+	if len(sets) == 0 {
+		return nil, &TagError{"At least one tagspec must not match the empty string"}
+	}
+	sort.Slice(sets, func(i, j int) bool { return len(sets[i]) < len(sets[j]) })
+	out := make([]string, 0, len(sets[0]))
+next:
+	for s := range sets[0] {
+		for _, o := range sets[1:] {
+			if !o[s] {
+				continue next
+			}
+		}
+		if len(filters) > 0 {
+			tags := t.series[s]
+			for _, f := range filters {
+				if !f.Match(tagValue(tags, f.Tag)) {
+					continue next
+				}
+			}
+		}
+		out = append(out, s)
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+func parseTagExprs(exprs []string) ([]TagExpr, error) {
+	out := make([]TagExpr, 0, len(exprs))
+	for _, s := range exprs {
+		e, err := ParseTagExpr(s)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	return out, nil
+}
+
+// FindSeries returns the tagged series matching every expression, sorted
+// (graphite-web's /tags/findSeries and seriesByTag).
+func (x *Index) FindSeries(exprs []string) ([]string, error) {
+	es, err := parseTagExprs(exprs)
+	if err != nil {
+		return nil, err
+	}
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	return x.tags.findSeries(es)
+}
+
+// TaggedCount is the number of tagged series indexed.
+func (x *Index) TaggedCount() int {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	return len(x.tags.series)
+}
+
+// SeriesTags returns a tagged series' tags ("name" first, then by key);
+// ok is false when the series is not indexed.
+func (x *Index) SeriesTags(series string) ([]metricpath.Tag, bool) {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	t, ok := x.tags.series[series]
+	return t, ok
+}
+
+// TaggedNames returns every tagged series, sorted.
+func (x *Index) TaggedNames() []string {
+	x.mu.RLock()
+	out := make([]string, 0, len(x.tags.series))
+	for s := range x.tags.series {
+		out = append(out, s)
+	}
+	x.mu.RUnlock()
+	sort.Strings(out)
+	return out
+}
+
+// filterRE compiles a tag or value filter, anchored as graphite-web does;
+// "" is no filter.
+func filterRE(filter string) (*regexp.Regexp, error) {
+	if filter == "" {
+		return nil, nil
+	}
+	re, err := compileAnchored(filter)
+	if err != nil {
+		return nil, &TagError{fmt.Sprintf("Invalid filter %q: %v", filter, err)}
+	}
+	return re, nil
+}
+
+// Tags lists the tags (sorted), those matching filter (a regular
+// expression anchored at the start) when given, at most limit (> 0).
+func (x *Index) Tags(filter string, limit int) ([]string, error) {
+	re, err := filterRE(filter)
+	if err != nil {
+		return nil, err
+	}
+	x.mu.Lock() // the sorted cache may be rebuilt
+	defer x.mu.Unlock()
+	var out []string
+	for _, t := range x.tags.sortedTags() {
+		if limit > 0 && len(out) >= limit {
+			break
+		}
+		if re == nil || re.MatchString(t) {
+			out = append(out, t)
+		}
+	}
+	return out, nil
+}
+
+// TagValue is one value of a tag and the number of series with it.
+type TagValue struct {
+	Value string
+	Count int
+}
+
+// TagValues lists tag's values (sorted) with their series counts,
+// filtered and limited as Tags; ok is false for an unknown tag.
+func (x *Index) TagValues(tag, filter string, limit int) (vals []TagValue, ok bool, err error) {
+	re, err := filterRE(filter)
+	if err != nil {
+		return nil, false, err
+	}
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	m, ok := x.tags.byTag[tag]
+	if !ok {
+		return nil, false, nil
+	}
+	out := []TagValue{}
+	for _, v := range x.tags.sortedValues(tag) {
+		if limit > 0 && len(out) >= limit {
+			break
+		}
+		if re == nil || re.MatchString(v) {
+			out = append(out, TagValue{v, len(m[v])})
+		}
+	}
+	return out, true, nil
+}
+
+// insertSorted keeps result sorted, unique and at most limit long, as
+// graphite-web's auto_complete_* loops do.
+func insertSorted(result []string, v string, limit int) []string {
+	i := sort.SearchStrings(result, v)
+	if i < len(result) && result[i] == v {
+		return result
+	}
+	if i >= limit {
+		return result
+	}
+	result = append(result, "")
+	copy(result[i+1:], result[i:])
+	result[i] = v
+	if len(result) > limit {
+		result = result[:limit]
+	}
+	return result
+}
+
+// AutoCompleteTags is graphite-web's auto_complete_tags: without
+// expressions the tags starting with prefix; with them, the other tags of
+// the matching series. Sorted, at most limit (100 when limit <= 0).
+func (x *Index) AutoCompleteTags(exprs []string, prefix string, limit int) ([]string, error) {
+	if limit <= 0 {
+		limit = 100
+	}
+	if len(exprs) == 0 {
+		out := []string{}
+		x.mu.Lock()
+		defer x.mu.Unlock()
+		for _, t := range x.tags.sortedTags() {
+			if len(out) >= limit {
+				break
+			}
+			if strings.HasPrefix(t, prefix) {
+				out = append(out, t)
+			}
+		}
+		return out, nil
+	}
+	es, err := parseTagExprs(exprs)
+	if err != nil {
+		return nil, err
+	}
+	searched := map[string]bool{}
+	for _, e := range es {
+		searched[e.Tag] = true
+	}
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	series, err := x.tags.findSeries(es)
+	if err != nil {
+		return nil, err
+	}
+	out := []string{}
+	for _, s := range series {
+		for _, t := range x.tags.series[s] {
+			if searched[t.Key] || !strings.HasPrefix(t.Key, prefix) {
+				continue
+			}
+			out = insertSorted(out, t.Key, limit)
+		}
+	}
+	return out, nil
+}
+
+// AutoCompleteValues is graphite-web's auto_complete_values: the values of
+// tag (starting with prefix) among the series matching exprs (all series
+// with the tag when there are none). Sorted, at most limit (100 when <= 0).
+func (x *Index) AutoCompleteValues(exprs []string, tag, prefix string, limit int) ([]string, error) {
+	if limit <= 0 {
+		limit = 100
+	}
+	if len(exprs) == 0 {
+		out := []string{}
+		x.mu.Lock()
+		defer x.mu.Unlock()
+		if _, ok := x.tags.byTag[tag]; !ok {
+			return out, nil
+		}
+		for _, v := range x.tags.sortedValues(tag) {
+			if len(out) >= limit {
+				break
+			}
+			if strings.HasPrefix(v, prefix) {
+				out = append(out, v)
+			}
+		}
+		return out, nil
+	}
+	es, err := parseTagExprs(append(append([]string{}, exprs...), tag+"!="))
+	if err != nil {
+		return nil, err
+	}
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	series, err := x.tags.findSeries(es)
+	if err != nil {
+		return nil, err
+	}
+	out := []string{}
+	for _, s := range series {
+		v := tagValue(x.tags.series[s], tag)
+		if v == "" || !strings.HasPrefix(v, prefix) {
+			continue
+		}
+		out = insertSorted(out, v, limit)
+	}
+	return out, nil
+}
