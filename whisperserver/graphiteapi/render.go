@@ -260,9 +260,8 @@ func renderJSON(series []*render.Series, noNull bool) []byte {
 		first = false
 		b = append(b, `{"target": `...)
 		b = appendJSONString(b, s.Name)
-		b = append(b, `, "tags": {"name": `...)
-		b = appendJSONString(b, s.Name)
-		b = append(b, `}, "datapoints": [`...)
+		b = appendJSONTags(b, s.TagsOf())
+		b = append(b, `, "datapoints": [`...)
 		sep := false
 		for i := 0; i < n; i++ {
 			if noNull && math.IsNaN(pts[i]) {
@@ -354,4 +353,18 @@ func seriesInfo(series []*render.Series, pickle bool) []any {
 		})
 	}
 	return out
+}
+
+// appendJSONTags writes `, "tags": {…}` with the keys sorted.
+func appendJSONTags(b []byte, tags map[string]string) []byte {
+	b = append(b, `, "tags": {`...)
+	for i, k := range render.SortedTagKeys(tags) {
+		if i > 0 {
+			b = append(b, ", "...)
+		}
+		b = appendJSONString(b, k)
+		b = append(b, ": "...)
+		b = appendJSONString(b, tags[k])
+	}
+	return append(b, '}')
 }

@@ -138,7 +138,7 @@ func aggregate(c *Context, lists [][]*Series, fn string, xff float64) []*Series 
 		}
 	}
 	return []*Series{{Name: name, PathExpression: name, Start: start, End: end, Step: step, Values: vals,
-		ValuesPerPoint: 1, ConsolidationFunc: cf, XFilesFactor: xff}}
+		ValuesPerPoint: 1, ConsolidationFunc: cf, XFilesFactor: xff, Tags: commonTags(all, name, fn)}}
 }
 
 // groupBy groups series by key (in first-seen order) and combines each

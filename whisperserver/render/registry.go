@@ -61,6 +61,7 @@ func init() {
 		calculateFunctions(),
 		specialFunctions(),
 		graphFunctions(),
+		tagFunctions(),
 	)
 }
 

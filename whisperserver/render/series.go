@@ -25,12 +25,15 @@ type Series struct {
 	// IntValues marks values that Graphite holds as Python ints
 	// (constantLine(100)), which its raw format prints without ".0".
 	IntValues bool
+	// Tags are graphite-web's TimeSeries.tags (nil: {"name": Name}).
+	Tags map[string]string
 }
 
 // Copy returns a deep copy.
 func (s *Series) Copy() *Series {
 	c := *s
 	c.Values = append([]float64(nil), s.Values...)
+	c.Tags = copyTags(s.Tags)
 	return &c
 }
 
@@ -39,7 +42,8 @@ func (s *Series) Copy() *Series {
 // valuesPerPoint 1.
 func (s *Series) derive(name string, values []float64) *Series {
 	return &Series{Name: name, PathExpression: name, Start: s.Start, End: s.End, Step: s.Step,
-		Values: values, ValuesPerPoint: 1, ConsolidationFunc: s.ConsolidationFunc, XFilesFactor: s.XFilesFactor}
+		Values: values, ValuesPerPoint: 1, ConsolidationFunc: s.ConsolidationFunc, XFilesFactor: s.XFilesFactor,
+		Tags: copyTags(s.Tags)}
 }
 
 // Points returns the values as Graphite iterates them: consolidated by
