@@ -239,6 +239,10 @@ func (x *Index) apply(n *node, parts []string, dirs, leaves map[string]struct{})
 	}
 	track := x.names != nil
 	del := func(name string) {
+		x.tags.remove(name)
+		if !track {
+			return
+		}
 		if x.pendingDel == nil {
 			x.pendingDel = map[string]struct{}{}
 		}
@@ -254,9 +258,7 @@ func (x *Index) apply(n *node, parts []string, dirs, leaves map[string]struct{})
 		}
 		if _, ok := dirs[d]; !ok {
 			x.count -= countLeaves(n.dirs[d])
-			if track {
-				walkNames(n.dirs[d], prefix+d+".", del)
-			}
+			walkNames(n.dirs[d], prefix+d+".", del)
 			delete(n.dirs, d)
 			changed = true
 		}
@@ -273,9 +275,7 @@ func (x *Index) apply(n *node, parts []string, dirs, leaves map[string]struct{})
 			delete(n.leaves, l)
 			x.count--
 			changed = true
-			if track {
-				del(prefix + l)
-			}
+			del(prefix + l)
 		}
 	}
 	for l := range leaves {
@@ -283,6 +283,7 @@ func (x *Index) apply(n *node, parts []string, dirs, leaves map[string]struct{})
 			n.leaves[l] = struct{}{}
 			x.count++
 			changed = true
+			x.tags.add(prefix + l) // an untagged series has the tag name only
 			if track {
 				x.pendingAdd = append(x.pendingAdd, prefix+l)
 			}

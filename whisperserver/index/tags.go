@@ -13,8 +13,10 @@ import (
 const TaggedDir = "_tagged"
 
 // tagIndex maps tag → value → series, for the Graphite tag API. Series are
-// the normalised tagged names found under _tagged/ (metricpath.Name). It is
-// kept by Index.apply under Index.mu, like the name tree.
+// the normalised tagged names found under _tagged/ (metricpath.Name) and,
+// as carbon 1.1 registers every series it receives with graphite-web's tag
+// database, every untagged name too, with its one tag "name". It is kept
+// by Index.apply under Index.mu, like the name tree.
 type tagIndex struct {
 	series map[string][]metricpath.Tag           // name → its tags, "name" first, then sorted by key
 	byTag  map[string]map[string]map[string]bool // tag → value → series set
@@ -27,8 +29,12 @@ func newTagIndex() *tagIndex {
 	return &tagIndex{series: map[string][]metricpath.Tag{}, byTag: map[string]map[string]map[string]bool{}}
 }
 
-// seriesTags parses a normalised tagged name into its tags with "name".
+// seriesTags parses a normalised tagged name into its tags with "name";
+// an untagged name has the tag name only (as carbon registers it).
 func seriesTags(series string) ([]metricpath.Tag, bool) {
+	if !metricpath.IsTagged(series) {
+		return []metricpath.Tag{{Key: "name", Value: series}}, true
+	}
 	name, tags, err := metricpath.ParseTagged(series)
 	if err != nil {
 		return nil, false
@@ -291,7 +297,7 @@ func (x *Index) FindSeries(exprs []string) ([]string, error) {
 	return x.tags.findSeries(es)
 }
 
-// TaggedCount is the number of tagged series indexed.
+// TaggedCount is the number of series in the tag index (tagged and untagged).
 func (x *Index) TaggedCount() int {
 	x.mu.RLock()
 	defer x.mu.RUnlock()
@@ -307,12 +313,14 @@ func (x *Index) SeriesTags(series string) ([]metricpath.Tag, bool) {
 	return t, ok
 }
 
-// TaggedNames returns every tagged series, sorted.
+// TaggedNames returns every tagged series (name;k=v…), sorted.
 func (x *Index) TaggedNames() []string {
 	x.mu.RLock()
-	out := make([]string, 0, len(x.tags.series))
+	out := []string{}
 	for s := range x.tags.series {
-		out = append(out, s)
+		if metricpath.IsTagged(s) {
+			out = append(out, s)
+		}
 	}
 	x.mu.RUnlock()
 	sort.Strings(out)

@@ -60,7 +60,7 @@ func TestTagIndex(t *testing.T) {
 	if got := x.Names(); !reflect.DeepEqual(got, []string{"plain.x"}) {
 		t.Errorf("Names = %v", got)
 	}
-	if x.Count() != 1 || x.TaggedCount() != len(tagFixture) {
+	if x.Count() != 1 || x.TaggedCount() != len(tagFixture)+1 {
 		t.Errorf("Count %d, TaggedCount %d", x.Count(), x.TaggedCount())
 	}
 	for _, c := range []struct {
@@ -111,6 +111,12 @@ func TestTagIndex(t *testing.T) {
 	}
 	if got, _ := x.AutoCompleteValues([]string{"name=app.req"}, "dc", "", 1); !reflect.DeepEqual(got, []string{"eu"}) {
 		t.Errorf("AutoCompleteValues = %v", got)
+	}
+	if got := x.TaggedNames(); len(got) != len(tagFixture) {
+		t.Errorf("TaggedNames = %v", got)
+	}
+	if got, _ := x.FindSeries([]string{"name=plain.x"}); !reflect.DeepEqual(got, []string{"plain.x"}) {
+		t.Errorf("untagged series by name = %v", got)
 	}
 	if got, _ := x.AutoCompleteValues(nil, "name", "app", 0); !reflect.DeepEqual(got, []string{"app.lat", "app.req"}) {
 		t.Errorf("AutoCompleteValues(name, app) = %v", got)
