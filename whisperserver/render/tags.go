@@ -158,9 +158,14 @@ func fnGroupByTags(a *args) ([]*Series, error) {
 		st := s.TagsOf()
 		parts := make([]string, 0, len(tags))
 		for _, t := range tags {
-			if t != "name" {
-				parts = append(parts, t+"="+st[t])
+			if t == "name" {
+				continue
 			}
+			if st[t] == "" {
+				// graphite-web fails here too (a 500 from TaggedSeries.parse)
+				return nil, a.errf("Value for tag %q may not be empty (series %s has no tag %s)", t, s.Name, t)
+			}
+			parts = append(parts, t+"="+st[t])
 		}
 		sort.Strings(parts)
 		base := name
