@@ -38,9 +38,6 @@ var (
 // component, hold a NUL, '/' or '\\', or a component too long for the
 // filesystem are refused.
 func Rel(name string) (string, error) {
-	if IsTagged(name) {
-		return taggedRel(name) // stand-in hook, replaced by i18a
-	}
 	dir, file, err := Split(name)
 	if err != nil || dir == "." {
 		return file, err
@@ -109,9 +106,6 @@ func Name(rel string) (name string, ok bool) {
 	rel = filepath.ToSlash(rel)
 	if !strings.HasSuffix(rel, Ext) {
 		return "", false
-	}
-	if strings.HasPrefix(rel, "_tagged/") {
-		return taggedName(rel) // stand-in hook, replaced by i18a
 	}
 	name = strings.ReplaceAll(strings.TrimSuffix(rel, Ext), "/", ".")
 	back, err := Rel(name)
