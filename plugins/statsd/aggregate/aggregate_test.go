@@ -385,3 +385,43 @@ func BenchmarkAddCounters(b *testing.B) {
 		})
 	}
 }
+
+func TestTaggedSeries(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.LegacyNamespace = false
+	a := New(cfg, 2)
+	s0, s1 := a.Shards()[0], a.Shards()[1]
+	// Tag order does not matter, across shards too; untagged is its own series.
+	s0.AddPacket([]byte("req:1|c|#env:prod,dc:eu\nreq:2|c|#dc:eu,env:prod\nreq:10|c\nlat:5|ms|#env:prod"))
+	s1.AddPacket([]byte("req:4|c|#env:prod,dc:eu,env:prod\nreq;dc=eu;env=prod:8|c\nlat:7|ms|#env:prod\nflag:1|g|#canary"))
+	// Tags Graphite cannot keep: bad lines, and reported.
+	s1.AddPacket([]byte("req:1|c|#env:\nreq:1|c|#:prod"))
+	got := flush(t, a, 100)
+	expect(t, got, map[string]float64{
+		"stats.counters.req.count;dc=eu;env=prod":    15,
+		"stats.counters.req.count":                   10,
+		"stats.timers.lat.count;env=prod":            2,
+		"stats.timers.lat.mean;env=prod":             6,
+		"stats.timers.lat.upper_90;env=prod":         7,
+		"stats.gauges.flag;canary=true":              1,
+		"stats.counters.statsd.bad_lines_seen.count": 2,
+	})
+	absent(t, got, "stats.counters.req.count;env=prod;dc=eu", "stats.timers.lat.count")
+	if n, ex := a.TakeBadTags(); n != 2 || !strings.Contains(ex, "empty") {
+		t.Errorf("TakeBadTags = %d, %q", n, ex)
+	}
+	if n, _ := a.TakeBadTags(); n != 0 {
+		t.Errorf("TakeBadTags not reset: %d", n)
+	}
+	// A tagged name whose file name would be too long is refused up front.
+	s0.AddPacket([]byte("long:1|c|#k:" + strings.Repeat("v", 240)))
+	got = flush(t, a, 110)
+	for k := range got {
+		if strings.Contains(k, "long") {
+			t.Errorf("unstorable tagged name emitted: %.60s", k)
+		}
+	}
+	if n, _ := a.TakeUnstorable(); n != 1 {
+		t.Errorf("TakeUnstorable = %d, want 1", n)
+	}
+}

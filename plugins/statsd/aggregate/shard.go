@@ -2,6 +2,7 @@ package aggregate
 
 import (
 	"bytes"
+	"fmt"
 	"hash/maphash"
 	"sync"
 
@@ -42,6 +43,10 @@ type Shard struct {
 
 	packets, metrics, bad, ignored int64
 
+	tagWork       []byte // NormalizeTags' output
+	badTags       int64  // lines refused for their tags this interval
+	badTagExample string // the first of them, with the reason
+
 	sink uint64 // what addBatch's advance reads sum to, kept so they stay
 }
 
@@ -50,6 +55,7 @@ func newShard(keepTags bool, seed maphash.Seed) *Shard {
 		keepTags: keepTags,
 		seed:     seed,
 		scratch:  make([]byte, 0, 256),
+		tagWork:  make([]byte, 0, 256),
 		counters: newCounterTable(),
 		timers:   map[string]*timerAcc{},
 		gauges:   map[string]*gaugeAcc{},
@@ -202,6 +208,14 @@ func (s *Shard) addLine(line []byte, h uint64) {
 	}
 	var key []byte
 	key, s.scratch = protocol.Key(s.scratch, l.Name, l.Tags, s.keepTags)
+	if bytes.IndexByte(key, ';') >= 0 {
+		var err error
+		key, s.tagWork, err = protocol.NormalizeTags(key, s.tagWork)
+		if err != nil {
+			s.badTag(line, err)
+			return
+		}
+	}
 	if !sameBytes(key, l.Name) {
 		h = keyHash(s.seed, key) // the key was rewritten or has tags
 	}
@@ -263,4 +277,21 @@ func (s *Shard) addSample(key []byte, h uint64, smp protocol.Sample) {
 // merely equal ones).
 func sameBytes(a, b []byte) bool {
 	return len(a) == len(b) && (len(a) == 0 || &a[0] == &b[0])
+}
+
+// badTag counts a line refused for a tag Graphite cannot keep (a bad line)
+// and keeps the first one of the interval for the log.
+func (s *Shard) badTag(line []byte, err error) {
+	s.bad++
+	if s.badTags == 0 {
+		s.badTagExample = fmt.Sprintf("%s in %q", err, truncateLine(line))
+	}
+	s.badTags++
+}
+
+func truncateLine(b []byte) []byte {
+	if len(b) > 120 {
+		return b[:120]
+	}
+	return b
 }
