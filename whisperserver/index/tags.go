@@ -10,7 +10,7 @@ import (
 )
 
 // TaggedDir is the top-level folder carbon 1.1 keeps tagged series in.
-const TaggedDir = "_tagged"
+const TaggedDir = metricpath.TaggedDir
 
 // tagIndex maps tag → value → series, for the Graphite tag API. Series are
 // the normalised tagged names found under _tagged/ (metricpath.Name) and,
