@@ -196,35 +196,23 @@ func (e TagExpr) Match(value string) bool {
 	}
 }
 
-// candidates returns the series a non-empty-matching expression selects:
-// those having the tag with a value that matches; x.mu held.
-func (t *tagIndex) candidates(e TagExpr) map[string]bool {
+// valueSets returns the series sets of the values of e.Tag that e matches,
+// and their total size; x.mu held.
+func (t *tagIndex) valueSets(e TagExpr) (sets []map[string]bool, size int) {
 	vals := t.byTag[e.Tag]
 	if e.Op == "=" {
-		return vals[e.Spec]
+		if set := vals[e.Spec]; set != nil {
+			return []map[string]bool{set}, len(set)
+		}
+		return nil, 0
 	}
-	var out map[string]bool
-	n := 0
 	for v, set := range vals {
 		if e.Match(v) {
-			if out == nil {
-				out = set // no copy for a single value
-			} else {
-				if n == 1 {
-					cp := make(map[string]bool, len(out)+len(set))
-					for s := range out {
-						cp[s] = true
-					}
-					out = cp
-				}
-				for s := range set {
-					out[s] = true
-				}
-			}
-			n++
+			sets = append(sets, set)
+			size += len(set)
 		}
 	}
-	return out
+	return sets, size
 }
 
 func tagValue(tags []metricpath.Tag, key string) string {
@@ -236,40 +224,63 @@ func tagValue(tags []metricpath.Tag, key string) string {
 	return ""
 }
 
-// findSeries is graphite-web's LocalDatabaseTagDB._find_series; x.mu held.
+// findSeries is graphite-web's LocalDatabaseTagDB._find_series, sorted;
+// x.mu held.
 func (t *tagIndex) findSeries(exprs []TagExpr) ([]string, error) {
-	var sets []map[string]bool
-	var filters []TagExpr
-	for _, e := range exprs {
+	out, err := t.matchSeries(exprs)
+	sort.Strings(out)
+	return out, err
+}
+
+// matchSeries returns the series matching every expression, unsorted:
+// it walks the series of the most selective expression that does not
+// match the empty value (a series has one value per tag, so none is seen
+// twice) and checks the others against each series' own values (a
+// series without a tag has the value ""); x.mu held.
+func (t *tagIndex) matchSeries(exprs []TagExpr) ([]string, error) {
+	driver, best := -1, 0
+	var driverSets []map[string]bool
+	for i, e := range exprs {
 		if e.matchesEmpty {
-			filters = append(filters, e)
 			continue
 		}
-		sets = append(sets, t.candidates(e))
+		sets, size := t.valueSets(e)
+		if driver < 0 || size < best {
+			driver, best, driverSets = i, size, sets
+		}
 	}
-	if len(sets) == 0 {
+	if driver < 0 {
 		return nil, &TagError{"At least one tagspec must not match the empty string"}
 	}
-	sort.Slice(sets, func(i, j int) bool { return len(sets[i]) < len(sets[j]) })
-	out := make([]string, 0, len(sets[0]))
-next:
-	for s := range sets[0] {
-		for _, o := range sets[1:] {
-			if !o[s] {
-				continue next
-			}
+	rest := make([]TagExpr, 0, len(exprs)-1)
+	memo := make([]map[string]bool, 0, len(exprs)-1)
+	for i, e := range exprs {
+		if i != driver {
+			rest = append(rest, e)
+			memo = append(memo, map[string]bool{})
 		}
-		if len(filters) > 0 {
-			tags := t.series[s]
-			for _, f := range filters {
-				if !f.Match(tagValue(tags, f.Tag)) {
-					continue next
+	}
+	out := make([]string, 0, best)
+	for _, set := range driverSets {
+	next:
+		for s := range set {
+			if len(rest) > 0 {
+				tags := t.series[s]
+				for i, e := range rest {
+					v := tagValue(tags, e.Tag)
+					ok, seen := memo[i][v]
+					if !seen {
+						ok = e.Match(v)
+						memo[i][v] = ok
+					}
+					if !ok {
+						continue next
+					}
 				}
 			}
+			out = append(out, s)
 		}
-		out = append(out, s)
 	}
-	sort.Strings(out)
 	return out, nil
 }
 
@@ -442,7 +453,7 @@ func (x *Index) AutoCompleteTags(exprs []string, prefix string, limit int) ([]st
 	}
 	x.mu.RLock()
 	defer x.mu.RUnlock()
-	series, err := x.tags.findSeries(es)
+	series, err := x.tags.matchSeries(es) // the result is sorted, not the walk
 	if err != nil {
 		return nil, err
 	}
@@ -488,7 +499,7 @@ func (x *Index) AutoCompleteValues(exprs []string, tag, prefix string, limit int
 	}
 	x.mu.RLock()
 	defer x.mu.RUnlock()
-	series, err := x.tags.findSeries(es)
+	series, err := x.tags.matchSeries(es)
 	if err != nil {
 		return nil, err
 	}
