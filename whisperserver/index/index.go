@@ -283,7 +283,11 @@ func (x *Index) apply(n *node, parts []string, dirs, leaves map[string]struct{})
 			n.leaves[l] = struct{}{}
 			x.count++
 			changed = true
-			x.tags.add(prefix + l) // an untagged series has the tag name only
+			if !metricpath.IsTagged(l) {
+				// An untagged series has the tag name only. A name;k=v
+				// file outside _tagged/ (an old layout) stays a plain name.
+				x.tags.add(prefix + l)
+			}
 			if track {
 				x.pendingAdd = append(x.pendingAdd, prefix+l)
 			}
