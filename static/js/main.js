@@ -5,6 +5,7 @@ import { Chart } from './chart.js';
 import { formatClock, formatShortTime, formatTime, zoneLabel } from './format.js';
 import { renderInfo } from './info.js';
 import { MetricList } from './metric-list.js';
+import { TaggedList } from './tagged.js';
 import { endsNow, formatState, parseState, resolveTime } from './url-state.js';
 
 const PRESETS = [
@@ -38,6 +39,7 @@ let infoOpenFor = null;
 let infoReturnFocus = null;
 
 const list = new MetricList($('#metric-list'), { onSelect: selectMetric, onInfo: showInfo });
+const tagged = new TaggedList($('#tagged-list'), { onSelect: (name, add) => selectMetric(name, add) });
 
 // ---- address bar -----------------------------------------------------------
 
@@ -103,6 +105,7 @@ function sameList(a, b) {
 }
 
 function applyFilter() {
+  tagged.setQuery(state.q);
   const n = list.setQuery(state.q);
   const count = $('#count');
   if (!namesLoaded) count.textContent = '';
