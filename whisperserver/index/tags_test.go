@@ -154,3 +154,35 @@ func waitFor(t *testing.T, cond func() bool) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// FuzzTagExpr: any expression list parses or is a TagError, never a
+// panic; a parsed expression's Match agrees with its matchesEmpty.
+func FuzzTagExpr(f *testing.F) {
+	for _, s := range []string{"env=prod", "dc!=eu", "name=~app\\..*", "host!=~web[", "=x", "a!=", "k=~(", "x=~^$", ";"} {
+		f.Add(s, "prod")
+	}
+	x := &Index{tags: newTagIndex()}
+	for _, s := range tagFixture {
+		x.tags.add(s)
+	}
+	f.Fuzz(func(t *testing.T, expr, value string) {
+		e, err := ParseTagExpr(expr)
+		if err != nil {
+			var te *TagError
+			if !errors.As(err, &te) {
+				t.Fatalf("%q: error %v is not a TagError", expr, err)
+			}
+			return
+		}
+		if e.Match("") != e.matchesEmpty {
+			t.Fatalf("%q: Match(\"\") = %v, matchesEmpty %v", expr, e.Match(""), e.matchesEmpty)
+		}
+		_ = e.Match(value)
+		if _, err := x.FindSeries([]string{expr, "name=~a"}); err != nil {
+			var te *TagError
+			if !errors.As(err, &te) {
+				t.Fatalf("%q: FindSeries error %v", expr, err)
+			}
+		}
+	})
+}
