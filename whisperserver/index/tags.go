@@ -238,6 +238,14 @@ func (t *tagIndex) findSeries(exprs []TagExpr) ([]string, error) {
 // twice) and checks the others against each series' own values (a
 // series without a tag has the value ""); x.mu held.
 func (t *tagIndex) matchSeries(exprs []TagExpr) ([]string, error) {
+	out := []string{}
+	err := t.eachMatch(exprs, func(s string) bool { out = append(out, s); return true })
+	return out, err
+}
+
+// eachMatch calls fn for each series matching every expression (see
+// matchSeries) until fn returns false; x.mu held.
+func (t *tagIndex) eachMatch(exprs []TagExpr, fn func(series string) bool) error {
 	driver, best := -1, 0
 	var driverSets []map[string]bool
 	for i, e := range exprs {
@@ -250,7 +258,7 @@ func (t *tagIndex) matchSeries(exprs []TagExpr) ([]string, error) {
 		}
 	}
 	if driver < 0 {
-		return nil, &TagError{"At least one tagspec must not match the empty string"}
+		return &TagError{"At least one tagspec must not match the empty string"}
 	}
 	rest := make([]TagExpr, 0, len(exprs)-1)
 	memo := make([]map[string]bool, 0, len(exprs)-1)
@@ -260,7 +268,6 @@ func (t *tagIndex) matchSeries(exprs []TagExpr) ([]string, error) {
 			memo = append(memo, map[string]bool{})
 		}
 	}
-	out := make([]string, 0, best)
 	for _, set := range driverSets {
 	next:
 		for s := range set {
@@ -278,10 +285,12 @@ func (t *tagIndex) matchSeries(exprs []TagExpr) ([]string, error) {
 					}
 				}
 			}
-			out = append(out, s)
+			if !fn(s) {
+				return nil
+			}
 		}
 	}
-	return out, nil
+	return nil
 }
 
 func parseTagExprs(exprs []string) ([]TagExpr, error) {
@@ -451,19 +460,33 @@ func (x *Index) AutoCompleteTags(exprs []string, prefix string, limit int) ([]st
 	for _, e := range es {
 		searched[e.Tag] = true
 	}
-	x.mu.RLock()
-	defer x.mu.RUnlock()
-	series, err := x.tags.matchSeries(es) // the result is sorted, not the walk
+	// One walk of the matching series, ended as soon as every candidate
+	// tag was seen; the answer is the first limit found, in tag order.
+	x.mu.Lock() // sortedTags may rebuild its cache
+	defer x.mu.Unlock()
+	want := map[string]bool{}
+	for _, t := range x.tags.sortedTags() {
+		if !searched[t] && strings.HasPrefix(t, prefix) {
+			want[t] = false
+		}
+	}
+	left := len(want)
+	err = x.tags.eachMatch(es, func(s string) bool {
+		for _, t := range x.tags.series[s] {
+			if seen, ok := want[t.Key]; ok && !seen {
+				want[t.Key] = true
+				left--
+			}
+		}
+		return left > 0
+	})
 	if err != nil {
 		return nil, err
 	}
 	out := []string{}
-	for _, s := range series {
-		for _, t := range x.tags.series[s] {
-			if searched[t.Key] || !strings.HasPrefix(t.Key, prefix) {
-				continue
-			}
-			out = insertSorted(out, t.Key, limit)
+	for _, t := range x.tags.sortedTags() {
+		if want[t] && len(out) < limit {
+			out = append(out, t)
 		}
 	}
 	return out, nil
@@ -499,17 +522,12 @@ func (x *Index) AutoCompleteValues(exprs []string, tag, prefix string, limit int
 	}
 	x.mu.RLock()
 	defer x.mu.RUnlock()
-	series, err := x.tags.matchSeries(es)
-	if err != nil {
-		return nil, err
-	}
 	out := []string{}
-	for _, s := range series {
-		v := tagValue(x.tags.series[s], tag)
-		if v == "" || !strings.HasPrefix(v, prefix) {
-			continue
+	err = x.tags.eachMatch(es, func(s string) bool {
+		if v := tagValue(x.tags.series[s], tag); v != "" && strings.HasPrefix(v, prefix) {
+			out = insertSorted(out, v, limit)
 		}
-		out = insertSorted(out, v, limit)
-	}
-	return out, nil
+		return true
+	})
+	return out, err
 }
