@@ -134,7 +134,11 @@ func compareTagCases(t *testing.T, dir string) {
 			if err := json.Unmarshal(c.Answer, &want); err != nil {
 				t.Fatal(err)
 			}
-			if d := diffSeries(got, want, false); d != "" {
+			d := diffSeries(got, want)
+			if d == "" {
+				d = diffTags(got, want)
+			}
+			if d != "" {
 				t.Errorf("%s: %s", what, d)
 				continue
 			}

@@ -29,7 +29,7 @@ func aggKey(s *Series, nodes []Value) string {
 				k = parts[i]
 			}
 		} else if n.Kind == KindString {
-			k = s.TagsOf()[n.Str] // a tag (getNodeOrTag)
+			k = s.TagMap()[n.Str] // a tag (getNodeOrTag)
 		}
 		keys = append(keys, k)
 	}

@@ -68,54 +68,6 @@ func ParseTags(name string) map[string]string {
 	return map[string]string{"name": name}
 }
 
-// TagsOf returns the series' tags ({"name": Name} when none were set).
-func (s *Series) TagsOf() map[string]string {
-	if s.Tags != nil {
-		return s.Tags
-	}
-	return map[string]string{"name": s.Name}
-}
-
-// SortedTagKeys returns the keys of tags, sorted.
-func SortedTagKeys(tags map[string]string) []string {
-	keys := make([]string, 0, len(tags))
-	for k := range tags {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}
-
-func copyTags(t map[string]string) map[string]string {
-	if t == nil {
-		return nil
-	}
-	c := make(map[string]string, len(t))
-	for k, v := range t {
-		c[k] = v
-	}
-	return c
-}
-
-// commonTags is aggregate()'s tags: those every series shares, "name"
-// (the combined name when not shared) and aggregatedBy.
-func commonTags(all []*Series, name, fn string) map[string]string {
-	tags := copyTags(all[0].TagsOf())
-	for _, s := range all[1:] {
-		st := s.TagsOf()
-		for k, v := range tags {
-			if ov, ok := st[k]; !ok || ov != v {
-				delete(tags, k)
-			}
-		}
-	}
-	if _, ok := tags["name"]; !ok {
-		tags["name"] = name
-	}
-	tags["aggregatedBy"] = fn
-	return tags
-}
-
 // fnGroupByTags is graphite-web's groupByTags: series grouped by the
 // values of the given tags, each group combined by the callback and named
 // name;tag=value;… (name is the shared name tag, else the callback).
@@ -144,7 +96,7 @@ func fnGroupByTags(a *args) ([]*Series, error) {
 	if !byName {
 		names := map[string]bool{}
 		for _, s := range series {
-			names[s.TagsOf()["name"]] = true
+			names[s.TagMap()["name"]] = true
 		}
 		if len(names) == 1 {
 			for n := range names {
@@ -155,7 +107,7 @@ func fnGroupByTags(a *args) ([]*Series, error) {
 	var keys []string
 	groups := map[string][]*Series{}
 	for _, s := range series {
-		st := s.TagsOf()
+		st := s.TagMap()
 		parts := make([]string, 0, len(tags))
 		for _, t := range tags {
 			if t == "name" {
