@@ -292,6 +292,7 @@ func (a *Aggregator) merge() {
 			s.badTags, s.badTagExample = 0, ""
 		}
 		s.packets, s.metrics, s.bad, s.ignored = 0, 0, 0, 0
+		s.resetMemo()
 		s.mu.Unlock()
 	}
 }

@@ -530,6 +530,9 @@ func Key(scratch, name, tags []byte, keepTags bool) (key, newScratch []byte) {
 		scratch = s.append(scratch[:0], name)
 		return scratch, scratch
 	}
+	if out, ok := cleanTaggedKey(scratch[:0], name, tags); ok {
+		return out, out
+	}
 	var s sanitizer
 	out := s.append(scratch[:0], name)
 	for last := false; !last; {
@@ -661,4 +664,42 @@ func compareTagKeys(k []byte, a, b tagSeg) int {
 		}
 		return 1
 	}
+}
+
+// cleanTaggedKey is Key for the common case where the name and the tags
+// hold only bytes sanitising keeps (plus the tags' ',' and ':'): one pass
+// that copies, turning ',' into ';', each tag's first ':' into '=' (later
+// ones are removed, as sanitising removes them) and its first ';' into '_'.
+// ok is false, and the caller takes the general path, for any other byte.
+func cleanTaggedKey(dst, name, tags []byte) (out []byte, ok bool) {
+	if !clean(name) {
+		return dst, false
+	}
+	dst = append(dst, name...)
+	dst = append(dst, ';')
+	colon, semi := false, false
+	for _, c := range tags {
+		switch {
+		case c == ',':
+			dst = append(dst, ';')
+			colon, semi = false, false
+		case c == ':':
+			if !colon {
+				dst = append(dst, '=')
+				colon = true
+			}
+		case c == ';':
+			if semi {
+				dst = append(dst, ';')
+			} else {
+				dst = append(dst, '_')
+				semi = true
+			}
+		case keyChar[c]:
+			dst = append(dst, c)
+		default:
+			return dst, false
+		}
+	}
+	return dst, true
 }
