@@ -239,7 +239,6 @@ func (x *Index) apply(n *node, parts []string, dirs, leaves map[string]struct{})
 	}
 	track := x.names != nil
 	del := func(name string) {
-		x.tags.remove(name)
 		if !track {
 			return
 		}
@@ -283,11 +282,6 @@ func (x *Index) apply(n *node, parts []string, dirs, leaves map[string]struct{})
 			n.leaves[l] = struct{}{}
 			x.count++
 			changed = true
-			if !metricpath.IsTagged(l) {
-				// An untagged series has the tag name only. A name;k=v
-				// file outside _tagged/ (an old layout) stays a plain name.
-				x.tags.add(prefix + l)
-			}
 			if track {
 				x.pendingAdd = append(x.pendingAdd, prefix+l)
 			}

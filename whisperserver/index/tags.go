@@ -13,10 +13,13 @@ import (
 const TaggedDir = metricpath.TaggedDir
 
 // tagIndex maps tag → value → series, for the Graphite tag API. Series are
-// the normalised tagged names found under _tagged/ (metricpath.Name) and,
-// as carbon 1.1 registers every series it receives with graphite-web's tag
-// database, every untagged name too, with its one tag "name". It is kept
-// by Index.apply under Index.mu, like the name tree.
+// the normalised tagged names found under _tagged/ (metricpath.Name). It is
+// kept by Index.apply under Index.mu, like the name tree.
+//
+// As carbon 1.1 registers every series it receives with graphite-web's tag
+// database, an untagged metric is a series too, with its one tag "name".
+// Those are not copied here (a million names would cost ~370 bytes each):
+// queries see them through a plainView of the name tree's sorted list.
 type tagIndex struct {
 	series map[string][]metricpath.Tag           // name → its tags, "name" first, then sorted by key
 	byTag  map[string]map[string]map[string]bool // tag → value → series set
@@ -29,12 +32,29 @@ func newTagIndex() *tagIndex {
 	return &tagIndex{series: map[string][]metricpath.Tag{}, byTag: map[string]map[string]map[string]bool{}}
 }
 
-// seriesTags parses a normalised tagged name into its tags with "name";
-// an untagged name has the tag name only (as carbon registers it).
-func seriesTags(series string) ([]metricpath.Tag, bool) {
-	if !metricpath.IsTagged(series) {
-		return []metricpath.Tag{{Key: "name", Value: series}}, true
+// plainView gives tag queries the untagged metrics: names is the index's
+// sorted name list (Index.Names), has reports one name; x.mu held.
+type plainView struct {
+	names []string
+	has   func(string) bool
+}
+
+func (p plainView) contains(name string) bool {
+	return !metricpath.IsTagged(name) && p.has != nil && p.has(name)
+}
+
+// each calls fn for every untagged name (names with ';' outside _tagged/,
+// an old layout, are not series of the tag API) until fn returns false.
+func (p plainView) each(fn func(string) bool) {
+	for _, n := range p.names {
+		if !metricpath.IsTagged(n) && !fn(n) {
+			return
+		}
 	}
+}
+
+// seriesTags parses a normalised tagged name into its tags with "name".
+func seriesTags(series string) ([]metricpath.Tag, bool) {
 	name, tags, err := metricpath.ParseTagged(series)
 	if err != nil {
 		return nil, false
@@ -226,8 +246,8 @@ func tagValue(tags []metricpath.Tag, key string) string {
 
 // findSeries is graphite-web's LocalDatabaseTagDB._find_series, sorted;
 // x.mu held.
-func (t *tagIndex) findSeries(exprs []TagExpr) ([]string, error) {
-	out, err := t.matchSeries(exprs)
+func (t *tagIndex) findSeries(exprs []TagExpr, p plainView) ([]string, error) {
+	out, err := t.matchSeries(exprs, p)
 	sort.Strings(out)
 	return out, err
 }
@@ -237,15 +257,17 @@ func (t *tagIndex) findSeries(exprs []TagExpr) ([]string, error) {
 // match the empty value (a series has one value per tag, so none is seen
 // twice) and checks the others against each series' own values (a
 // series without a tag has the value ""); x.mu held.
-func (t *tagIndex) matchSeries(exprs []TagExpr) ([]string, error) {
+func (t *tagIndex) matchSeries(exprs []TagExpr, p plainView) ([]string, error) {
 	out := []string{}
-	err := t.eachMatch(exprs, func(s string) bool { out = append(out, s); return true })
+	err := t.eachMatch(exprs, p, func(s string, _ []metricpath.Tag) bool { out = append(out, s); return true })
 	return out, err
 }
 
 // eachMatch calls fn for each series matching every expression (see
-// matchSeries) until fn returns false; x.mu held.
-func (t *tagIndex) eachMatch(exprs []TagExpr, fn func(series string) bool) error {
+// matchSeries), with its tags, until fn returns false. An untagged metric
+// has only the tag name, so it can match only when the walked expression
+// is on name: then the untagged names it selects are walked too; x.mu held.
+func (t *tagIndex) eachMatch(exprs []TagExpr, p plainView, fn func(series string, tags []metricpath.Tag) bool) error {
 	driver, best := -1, 0
 	var driverSets []map[string]bool
 	for i, e := range exprs {
@@ -253,6 +275,13 @@ func (t *tagIndex) eachMatch(exprs []TagExpr, fn func(series string) bool) error
 			continue
 		}
 		sets, size := t.valueSets(e)
+		if e.Tag == "name" {
+			if e.Op == "=" {
+				size++
+			} else {
+				size += len(p.names) // an upper bound, not evaluated
+			}
+		}
 		if driver < 0 || size < best {
 			driver, best, driverSets = i, size, sets
 		}
@@ -268,27 +297,40 @@ func (t *tagIndex) eachMatch(exprs []TagExpr, fn func(series string) bool) error
 			memo = append(memo, map[string]bool{})
 		}
 	}
-	for _, set := range driverSets {
-	next:
-		for s := range set {
-			if len(rest) > 0 {
-				tags := t.series[s]
-				for i, e := range rest {
-					v := tagValue(tags, e.Tag)
-					ok, seen := memo[i][v]
-					if !seen {
-						ok = e.Match(v)
-						memo[i][v] = ok
-					}
-					if !ok {
-						continue next
-					}
-				}
+	others := func(tags []metricpath.Tag) bool {
+		for i, e := range rest {
+			v := tagValue(tags, e.Tag)
+			ok, seen := memo[i][v]
+			if !seen {
+				ok = e.Match(v)
+				memo[i][v] = ok
 			}
-			if !fn(s) {
+			if !ok {
+				return false
+			}
+		}
+		return true
+	}
+	for _, set := range driverSets {
+		for s := range set {
+			tags := t.series[s]
+			if others(tags) && !fn(s, tags) {
 				return nil
 			}
 		}
+	}
+	if d := exprs[driver]; d.Tag == "name" {
+		plain := func(n string) bool {
+			tags := []metricpath.Tag{{Key: "name", Value: n}}
+			return !others(tags) || fn(n, tags)
+		}
+		if d.Op == "=" {
+			if p.contains(d.Spec) {
+				plain(d.Spec)
+			}
+			return nil
+		}
+		p.each(func(n string) bool { return !d.Match(n) || plain(n) })
 	}
 	return nil
 }
@@ -312,12 +354,71 @@ func (x *Index) FindSeries(exprs []string) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
+	p := x.plain()
 	x.mu.RLock()
 	defer x.mu.RUnlock()
-	return x.tags.findSeries(es)
+	return x.tags.findSeries(es, p)
 }
 
-// TaggedCount is the number of series in the tag index (tagged and untagged).
+// plain returns the view of the untagged metrics; call it without x.mu.
+func (x *Index) plain() plainView {
+	return plainView{names: x.Names(), has: x.isLeaf}
+}
+
+// hasPlain reports whether any untagged metric exists (the tag name then
+// exists even without tagged series).
+func (p plainView) hasPlain() bool {
+	found := false
+	p.each(func(string) bool { found = true; return false })
+	return found
+}
+
+// allTags is the sorted tag list with "name" when untagged metrics exist;
+// x.mu held for writing (the cache).
+func (x *Index) allTags(p plainView) []string {
+	tags := x.tags.sortedTags()
+	if _, ok := x.tags.byTag["name"]; ok || !p.hasPlain() {
+		return tags
+	}
+	i := sort.SearchStrings(tags, "name")
+	out := make([]string, 0, len(tags)+1)
+	out = append(append(append(out, tags[:i]...), "name"), tags[i:]...)
+	return out
+}
+
+// eachValue calls fn for tag's values from the first one >= from, in
+// order, with their series counts (name: untagged metrics count as
+// series), until fn returns false; x.mu held for writing (the cache).
+func (x *Index) eachValue(tag, from string, p plainView, fn func(v string, count int) bool) {
+	vals := x.tags.byTag[tag]
+	tagged := x.tags.sortedValues(tag)
+	tagged = tagged[sort.SearchStrings(tagged, from):]
+	var plain []string
+	if tag == "name" {
+		plain = p.names[sort.SearchStrings(p.names, from):]
+	}
+	for len(tagged) > 0 || len(plain) > 0 {
+		if len(plain) > 0 && metricpath.IsTagged(plain[0]) {
+			plain = plain[1:]
+			continue
+		}
+		var v string
+		n := 0
+		switch {
+		case len(plain) == 0 || (len(tagged) > 0 && tagged[0] < plain[0]):
+			v, n, tagged = tagged[0], len(vals[tagged[0]]), tagged[1:]
+		case len(tagged) == 0 || plain[0] < tagged[0]:
+			v, n, plain = plain[0], 1, plain[1:]
+		default: // both
+			v, n, tagged, plain = tagged[0], len(vals[tagged[0]])+1, tagged[1:], plain[1:]
+		}
+		if !fn(v, n) {
+			return
+		}
+	}
+}
+
+// TaggedCount is the number of tagged series indexed.
 func (x *Index) TaggedCount() int {
 	x.mu.RLock()
 	defer x.mu.RUnlock()
@@ -367,10 +468,11 @@ func (x *Index) Tags(filter string, limit int) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
+	p := x.plain()
 	x.mu.Lock() // the sorted cache may be rebuilt
 	defer x.mu.Unlock()
 	var out []string
-	for _, t := range x.tags.sortedTags() {
+	for _, t := range x.allTags(p) {
 		if limit > 0 && len(out) >= limit {
 			break
 		}
@@ -394,21 +496,22 @@ func (x *Index) TagValues(tag, filter string, limit int) (vals []TagValue, ok bo
 	if err != nil {
 		return nil, false, err
 	}
+	p := x.plain()
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	m, ok := x.tags.byTag[tag]
-	if !ok {
+	if _, ok := x.tags.byTag[tag]; !ok && (tag != "name" || !p.hasPlain()) {
 		return nil, false, nil
 	}
 	out := []TagValue{}
-	for _, v := range x.tags.sortedValues(tag) {
+	x.eachValue(tag, "", p, func(v string, n int) bool {
 		if limit > 0 && len(out) >= limit {
-			break
+			return false
 		}
 		if re == nil || re.MatchString(v) {
-			out = append(out, TagValue{v, len(m[v])})
+			out = append(out, TagValue{v, n})
 		}
-	}
+		return true
+	})
 	return out, true, nil
 }
 
@@ -438,11 +541,12 @@ func (x *Index) AutoCompleteTags(exprs []string, prefix string, limit int) ([]st
 	if limit <= 0 {
 		limit = 100
 	}
+	p := x.plain()
 	if len(exprs) == 0 {
 		out := []string{}
 		x.mu.Lock()
 		defer x.mu.Unlock()
-		for _, t := range x.tags.sortedTags() {
+		for _, t := range x.allTags(p) {
 			if len(out) >= limit {
 				break
 			}
@@ -465,14 +569,14 @@ func (x *Index) AutoCompleteTags(exprs []string, prefix string, limit int) ([]st
 	x.mu.Lock() // sortedTags may rebuild its cache
 	defer x.mu.Unlock()
 	want := map[string]bool{}
-	for _, t := range x.tags.sortedTags() {
+	for _, t := range x.allTags(p) {
 		if !searched[t] && strings.HasPrefix(t, prefix) {
 			want[t] = false
 		}
 	}
 	left := len(want)
-	err = x.tags.eachMatch(es, func(s string) bool {
-		for _, t := range x.tags.series[s] {
+	err = x.tags.eachMatch(es, p, func(_ string, tags []metricpath.Tag) bool {
+		for _, t := range tags {
 			if seen, ok := want[t.Key]; ok && !seen {
 				want[t.Key] = true
 				left--
@@ -484,7 +588,7 @@ func (x *Index) AutoCompleteTags(exprs []string, prefix string, limit int) ([]st
 		return nil, err
 	}
 	out := []string{}
-	for _, t := range x.tags.sortedTags() {
+	for _, t := range x.allTags(p) {
 		if want[t] && len(out) < limit {
 			out = append(out, t)
 		}
@@ -499,21 +603,18 @@ func (x *Index) AutoCompleteValues(exprs []string, tag, prefix string, limit int
 	if limit <= 0 {
 		limit = 100
 	}
+	p := x.plain()
 	if len(exprs) == 0 {
 		out := []string{}
 		x.mu.Lock()
 		defer x.mu.Unlock()
-		if _, ok := x.tags.byTag[tag]; !ok {
-			return out, nil
-		}
-		for _, v := range x.tags.sortedValues(tag) {
-			if len(out) >= limit {
-				break
+		x.eachValue(tag, prefix, p, func(v string, _ int) bool {
+			if len(out) >= limit || !strings.HasPrefix(v, prefix) {
+				return false
 			}
-			if strings.HasPrefix(v, prefix) {
-				out = append(out, v)
-			}
-		}
+			out = append(out, v)
+			return true
+		})
 		return out, nil
 	}
 	es, err := parseTagExprs(append(append([]string{}, exprs...), tag+"!="))
@@ -523,8 +624,8 @@ func (x *Index) AutoCompleteValues(exprs []string, tag, prefix string, limit int
 	x.mu.RLock()
 	defer x.mu.RUnlock()
 	out := []string{}
-	err = x.tags.eachMatch(es, func(s string) bool {
-		if v := tagValue(x.tags.series[s], tag); v != "" && strings.HasPrefix(v, prefix) {
+	err = x.tags.eachMatch(es, p, func(_ string, tags []metricpath.Tag) bool {
+		if v := tagValue(tags, tag); v != "" && strings.HasPrefix(v, prefix) {
 			out = insertSorted(out, v, limit)
 		}
 		return true
