@@ -17,6 +17,7 @@ FUZZ_TARGETS := ./plugins/carbon/plaintext:FuzzParseLine \
 	./plugins/statsd/protocol:FuzzParseLine ./plugins/statsd/protocol:FuzzSimpleLine \
 	./whisperserver/render:FuzzParse ./whisperserver/attime:FuzzParse \
 	./whisperserver/index:FuzzCompile ./whisperserver/index:FuzzTagExpr ./internal/metricpath:FuzzParseTagged \
+	./whisperserver/dashboards:FuzzParse \
 	./whisperserver/graphiteapi:FuzzAppendJSONString
 
 .PHONY: all build heka web run test lint gotest fuzz webtest bench clean
