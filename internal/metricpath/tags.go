@@ -55,9 +55,15 @@ var (
 	ErrReserved = errors.New("plain metric name may not start with \"" + TaggedDir + ".\"")
 )
 
-// IsTagged reports whether s is written as a tagged series (holds a ';').
+// IsTagged reports whether s is written as a tagged series: it holds a ';',
+// or it is in the OpenMetrics form carbon also parses, name{k="v",…} (ends
+// with `"}` and holds a '{').
 func IsTagged(s string) bool {
-	return strings.IndexByte(s, ';') >= 0
+	return strings.IndexByte(s, ';') >= 0 || isOpenMetrics(s)
+}
+
+func isOpenMetrics(s string) bool {
+	return strings.HasSuffix(s, `"}`) && strings.IndexByte(s, '{') >= 0
 }
 
 // ParseTagged splits a tagged series into its name and tags, sorted as carbon
@@ -77,6 +83,9 @@ func ParseTagged(s string) (name string, tags []Tag, err error) {
 	}
 	if strings.IndexByte(s, 0) >= 0 {
 		return "", nil, fmt.Errorf("%w in %q", ErrTagNUL, truncate(s))
+	}
+	if isOpenMetrics(s) {
+		return parseOpenMetrics(s)
 	}
 	raw, rest, _ := strings.Cut(s, ";")
 	name = strings.TrimLeft(raw, "~")
@@ -110,7 +119,7 @@ func parseSegment(seg string) (Tag, error) {
 	if key == "" {
 		return Tag{}, fmt.Errorf("%w: %q", ErrTagEmptyKey, truncate(seg))
 	}
-	if i := strings.IndexAny(key, "!^"); i >= 0 {
+	if i := strings.IndexAny(key, "!^;"); i >= 0 {
 		return Tag{}, fmt.Errorf("%w: %q in %q", ErrTagKeyChar, key[i], truncate(key))
 	}
 	if value == "" {
@@ -317,4 +326,73 @@ func isHex3(s string) bool {
 		}
 	}
 	return true
+}
+
+// ErrTagOpenMetrics is a malformed name{k="v",…} form.
+var ErrTagOpenMetrics = fmt.Errorf("%w: bad OpenMetrics tag list", ErrTag)
+
+// parseOpenMetrics is carbon's parse_openmetrics: metric{k="v",k2="v2"},
+// values with \" and \\ escapes, pairs separated by ',' (or ":,", as
+// carbon's regular expression also allows); the same key and value rules.
+func parseOpenMetrics(s string) (string, []Tag, error) {
+	body := s[:len(s)-1] // without the final '}'
+	raw, rest, _ := strings.Cut(body, "{")
+	if strings.IndexByte(rest, '{') >= 0 {
+		return "", nil, fmt.Errorf("%w: more than one '{' in %q", ErrTagOpenMetrics, truncate(s))
+	}
+	if raw == "" {
+		return "", nil, fmt.Errorf("%w in %q", ErrTagEmptyName, truncate(s))
+	}
+	if strings.IndexByte(raw, ';') >= 0 {
+		// Carbon would keep "a;x=1{b=\"c\"}" as "a;x=1;b=c", which is not
+		// normalised: refused, so that a series stays one file.
+		return "", nil, fmt.Errorf("%w: ';' in the name of %q", ErrTagOpenMetrics, truncate(s))
+	}
+	var tags []Tag
+	for rest != "" {
+		eq := strings.IndexByte(rest, '=')
+		if eq <= 0 || eq+1 >= len(rest) || rest[eq+1] != '"' {
+			return "", nil, fmt.Errorf("%w: %q", ErrTagOpenMetrics, truncate(rest))
+		}
+		key := rest[:eq]
+		var v strings.Builder
+		i := eq + 2
+		for ; i < len(rest) && rest[i] != '"'; i++ {
+			if rest[i] == '\\' {
+				if i+1 >= len(rest) || (rest[i+1] != '"' && rest[i+1] != '\\') {
+					return "", nil, fmt.Errorf("%w: bad escape in %q", ErrTagOpenMetrics, truncate(rest))
+				}
+				i++
+			}
+			v.WriteByte(rest[i])
+		}
+		if i >= len(rest) || i == eq+2 {
+			return "", nil, fmt.Errorf("%w: %q", ErrTagOpenMetrics, truncate(rest))
+		}
+		rest = rest[i+1:]
+		switch {
+		case rest == "":
+		case strings.HasPrefix(rest, ","):
+			rest = rest[1:]
+		case strings.HasPrefix(rest, ":,"):
+			rest = rest[2:]
+		default:
+			return "", nil, fmt.Errorf("%w: %q", ErrTagOpenMetrics, truncate(rest))
+		}
+		t, err := parseSegment(key + "=" + v.String())
+		if err != nil {
+			return "", nil, err
+		}
+		if strings.IndexByte(t.Value, ';') >= 0 {
+			return "", nil, fmt.Errorf("%w: ';' in the value of %q", ErrTagOpenMetrics, truncate(key))
+		}
+		tags = addTag(tags, t)
+	}
+	name := strings.TrimLeft(raw, "~")
+	if name == "" {
+		return "", nil, fmt.Errorf("%w in %q", ErrTagEmptyName, truncate(s))
+	}
+	tags = slices.DeleteFunc(tags, func(t Tag) bool { return t.Key == "name" })
+	slices.SortFunc(tags, compareTags)
+	return name, tags, nil
 }

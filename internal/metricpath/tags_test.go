@@ -55,6 +55,25 @@ var carbonCases = []string{
 	"a;k=x_DOT_y.z",
 	"a;k=C:\\dir",
 	"tagobj;service=api;ver=1.2",
+	`om{b="c"}`,
+	`om.x{z="1",b="2.5"}`,
+	`om{b="x\"y"}`,
+	`om{b="x\\y"}`,
+	`om{b="c":,d="e"}`,
+	`om{b="c",}`,
+	`om{b="c",b="d"}`,
+	`om{name="x",b="c"}`,
+	`~om{b="c"}`,
+	`om{b=""}`,
+	`{b="c"}`,
+	`om{{b="c"}`,
+	`om{b="~c"}`,
+	`om{b!="c"}`,
+	`om{b="c;d"}`,
+	`om{b="c"d="e"}`,
+	`om{b="x\y"}`,
+	`om{="c"}`,
+	`om{b=c"}`,
 }
 
 type carbonAnswer struct {
@@ -174,6 +193,10 @@ func TestParseTaggedReasons(t *testing.T) {
 		"a;k=\xff":                            ErrTagUTF8,
 		"a;k=x\x00":                           ErrTagNUL,
 		"a;k=" + strings.Repeat("v", MaxName): ErrTooLong,
+		`a{b=""}`:                             ErrTagOpenMetrics,
+		`a;x=1{b="c"}`:                        ErrTagOpenMetrics,
+		`a{b="c;d"}`:                          ErrTagOpenMetrics,
+		`a{b;="c"}`:                           ErrTagKeyChar,
 	}
 	for in, want := range cases {
 		if _, _, err := ParseTagged(in); !errors.Is(err, want) {

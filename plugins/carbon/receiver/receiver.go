@@ -516,7 +516,7 @@ func (r *Receiver) appendLine(dst, line []byte, n *lineCounts) []byte {
 		return dst
 	}
 	name := p.Name
-	if bytes.IndexByte(name, ';') >= 0 {
+	if bytes.IndexByte(name, ';') >= 0 || bytes.HasSuffix(name, []byte(`"}`)) && bytes.IndexByte(name, '{') >= 0 {
 		norm, reason, tagErr := normalizeTagged(name)
 		if reason != "" {
 			if tagErr {

@@ -367,7 +367,7 @@ func FuzzValidName(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, name []byte) {
-		if bytes.IndexByte(name, ';') >= 0 {
+		if metricpath.IsTagged(string(name)) {
 			return // tagged: checked by metricpath.Normalize and Rel instead
 		}
 		_, err := metricpath.Rel(string(name))
@@ -489,6 +489,7 @@ func TestTaggedLines(t *testing.T) {
 		"a;x=1;x=2;name=q 3 1700000003":           "a;x=2 3 1700000003",
 		"~b;route=/u/{id}*;v=1.2 4 1700000004":    "b;route=/u/{id}*;v=1.2 4 1700000004",
 		"plain.via.tag;name=ignored 5 1700000005": "plain.via.tag 5 1700000005",
+		`om.x{b="2",a="x\"y"} 6 1700000006`:       `om.x;a=x"y;b=2 6 1700000006`,
 	}
 	for in := range good {
 		fmt.Fprintln(c, in)
@@ -520,6 +521,7 @@ func TestTaggedLines(t *testing.T) {
 		{"a;k=\x01 1 1700000001", "control character", false},
 		{"_tagged.4c4.263.x 1 1700000001", "_tagged", false},
 		{"a..b;name=x 1 1700000001", "empty or dot-only", false},
+		{`om{b=""} 1 1700000001`, "OpenMetrics", true},
 	}
 	tags, paths := uint64(0), uint64(0)
 	for _, b := range bad {

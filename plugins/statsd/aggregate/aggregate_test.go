@@ -446,3 +446,31 @@ func TestTaggedSeries(t *testing.T) {
 		t.Errorf("TakeUnstorable = %d, want 1", n)
 	}
 }
+
+func TestTaggedKeyMemoBounded(t *testing.T) {
+	a := New(DefaultConfig(), 1)
+	s := a.Shards()[0]
+	n := memoEntries + 10
+	var b strings.Builder
+	for i := 0; i < n; i++ {
+		fmt.Fprintf(&b, "m%d:1|c|#z:1,a:2\n", i)
+		if b.Len() > 60000 {
+			s.AddPacket([]byte(b.String()))
+			b.Reset()
+		}
+	}
+	s.AddPacket([]byte(b.String()))
+	s.AddPacket([]byte(fmt.Sprintf("m%d:2|c|#z:1,a:2\nm0:2|c|#z:1,a:2", n-1))) // one past the memo, one in it
+	if len(s.memo) != memoEntries {
+		t.Errorf("memo holds %d keys, want the bound %d", len(s.memo), memoEntries)
+	}
+	got := flush(t, a, 10)
+	expect(t, got, map[string]float64{
+		"stats_counts.m0;a=2;z=1":                    3,
+		fmt.Sprintf("stats_counts.m%d;a=2;z=1", n-1): 3,
+		"stats_counts.m5;a=2;z=1":                    1,
+	})
+	if len(s.memo) != 0 {
+		t.Errorf("full memo not emptied at the flush: %d", len(s.memo))
+	}
+}
