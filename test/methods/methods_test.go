@@ -160,11 +160,10 @@ func TestEveryMethodEndToEnd(t *testing.T) {
 		_, err := exec.LookPath(p)
 		testutil.RequireReference(t, p+" (Debian python3-whisper)", err)
 	}
-	hekad := testutil.Binary(t, "hekad")
+	hk := testutil.NewHekad(t)
 	server := testutil.Binary(t, "whisperserver")
-	dir := t.TempDir()
-	base := filepath.Join(dir, "whisper")
-	ref := filepath.Join(dir, "ref")
+	base := hk.Whisper
+	ref := filepath.Join(hk.Dir, "ref")
 
 	now := time.Now().Unix()
 	t0 := now - now%10 - 50 // the points: t0 … t0+49, within the fine archive
@@ -193,13 +192,9 @@ func TestEveryMethodEndToEnd(t *testing.T) {
 		}
 	}
 
-	carbon := fmt.Sprintf("127.0.0.1:%d", testutil.FreePort(t))
+	carbon := hk.Addr()
 	web := fmt.Sprintf("127.0.0.1:%d", testutil.FreePort(t))
-	cfg := testutil.WriteFile(t, dir, "hekad.toml", fmt.Sprintf(`
-[hekad]
-base_dir = %q
-
-[DreamcatcherCarbonInput]
+	cfg := hk.WriteConfig(fmt.Sprintf(`[DreamcatcherCarbonInput]
 address = %q
 self_metrics = ""
 
@@ -207,9 +202,8 @@ self_metrics = ""
 base_path = %q
 default_retentions = "1s:5m,10s:30m"
 self_metrics = ""
-`, filepath.Join(dir, "heka"), carbon, base))
-	h := testutil.Start(t, hekad, "-config", cfg)
-	h.WaitOutput("Input started: DreamcatcherCarbonInput", 20*time.Second)
+`, carbon, base))
+	h := hk.Start(cfg, "Input started: DreamcatcherCarbonInput")
 	testutil.WaitTCPListening(t, carbon, 10*time.Second)
 	ws := testutil.Start(t, server, "-whisper-dir", base, "-listen", web)
 	testutil.WaitTCPListening(t, web, 20*time.Second)
@@ -251,9 +245,7 @@ self_metrics = ""
 			t.Errorf("%s: the point -42.5 at %d reads %v", m, t0+1, v)
 		}
 	}
-	if code := h.Stop(syscall.SIGTERM, 30*time.Second); code != 0 {
-		t.Errorf("hekad exit %d", code)
-	}
+	h.StopClean(syscall.SIGTERM, 30*time.Second)
 	if out := h.Output(); strings.Contains(out, "corrupt") {
 		t.Errorf("hekad refused a file as corrupt:\n%s", out)
 	}

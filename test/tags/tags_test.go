@@ -47,8 +47,8 @@ func startRig(t *testing.T) *rig { return startRigWith(t, true) }
 func startRigWith(t *testing.T, refs bool) *rig {
 	t.Helper()
 	testutil.RequireWhisperPy(t)
-	bin := testutil.Binary(t, "hekad")
-	dir := t.TempDir()
+	hk := testutil.NewHekad(t)
+	dir := hk.Dir
 	r := &rig{carbonDir: filepath.Join(dir, "carbon-whisper"), hekadDir: filepath.Join(dir, "hekad-whisper")}
 	if refs {
 		r.gw = testutil.StartGraphiteWeb(t, testutil.GraphiteWebOptions{WhisperDir: r.carbonDir})
@@ -56,13 +56,9 @@ func startRigWith(t *testing.T, refs bool) *rig {
 			Tags: true, GraphiteURL: r.gw.URL, DataDir: r.carbonDir, Retentions: "1s:10m"})
 	}
 	r.hekaCarbon = fmt.Sprintf("127.0.0.1:%d", testutil.FreePort(t))
-	r.hekaStatsP = testutil.FreePort(t)
-	r.hekaStatsd = fmt.Sprintf("127.0.0.1:%d", r.hekaStatsP)
-	cfg := testutil.WriteFile(t, dir, "hekad.toml", fmt.Sprintf(`
-[hekad]
-base_dir = %q
-
-[DreamcatcherCarbonInput]
+	r.hekaStatsP = hk.Port
+	r.hekaStatsd = hk.Addr()
+	cfg := hk.WriteConfig(fmt.Sprintf(`[DreamcatcherCarbonInput]
 address = %q
 self_metrics = ""
 batch_delay_ms = 50
@@ -75,9 +71,8 @@ flush_interval = 1
 base_path = %q
 default_retentions = "1s:10m"
 self_metrics = ""
-`, filepath.Join(dir, "heka"), r.hekaCarbon, r.hekaStatsd, r.hekadDir))
-	h := testutil.Start(t, bin, "-config", cfg)
-	h.WaitOutput("Input started: DreamcatcherCarbonInput", 20*time.Second)
+`, r.hekaCarbon, r.hekaStatsd, r.hekadDir))
+	hk.Start(cfg, "Input started: DreamcatcherCarbonInput")
 	testutil.WaitTCPListening(t, r.hekaCarbon, 10*time.Second)
 	return r
 }
