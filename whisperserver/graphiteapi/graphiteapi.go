@@ -73,8 +73,7 @@ func (a *API) Register(r *mux.Router) {
 	r.Handle("/functions/{name}", http.HandlerFunc(a.function)).Methods(http.MethodGet, http.MethodHead)
 	both("/tags", emptyList)
 	r.PathPrefix("/tags/").Handler(http.HandlerFunc(emptyList))
-	both("/events/get_data", emptyList)
-	both("/events", emptyList)
+	// /events and /events/get_data: whisperserver/alert (alert transitions).
 }
 
 func emptyList(w http.ResponseWriter, r *http.Request) {

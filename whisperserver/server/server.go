@@ -19,6 +19,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/dreamcatcher-monitoring/dreamcatcher/whisperserver/alert"
 	"github.com/dreamcatcher-monitoring/dreamcatcher/whisperserver/api"
 	"github.com/dreamcatcher-monitoring/dreamcatcher/whisperserver/graphiteapi"
 	"github.com/dreamcatcher-monitoring/dreamcatcher/whisperserver/index"
@@ -33,6 +34,7 @@ type Server struct {
 	index   *index.Index
 	store   *store.Store
 	handler http.Handler
+	alerts  *alert.Engine // nil without rules
 }
 
 // New builds the index of the whisper folder and the handlers.
@@ -50,12 +52,20 @@ func New(cfg Config, static fs.FS, log *slog.Logger) (*Server, error) {
 	}
 	st := store.New(ix, cfg.MaxOpenFiles, log)
 	s := &Server{cfg: cfg, log: log, index: ix, store: st}
+	adm := newAdmission(cfg.MaxConcurrent, cfg.QueueWait, int64(cfg.MemoryBudget)<<20)
+	if cfg.Alerts != "" {
+		if s.alerts, err = newAlerts(cfg, st, adm, log); err != nil {
+			ix.Close()
+			return nil, err
+		}
+	}
 
 	r := mux.NewRouter()
 	r.SkipClean(true) // no redirects; ".." never reaches a handler as a path
 	r.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
 		api.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	}).Methods(http.MethodGet, http.MethodHead)
+	alert.Register(r, s.alerts, loc)
 	api.New(api.Config{Store: st, Location: loc, MaxSeries: cfg.MaxSeries, MaxPoints: cfg.MaxPoints, MaxFind: cfg.MaxFind}).Register(r)
 	graphiteapi.New(graphiteapi.Config{Store: st, Location: loc, MaxSeries: cfg.MaxSeries, MaxPoints: cfg.MaxPoints,
 		MaxFind: cfg.MaxFind, Log: log}).Register(r)
@@ -90,7 +100,7 @@ func New(cfg Config, static fs.FS, log *slog.Logger) (*Server, error) {
 	if cfg.RequestTimeout > 0 {
 		h = timeout(h, cfg.RequestTimeout)
 	}
-	h = newAdmission(cfg.MaxConcurrent, cfg.QueueWait, int64(cfg.MemoryBudget)<<20).middleware(h)
+	h = adm.middleware(h)
 	if cfg.BasicAuthUser != "" {
 		h = basicAuth(h, cfg.BasicAuthUser, cfg.BasicAuthPassword)
 	}
@@ -107,6 +117,9 @@ func (s *Server) Handler() http.Handler { return s.handler }
 
 // Index is the name index (for tests and diagnostics).
 func (s *Server) Index() *index.Index { return s.index }
+
+// Alerts is the alert engine (nil without rules).
+func (s *Server) Alerts() *alert.Engine { return s.alerts }
 
 // Close stops the index's watcher.
 func (s *Server) Close() error { return s.index.Close() }
@@ -128,6 +141,12 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 	// already sets one (the runtime then collects harder near it).
 	if _, set := os.LookupEnv("GOMEMLIMIT"); !set && s.cfg.MemoryBudget > 0 {
 		debug.SetMemoryLimit(int64(s.cfg.MemoryBudget) << 20)
+	}
+	if s.alerts != nil {
+		actx, stop := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() { defer close(done); s.alerts.Run(actx) }()
+		defer func() { stop(); <-done }()
 	}
 	errc := make(chan error, 1)
 	go func() {
