@@ -76,7 +76,11 @@ var jsonpName = regexp.MustCompile(`^[A-Za-z_$][A-Za-z0-9_$.]*$`)
 // jsonp for a callback.
 func (h *handlers) events(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	now := time.Now().In(h.loc)
+	now := time.Now()
+	if h.e != nil {
+		now = h.e.opts.Now()
+	}
+	now = now.In(h.loc)
 	from, until := time.Unix(0, 0), now
 	var err error
 	if s := q.Get("from"); q.Has("from") {
