@@ -212,6 +212,7 @@ export class Chart {
       lines.selectAll(null).data(lone).join('circle').attr('class', `lone ${color}`)
         .attr('cx', (p) => p[0]).attr('cy', (p) => p[1]).attr('r', 2.5);
     }
+    if (this.h.onDrawn) this.h.onDrawn(this, g); // alerts.js: thresholds, firing periods
     if (count === 0) {
       this.message(failed.length && !series.length ? 'gone' : 'nodata',
         failed.length && !series.length ? '' : 'No data in this range (every point is empty).');

@@ -1,5 +1,6 @@
 // Dreamcatcher's page: wires the metric list, the charts, the time range,
 // auto-refresh, the info panel and the address bar together.
+import { Alerts } from './alerts.js';
 import { api } from './api.js';
 import { Chart } from './chart.js';
 import { formatClock, formatShortTime, formatTime, zoneLabel } from './format.js';
@@ -135,7 +136,10 @@ function selectMetric(name, add) {
   loadAll();
 }
 
+const alerts = new Alerts(document.querySelector('#alerts'), () => charts.forEach((c) => c.draw()));
+
 const chartHandlers = {
+  onDrawn(chart, g) { alerts.decorate(g, chart.scales); },
   onClose(chart) {
     const i = charts.indexOf(chart);
     if (i < 0) return;
@@ -720,6 +724,7 @@ function setup() {
   updateView();
   loadNames();
   loadAll();
+  alerts.start();
 }
 
 setup();
