@@ -209,9 +209,9 @@ timeout = "3s"
 		t.Fatal("resolved before the value went back")
 	}
 
-	// Still firing after more than the resend interval: the re-sends
-	// keep it active.
-	time.Sleep(5 * time.Second)
+	// Each send says endsAt = now + 4 × resend (8 s): still active
+	// 10 s later only because whisperserver re-sends it.
+	time.Sleep(10 * time.Second)
 	if !inAM() {
 		t.Error("the firing alert lapsed in Alertmanager")
 	}
