@@ -22,6 +22,7 @@ func TestEmailThroughAiosmtpd(t *testing.T) {
 name = "DiskFull"
 target = "disk.used"
 above = 90
+every = "200ms"
 summary = "disk at {{value}}%%"
 
 [[notify]]
@@ -63,6 +64,7 @@ func TestEmailRefused(t *testing.T) {
 name = "Refused"
 target = "x"
 above = 1
+every = "200ms"
 [[notify]]
 type = "email"
 smtp = %q
@@ -107,6 +109,7 @@ func TestAlertmanagerDown(t *testing.T) {
 name = "Lonely"
 target = "x"
 above = 1
+every = "200ms"
 [[notify]]
 type = "alertmanager"
 url = "http://` + addr + `"

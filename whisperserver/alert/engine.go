@@ -144,14 +144,15 @@ func (e *Engine) Run(ctx context.Context) {
 	wg.Wait()
 }
 
-// schedule evaluates one rule every rule.Every, starting at an offset
-// drawn from its name so that rules spread over the interval.
+// schedule evaluates one rule every rule.Every (plus the evaluation's
+// own time), starting at an offset within the first interval drawn from
+// its name, so that many rules spread over the interval.
 func (e *Engine) schedule(ctx context.Context, st *ruleState) {
 	every := st.rule.Every.Duration
 	h := fnv.New32a()
 	h.Write([]byte(st.rule.Name))
 	offset := time.Duration(h.Sum32()) % every
-	t := time.NewTimer(min(offset, time.Second))
+	t := time.NewTimer(offset)
 	defer t.Stop()
 	for {
 		select {

@@ -283,6 +283,7 @@ func TestRestartKeepsState(t *testing.T) {
 name = "R"
 target = "a"
 above = 1
+every = "200ms"
 [[notify]]
 type = "webhook"
 url = "` + hook.URL + `"

@@ -184,7 +184,16 @@ func (n *notifier) postAlertmanager(ctx context.Context, c *http.Client, batch [
 		}
 		list = append(list, a)
 	}
-	return n.postJSON(ctx, c, strings.TrimSuffix(n.cfg.URL, "/")+"/api/v2/alerts", list)
+	// Re-sends of many firing alerts go in bodies of at most 500.
+	url := strings.TrimSuffix(n.cfg.URL, "/") + "/api/v2/alerts"
+	for len(list) > 0 {
+		k := min(len(list), 500)
+		if err := n.postJSON(ctx, c, url, list[:k]); err != nil {
+			return err
+		}
+		list = list[k:]
+	}
+	return nil
 }
 
 func maxEvery(batch []transition) time.Duration {
