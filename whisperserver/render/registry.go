@@ -54,6 +54,11 @@ var functions map[string]*Func
 func init() {
 	functions = buildRegistry(
 		transformFunctions(),
+		mathFunctions(),
+		windowFunctions(),
+		generatorFunctions(),
+		forecastFunctions(),
+		timeRangeFunctions(),
 		combineFunctions(),
 		filterFunctions(),
 		sortFunctions(),
