@@ -1,7 +1,7 @@
 // Package graphiteapi serves graphite-web's HTTP API over the whisper
 // folder: /render (json, csv, raw, pickle, msgpack), /metrics/find,
 // /metrics/expand, /metrics/index.json, /version, /functions, and the empty
-// /tags/* and /events/get_data answers Grafana asks for. GET and POST form
+// /tags/* answers Grafana asks for (/events/get_data is whisperserver/alert's). GET and POST form
 // requests, with or without a trailing slash, are answered the same way.
 // The pickle and msgpack formats are graphite-web's cluster protocol, so a
 // graphite-web with CLUSTER_SERVERS pointing here federates this server.
