@@ -175,7 +175,9 @@ func BenchmarkRenderWhileAlerting(b *testing.B) {
 	}
 }
 
-func httptestRequest(target string) *http.Request { return httptest.NewRequest(http.MethodGet, target, nil) }
+func httptestRequest(target string) *http.Request {
+	return httptest.NewRequest(http.MethodGet, target, nil)
+}
 
 // discardRecorder is a ResponseWriter that keeps only the status.
 type discardRecorder struct {
