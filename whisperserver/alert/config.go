@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"sort"
 	"strings"
 	"time"
 
@@ -274,14 +273,4 @@ func (n *Notify) check(rules map[string]bool) error {
 		}
 	}
 	return nil
-}
-
-// names returns the rule names, sorted.
-func (rs *Rules) names() []string {
-	out := make([]string, 0, len(rs.Rule))
-	for _, r := range rs.Rule {
-		out = append(out, r.Name)
-	}
-	sort.Strings(out)
-	return out
 }
