@@ -48,7 +48,7 @@ summary = "queue at {{value}}"
     version: 1, saved: new Date().toISOString(), alerts: {},
     events: [ev(1, past[0], 'ok', 'firing'), ev(2, past[1], 'firing', 'resolved')],
   }));
-  server = await startServer(whisper, 0, ['-alerts', path.join(dir, 'alerts.toml'), '-alerts-state-dir', state]);
+  server = await startServer(whisper, 0, { args: ['-alerts', path.join(dir, 'alerts.toml'), '-alerts-state-dir', state] });
   browser = await launch();
 });
 

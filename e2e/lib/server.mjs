@@ -35,9 +35,9 @@ export async function waitFor(what, fn, timeoutMs = 20000, everyMs = 100) {
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${last.message}` : ''}`);
 }
 
-// startServer runs whisperserver over dir (with extra flags args);
-// stop() ends it with SIGTERM.
-export async function startServer(dir, port, args = []) {
+// startServer runs whisperserver over dir (args: more flags, such as
+// ['-dashboards', folder]); stop() ends it with SIGTERM.
+export async function startServer(dir, port, { args = [] } = {}) {
   if (!fs.existsSync(WHISPERSERVER)) {
     throw new Error(`${WHISPERSERVER} does not exist: run \`make\` (or go build -o bin/ ./cmd/whisperserver) first`);
   }

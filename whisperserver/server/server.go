@@ -21,8 +21,10 @@ import (
 
 	"github.com/dreamcatcher-monitoring/dreamcatcher/whisperserver/alert"
 	"github.com/dreamcatcher-monitoring/dreamcatcher/whisperserver/api"
+	"github.com/dreamcatcher-monitoring/dreamcatcher/whisperserver/dashboards"
 	"github.com/dreamcatcher-monitoring/dreamcatcher/whisperserver/graphiteapi"
 	"github.com/dreamcatcher-monitoring/dreamcatcher/whisperserver/index"
+	"github.com/dreamcatcher-monitoring/dreamcatcher/whisperserver/membudget"
 	"github.com/dreamcatcher-monitoring/dreamcatcher/whisperserver/store"
 	"github.com/gorilla/mux"
 )
@@ -33,6 +35,7 @@ type Server struct {
 	log     *slog.Logger
 	index   *index.Index
 	store   *store.Store
+	memory  *membudget.Pool
 	handler http.Handler
 	alerts  *alert.Engine // nil without rules
 }
@@ -69,6 +72,7 @@ func New(cfg Config, static fs.FS, log *slog.Logger) (*Server, error) {
 	api.New(api.Config{Store: st, Location: loc, MaxSeries: cfg.MaxSeries, MaxPoints: cfg.MaxPoints, MaxFind: cfg.MaxFind}).Register(r)
 	graphiteapi.New(graphiteapi.Config{Store: st, Location: loc, MaxSeries: cfg.MaxSeries, MaxPoints: cfg.MaxPoints,
 		MaxFind: cfg.MaxFind, MaxDataPointsMethod: cfg.MaxDataPointsMethod, Log: log}).Register(r)
+	dashboards.New(cfg.Dashboards, log).Register(r)
 	r.PathPrefix("/api/").HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		api.WriteError(w, http.StatusNotFound, "no such API endpoint: "+r.URL.Path)
 	}).Methods(http.MethodGet, http.MethodHead)
@@ -96,7 +100,10 @@ func New(cfg Config, static fs.FS, log *slog.Logger) (*Server, error) {
 		api.WriteError(w, http.StatusMethodNotAllowed, "method not allowed (the server is read-only)")
 	})
 
-	var h http.Handler = r
+	// Half the budget is for what requests read and build; the rest for
+	// the index, the runtime and the garbage not yet collected.
+	s.memory = membudget.NewPool(int64(cfg.MemoryBudget)<<20/2, cfg.QueueWait)
+	var h http.Handler = withAccounts(r, s.memory)
 	if cfg.RequestTimeout > 0 {
 		h = timeout(h, cfg.RequestTimeout)
 	}
@@ -120,6 +127,10 @@ func (s *Server) Index() *index.Index { return s.index }
 
 // Alerts is the alert engine (nil without rules).
 func (s *Server) Alerts() *alert.Engine { return s.alerts }
+
+// MemoryHeld is the bytes requests hold now under the memory budget (for
+// tests and diagnostics).
+func (s *Server) MemoryHeld() int64 { return s.memory.Used() }
 
 // Close stops the index's watcher.
 func (s *Server) Close() error { return s.index.Close() }
