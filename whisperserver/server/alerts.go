@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/dreamcatcher-monitoring/dreamcatcher/whisperserver/alert"
+	"github.com/dreamcatcher-monitoring/dreamcatcher/whisperserver/membudget"
 	"github.com/dreamcatcher-monitoring/dreamcatcher/whisperserver/render"
 	"github.com/dreamcatcher-monitoring/dreamcatcher/whisperserver/store"
 )
@@ -16,17 +17,17 @@ import (
 // newAlerts loads the rules file and builds the alert engine. Rules are
 // evaluated by the render engine under the limits of a /render request:
 // max_series, max_points, request_timeout, and the memory budget (an
-// evaluation waits queue_wait for memory, then fails and is retried at
-// the rule's next interval). They do not take max_concurrent slots:
+// evaluation reserves from the request pool, and waits queue_wait for
+// memory, then fails and is retried at the rule's next interval). They do not take max_concurrent slots:
 // alert_workers bounds them apart, so rules cannot starve the HTTP API.
-func newAlerts(cfg Config, st *store.Store, adm *admission, log *slog.Logger) (*alert.Engine, error) {
+func newAlerts(cfg Config, st *store.Store, adm *admission, pool *membudget.Pool, log *slog.Logger) (*alert.Engine, error) {
 	rules, err := alert.LoadFile(cfg.Alerts)
 	if err != nil {
 		return nil, err
 	}
 	loc, _ := time.LoadLocation(cfg.TimeZone)
 	return alert.New(rules, alert.Options{
-		Eval:     evaluator(st, loc, cfg.MaxSeries, cfg.MaxPoints),
+		Eval:     evaluator(st, pool, loc, cfg.MaxSeries, cfg.MaxPoints),
 		Log:      log,
 		StateDir: cfg.AlertsStateDir,
 		Timeout:  cfg.RequestTimeout,
@@ -35,9 +36,13 @@ func newAlerts(cfg Config, st *store.Store, adm *admission, log *slog.Logger) (*
 	})
 }
 
-// evaluator renders a target as /render does, with the same limits.
-func evaluator(st *store.Store, loc *time.Location, maxSeries, maxPoints int) alert.Evaluator {
+// evaluator renders a target as /render does, with the same limits: it
+// reserves what it reads from the request memory pool like a request.
+func evaluator(st *store.Store, pool *membudget.Pool, loc *time.Location, maxSeries, maxPoints int) alert.Evaluator {
 	return func(ctx context.Context, e *render.Expr, from, until, now int64) ([]*render.Series, error) {
+		acct := pool.Open()
+		defer acct.Close()
+		ctx = membudget.WithAccount(ctx, acct)
 		budget := int64(maxSeries)
 		if budget <= 0 {
 			budget = math.MaxInt64

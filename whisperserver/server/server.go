@@ -56,8 +56,12 @@ func New(cfg Config, static fs.FS, log *slog.Logger) (*Server, error) {
 	st := store.New(ix, cfg.MaxOpenFiles, log)
 	s := &Server{cfg: cfg, log: log, index: ix, store: st}
 	adm := newAdmission(cfg.MaxConcurrent, cfg.QueueWait, int64(cfg.MemoryBudget)<<20)
+	// Half the budget is for what requests (and alert evaluations) read
+	// and build; the rest for the index, the runtime and the garbage not
+	// yet collected.
+	s.memory = membudget.NewPool(int64(cfg.MemoryBudget)<<20/2, cfg.QueueWait)
 	if cfg.Alerts != "" {
-		if s.alerts, err = newAlerts(cfg, st, adm, log); err != nil {
+		if s.alerts, err = newAlerts(cfg, st, adm, s.memory, log); err != nil {
 			ix.Close()
 			return nil, err
 		}
@@ -100,9 +104,6 @@ func New(cfg Config, static fs.FS, log *slog.Logger) (*Server, error) {
 		api.WriteError(w, http.StatusMethodNotAllowed, "method not allowed (the server is read-only)")
 	})
 
-	// Half the budget is for what requests read and build; the rest for
-	// the index, the runtime and the garbage not yet collected.
-	s.memory = membudget.NewPool(int64(cfg.MemoryBudget)<<20/2, cfg.QueueWait)
 	var h http.Handler = withAccounts(r, s.memory)
 	if cfg.RequestTimeout > 0 {
 		h = timeout(h, cfg.RequestTimeout)
