@@ -70,17 +70,24 @@ test('the alert list shows the firing alert; the chart draws the threshold and t
   const svg = page.locator('.chart svg.plot');
   const line = page.locator('.chart line.alert-threshold[data-rule="QueueTooLong"]');
   await line.waitFor({ state: 'attached' });
-  const ax = await svg.evaluate((s) => ({ from: +s.dataset.from, until: +s.dataset.until, ymin: +s.dataset.yMin,
-    ymax: +s.dataset.yMax, w: +s.dataset.plotWidth, h: +s.dataset.plotHeight }));
-  const y = +(await line.getAttribute('y1'));
+  // The axes and the marks are read in one go: an auto-refresh redraws
+  // the chart 10 s further on.
+  const read = () => svg.evaluate((s) => ({
+    ax: { from: +s.dataset.from, until: +s.dataset.until, ymin: +s.dataset.yMin, ymax: +s.dataset.yMax,
+      w: +s.dataset.plotWidth, h: +s.dataset.plotHeight },
+    y: +s.querySelector('line.alert-threshold[data-rule="QueueTooLong"]').getAttribute('y1'),
+    rects: [...s.querySelectorAll('rect.alert-firing')].map((r) => ({
+      x: +r.getAttribute('x'), w: +r.getAttribute('width'), until: r.dataset.until })),
+  }));
+  let { ax, y } = await read();
   const v = ax.ymax - (y / ax.h) * (ax.ymax - ax.ymin);
   assert.ok(Math.abs(v - 100) < (ax.ymax - ax.ymin) / ax.h + 1e-9, `threshold line at ${v}, want 100`);
 
   // Two shaded periods: the one from the state file, and the live one
   // (fired at start, still firing: it reaches the right edge).
   await waitFor('two firing periods', async () => (await page.locator('.chart rect.alert-firing').count()) === 2);
-  const rects = await page.locator('.chart rect.alert-firing').evaluateAll((rs) => rs.map((r) => ({
-    x: +r.getAttribute('x'), w: +r.getAttribute('width'), until: r.dataset.until })));
+  let rects;
+  ({ ax, rects } = await read());
   const t = (px) => ax.from + (px / ax.w) * (ax.until - ax.from);
   const tol = 2 * (ax.until - ax.from) / ax.w;
   const old = rects.find((r) => r.until !== '');
