@@ -1,7 +1,8 @@
 // Package graphiteapi serves graphite-web's HTTP API over the whisper
 // folder: /render (json, csv, raw, pickle, msgpack), /metrics/find,
-// /metrics/expand, /metrics/index.json, /version, /functions, and the empty
-// /tags/* answers Grafana asks for (/events/get_data is whisperserver/alert's). GET and POST form
+// /metrics/expand, /metrics/index.json, /version, /functions and the tag API
+// (/tags, /tags/<tag>, /tags/findSeries, /tags/autoComplete/*) Grafana asks
+// for (/events/get_data is whisperserver/alert's). GET and POST form
 // requests, with or without a trailing slash, are answered the same way.
 // The pickle and msgpack formats are graphite-web's cluster protocol, so a
 // graphite-web with CLUSTER_SERVERS pointing here federates this server.
@@ -85,8 +86,7 @@ func (a *API) Register(r *mux.Router) {
 	both("/version", a.version)
 	both("/functions", a.functions)
 	r.Handle("/functions/{name}", http.HandlerFunc(a.function)).Methods(http.MethodGet, http.MethodHead)
-	both("/tags", emptyList)
-	r.PathPrefix("/tags/").Handler(http.HandlerFunc(emptyList))
+	a.registerTags(r)
 	// /events and /events/get_data: whisperserver/alert (alert transitions).
 }
 

@@ -66,6 +66,7 @@ func init() {
 		calculateFunctions(),
 		specialFunctions(),
 		graphFunctions(),
+		tagFunctions(),
 	)
 }
 
