@@ -36,6 +36,9 @@ type Func struct {
 	Description string
 	Params      []Param
 	Fn          func(a *args) ([]*Series, error)
+	// ListsFn, set instead of Fn, returns a list of series lists
+	// (mapSeries).
+	ListsFn func(a *args) ([][]*Series, error)
 }
 
 var (
