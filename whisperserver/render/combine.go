@@ -35,7 +35,7 @@ func combineFunctions() []*Func {
 		{Name: "diffSeriesLists", Group: "Combine", Params: []Param{pFirstPos, pSecondPos}, Fn: pairwiseBy("diff")},
 		{Name: "multiplySeriesLists", Group: "Combine", Params: []Param{pFirstPos, pSecondPos}, Fn: pairwiseBy("multiply")},
 		{Name: "divideSeriesLists", Group: "Combine", Params: []Param{{Name: "dividendSeriesList", Type: "seriesList", Required: true}, {Name: "divisorSeriesList", Type: "seriesList", Required: true}}, Fn: fnDivideSeriesLists},
-		{Name: "aggregateWithWildcards", Group: "Combine", Params: []Param{pSeries, {Name: "func", Type: "aggFunc", Required: true, Options: aggFuncOptions}, {Name: "position", Type: "node", Multiple: true}}, Fn: fnAggregateWithWildcards},
+		{Name: "aggregateWithWildcards", Group: "Combine", Params: []Param{pSeries, {Name: "func", Type: "aggFunc", Required: true, Options: aggFuncOptions}, {Name: "position", Type: "node", Multiple: true, Kwarg: "positions"}}, Fn: fnAggregateWithWildcards},
 		{Name: "multiplySeriesWithWildcards", Group: "Combine", Params: wildcards, Fn: fnMultiplySeriesWithWildcards},
 		{Name: "percentileOfSeries", Group: "Combine", Params: []Param{pSeries, {Name: "n", Type: "float", Required: true}, {Name: "interpolate", Type: "boolean", Default: false}}, Fn: fnPercentileOfSeries},
 		{Name: "weightedAverage", Group: "Combine", Params: []Param{{Name: "seriesListAvg", Type: "seriesList", Required: true}, {Name: "seriesListWeight", Type: "seriesList", Required: true}, {Name: "nodes", Type: "nodeOrTag", Multiple: true}}, Fn: fnWeightedAverage},

@@ -78,6 +78,10 @@ func (c *Context) EvalTargets(targets []*Expr) ([]*Series, error) {
 		if !v.isSeries() {
 			return nil, inputErr("target %s is not a series expression", t)
 		}
+		if v.Lists != nil {
+			// graphite-web cannot render a list of lists: a server error.
+			return nil, fmt.Errorf("target %s is a list of series lists (mapSeries); give it to reduceSeries", t)
+		}
 		out = append(out, v.Series...)
 	}
 	return out, nil
@@ -246,7 +250,7 @@ func checkType(p Param, v Value) error {
 		if v.Kind != KindString {
 			return fmt.Errorf("%s: expected a string", p.Name)
 		}
-		if len(p.Options) > 0 {
+		if len(p.Options) > 0 && !p.AnyValue {
 			for _, o := range p.Options {
 				if o == any(v.Str) {
 					return nil

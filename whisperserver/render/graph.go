@@ -19,12 +19,12 @@ func graphFunctions() []*Func {
 		{Name: "alpha", Group: "Graph", Params: []Param{pSeries, p("alpha", "float", true)}, Fn: passThrough},
 		{Name: "lineWidth", Group: "Graph", Params: []Param{pSeries, p("width", "float", true)}, Fn: passThrough},
 		{Name: "dashed", Group: "Graph", Params: []Param{pSeries, {Name: "dashLength", Type: "integer", Default: 5}}, Fn: fnDashed},
-		{Name: "stacked", Group: "Graph", Params: []Param{pSeries, p("stack", "string", false)}, Fn: fnStacked},
+		{Name: "stacked", Group: "Graph", Params: []Param{{Name: "seriesList", Type: "seriesList", Required: true, Kwarg: "seriesLists"}, {Name: "stack", Type: "string", Kwarg: "stackName", SigDefault: "'__DEFAULT__'"}}, Fn: fnStacked},
 		{Name: "secondYAxis", Group: "Graph", Params: []Param{pSeries}, Fn: renameBy("secondYAxis")},
 		{Name: "drawAsInfinite", Group: "Graph", Params: []Param{pSeries}, Fn: renameBy("drawAsInfinite")},
 		{Name: "areaBetween", Group: "Graph", Params: []Param{pSeries}, Fn: fnAreaBetween},
 		{Name: "cactiStyle", Group: "Special", Params: []Param{pSeries, {Name: "system", Type: "string", Options: []any{"binary", "si"}}, p("units", "string", false)}, Fn: fnCactiStyle},
-		{Name: "legendValue", Group: "Alias", Params: []Param{pSeries, {Name: "valuesTypes", Type: "string", Multiple: true, Options: legendValueOptions}}, Fn: fnLegendValue},
+		{Name: "legendValue", Group: "Alias", Params: []Param{pSeries, {Name: "valuesTypes", Type: "string", Multiple: true, Options: legendValueOptions, Kwarg: "valueTypes", AnyValue: true}}, Fn: fnLegendValue},
 		{Name: "verticalLine", Group: "Graph", Params: []Param{p("ts", "date", true), p("label", "string", false), p("color", "string", false)}, Fn: fnVerticalLine},
 	}
 }
@@ -229,7 +229,8 @@ func fnLegendValue(a *args) ([]*Series, error) {
 func fnVerticalLine(a *args) ([]*Series, error) {
 	ts, err := a.parseTime(a.vals[0])
 	if err != nil {
-		return nil, a.errf("%v", err)
+		// graphite-web's parseATTime raises a plain error: a server error.
+		return nil, fmt.Errorf("verticalLine: %w", err)
 	}
 	if ts < a.ctx.Start {
 		return nil, a.errf("verticalLine(): timestamp %d exists before start of range", ts)
