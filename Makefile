@@ -15,7 +15,7 @@ FUZZ_TARGETS := ./plugins/carbon/plaintext:FuzzParseLine \
 	./plugins/whisper/schema:FuzzParseRetentions ./plugins/whisper/schema:FuzzParseConf \
 	./internal/whisperfile:FuzzUpdate ./internal/whisperfile:FuzzReadHeader ./plugins/whisper/dump:FuzzRead \
 	./plugins/statsd/protocol:FuzzParseLine ./plugins/statsd/protocol:FuzzSimpleLine \
-	./whisperserver/render:FuzzParse ./whisperserver/attime:FuzzParse \
+	./whisperserver/render:FuzzParse ./whisperserver/render:FuzzPyPercent ./whisperserver/attime:FuzzParse \
 	./whisperserver/index:FuzzCompile \
 	./whisperserver/graphiteapi:FuzzAppendJSONString
 

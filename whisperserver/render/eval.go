@@ -44,6 +44,9 @@ type Context struct {
 	// stacks are stacked()'s running totals by stack name, shared by the
 	// request's targets as graphite-web's requestContext['totalStack'].
 	stacks map[string][]float64
+	// nested counts the targets being evaluated inside a function
+	// (aliasQuery's query built from a series name), bounded by MaxDepth.
+	nested int
 }
 
 type fetchKey struct {
@@ -332,6 +335,11 @@ func (a *args) reEval(start, end int64) ([]*Series, error) {
 // evalTarget parses and evaluates a target built by a function
 // (useSeriesAbove, aliasQuery, applyByNode) over the request's range.
 func (a *args) evalTarget(target string) ([]*Series, error) {
+	if a.ctx.nested >= MaxDepth {
+		return nil, a.errf("targets built by functions nest deeper than %d levels", MaxDepth)
+	}
+	a.ctx.nested++
+	defer func() { a.ctx.nested-- }()
 	e, err := Parse(target)
 	if err != nil {
 		return nil, a.errf("target %q built by %s: %v", target, a.fn.Name, err)

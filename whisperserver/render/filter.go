@@ -5,7 +5,6 @@ import (
 	"math"
 	"regexp"
 	"sort"
-	"strings"
 )
 
 func filterFunctions() []*Func {
@@ -285,14 +284,18 @@ func fnUseSeriesAbove(a *args) ([]*Series, error) {
 	if len(names) == 0 {
 		return nil, nil
 	}
-	list, err := a.evalTarget("group(" + strings.Join(names, ",") + ")")
-	if err != nil {
-		return nil, err
-	}
+	// graphite-web evaluates group(name1,name2,…); each name on its own
+	// gives the same series without a target-length limit.
 	var out []*Series
-	for _, s := range list {
-		if len(s.Values) > 0 {
-			out = append(out, s)
+	for _, n := range names {
+		list, err := a.evalTarget(n)
+		if err != nil {
+			return nil, err
+		}
+		for _, s := range list {
+			if len(s.Values) > 0 {
+				out = append(out, s)
+			}
 		}
 	}
 	return out, nil

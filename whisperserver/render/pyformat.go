@@ -31,6 +31,9 @@ func pyPercent(format string, v float64) (string, error) {
 		}
 		spec, verb := format[i+1:j], format[j]
 		i = j
+		if err := specInBounds(spec); err != nil {
+			return "", err
+		}
 		if verb == '%' {
 			b.WriteByte('%')
 			continue
@@ -94,4 +97,25 @@ func pyGFormat(spec string, verb byte, v float64) string {
 		return mant + e + exp
 	}
 	return s
+}
+
+// maxFormatWidth bounds a conversion's width and precision, so that a
+// newName such as "%999999999d" cannot make the server allocate a gigabyte.
+const maxFormatWidth = 1000
+
+func specInBounds(spec string) error {
+	num := strings.TrimLeft(spec, "-+ #0")
+	for _, part := range strings.Split(num, ".") {
+		if part == "" {
+			continue
+		}
+		n, err := strconv.Atoi(part)
+		if err != nil {
+			return fmt.Errorf("bad format specification %q", spec)
+		}
+		if n > maxFormatWidth {
+			return fmt.Errorf("format width or precision %d is over %d", n, maxFormatWidth)
+		}
+	}
+	return nil
 }
