@@ -4,7 +4,13 @@
 //
 //   - /render of 1 metric over 1 day at 10 s (8,640 points),
 //   - /render of a 100-metric glob over 1 day,
-//   - /metrics/find over an index of 100,000 names.
+//   - /metrics/find over an index of 100,000 names,
+//   - /render of groupByNode, highest and movingAverage over the
+//     100-metric glob (issue 17).
+//
+// -rounds R runs every scenario R times, alternating which server goes
+// first, and prints the median of each figure over the rounds; -only
+// picks scenarios by a regular expression.
 //
 // Every scenario is bounded by a request count and a duration. Run it with
 // `go run ./bench/whisperserver` (see -h); it prints a Markdown table.
@@ -18,10 +24,13 @@ import (
 	"math/rand"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"sort"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -37,7 +46,21 @@ var (
 	maxDuration  = flag.Duration("d", 10*time.Second, "longest time per scenario")
 	workers      = flag.Int("gunicorn-workers", 2, "graphite-web gunicorn workers")
 	skipGraphite = flag.Bool("no-graphite", false, "measure whisperserver only")
+	rounds       = flag.Int("rounds", 1, "rounds per scenario, alternating the servers' order; medians are printed")
+	only         = flag.String("only", "", "run only the scenarios whose name matches this regular expression")
 )
+
+// scenario is one measured request.
+type scenario struct{ name, path string }
+
+var scenarios = []scenario{
+	{"render 1 metric, 1 day at 10 s (8,640 points)", "/render?target=bench.single&from=-1d&format=json"},
+	{"render 100-metric glob, 1 day at 10 s", "/render?target=bench.glob.*&from=-1d&format=json"},
+	{"find over 100,000 names (bench.find.*.m000*: 1,000 matches in 100 folders)", "/metrics/find?query=bench.find.*.m000*"},
+	{"groupByNode(bench.glob.*,1,\"sum\"), 100 metrics, 1 day", "/render?target=" + url.QueryEscape(`groupByNode(bench.glob.*,1,"sum")`) + "&from=-1d&format=json"},
+	{"highest(bench.glob.*,10,\"average\"), 100 metrics, 1 day", "/render?target=" + url.QueryEscape(`highest(bench.glob.*,10,"average")`) + "&from=-1d&format=json"},
+	{"movingAverage(bench.glob.*,\"5min\"), 100 metrics, 1 day", "/render?target=" + url.QueryEscape(`movingAverage(bench.glob.*,"5min")`) + "&from=-1d&format=json"},
+}
 
 func main() {
 	flag.Parse()
@@ -48,7 +71,22 @@ func main() {
 }
 
 func run() error {
-	if err := makeData(*dataDir); err != nil {
+	var selected []scenario
+	re, err := regexp.Compile(*only)
+	if err != nil {
+		return fmt.Errorf("-only: %w", err)
+	}
+	needFind := false
+	for _, sc := range scenarios {
+		if re.MatchString(sc.name) {
+			selected = append(selected, sc)
+			needFind = needFind || strings.HasPrefix(sc.path, "/metrics/find")
+		}
+	}
+	if len(selected) == 0 {
+		return fmt.Errorf("-only %q matches no scenario", *only)
+	}
+	if err := makeData(*dataDir, needFind); err != nil {
 		return err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -63,38 +101,78 @@ func run() error {
 		return fmt.Errorf("starting %s: %w", *serverBin, err)
 	}
 	defer stop(ws)
-	targets := []struct{ name, url string }{{"whisperserver", "http://" + wsAddr}}
+	targets := []server{{"whisperserver", "http://" + wsAddr}}
 	if !*skipGraphite {
 		gw, url, err := startGraphiteWeb(ctx, *dataDir)
 		if err != nil {
 			return err
 		}
 		defer stop(gw)
-		targets = append(targets, struct{ name, url string }{"graphite-web", url})
+		targets = append(targets, server{"graphite-web", url})
 	}
 	for _, t := range targets {
 		if err := waitUp(t.url + "/version"); err != nil {
 			return fmt.Errorf("%s: %w", t.name, err)
 		}
 	}
-	scenarios := []struct{ name, path string }{
-		{"render 1 metric, 1 day at 10 s (8,640 points)", "/render?target=bench.single&from=-1d&format=json"},
-		{"render 100-metric glob, 1 day at 10 s", "/render?target=bench.glob.*&from=-1d&format=json"},
-		{"find over 100,000 names (bench.find.*.m000*: 1,000 matches in 100 folders)", "/metrics/find?query=bench.find.*.m000*"},
-	}
-	fmt.Printf("concurrency %d, at most %d requests or %s per scenario\n\n", *concurrency, *maxRequests, *maxDuration)
+	fmt.Printf("concurrency %d, at most %d requests or %s per scenario and round, %d round(s) alternating the servers' order; medians over the rounds\n\n",
+		*concurrency, *maxRequests, *maxDuration, *rounds)
 	fmt.Println("| scenario | server | requests | req/s | p50 ms | p99 ms |")
 	fmt.Println("|---|---|---:|---:|---:|---:|")
-	for _, s := range scenarios {
+	for _, sc := range selected {
+		res, err := measureRounds(sc, targets)
+		if err != nil {
+			return err
+		}
 		for _, t := range targets {
-			r, err := load(t.url + s.path)
-			if err != nil {
-				return fmt.Errorf("%s on %s: %w", s.name, t.name, err)
-			}
-			fmt.Printf("| %s | %s | %d | %.1f | %.2f | %.2f |\n", s.name, t.name, r.n, r.rps, r.p50, r.p99)
+			r := res[t.name]
+			fmt.Printf("| %s | %s | %d | %.1f | %.2f | %.2f |\n", sc.name, t.name, r.n, r.rps, r.p50, r.p99)
 		}
 	}
 	return nil
+}
+
+type server struct{ name, url string }
+
+// measureRounds loads every server with the scenario -rounds times, the
+// first server first in even rounds and last in odd ones, and returns
+// per server the total request count and the medians of req/s, p50, p99.
+func measureRounds(sc scenario, targets []server) (map[string]result, error) {
+	all := map[string][]result{}
+	for r := 0; r < max(1, *rounds); r++ {
+		for i := range targets {
+			t := targets[i]
+			if r%2 == 1 {
+				t = targets[len(targets)-1-i]
+			}
+			res, err := load(t.url + sc.path)
+			if err != nil {
+				return nil, fmt.Errorf("%s on %s: %w", sc.name, t.name, err)
+			}
+			all[t.name] = append(all[t.name], res)
+		}
+	}
+	out := map[string]result{}
+	for name, rs := range all {
+		var m result
+		var rps, p50, p99 []float64
+		for _, r := range rs {
+			m.n += r.n
+			rps, p50, p99 = append(rps, r.rps), append(p50, r.p50), append(p99, r.p99)
+		}
+		m.rps, m.p50, m.p99 = median(rps), median(p50), median(p99)
+		out[name] = m
+	}
+	return out, nil
+}
+
+func median(v []float64) float64 {
+	sort.Float64s(v)
+	n := len(v)
+	if n%2 == 1 {
+		return v[n/2]
+	}
+	return (v[n/2-1] + v[n/2]) / 2
 }
 
 type result struct {
@@ -168,11 +246,18 @@ func fetch(c *http.Client, url string) error {
 }
 
 // makeData writes the folder once: 1 + 100 full day-long 10 s metrics
-// and 100,000 tiny files for the find index.
-func makeData(dir string) error {
+// and (when a find scenario runs) 100,000 tiny files for the find index.
+func makeData(dir string, withFind bool) error {
 	marker := filepath.Join(dir, ".complete")
 	if _, err := os.Stat(marker); err == nil {
 		return nil
+	}
+	renderMarker := filepath.Join(dir, ".render-complete")
+	if _, err := os.Stat(renderMarker); err == nil {
+		if !withFind {
+			return nil
+		}
+		return makeFindData(dir, marker)
 	}
 	fmt.Fprintln(os.Stderr, "bench: creating the whisper folder in", dir, "(once)")
 	now := int(time.Now().Unix())
@@ -200,6 +285,17 @@ func makeData(dir string) error {
 			return err
 		}
 	}
+	if err := os.WriteFile(renderMarker, nil, 0o644); err != nil {
+		return err
+	}
+	if !withFind {
+		return nil
+	}
+	return makeFindData(dir, marker)
+}
+
+// makeFindData writes the 100,000 tiny files of the find scenario.
+func makeFindData(dir, marker string) error {
 	for d := 0; d < 100; d++ {
 		sub := filepath.Join(dir, "bench", "find", fmt.Sprintf("d%03d", d))
 		if err := os.MkdirAll(sub, 0o755); err != nil {
