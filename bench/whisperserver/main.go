@@ -48,6 +48,7 @@ var (
 	skipGraphite = flag.Bool("no-graphite", false, "measure whisperserver only")
 	rounds       = flag.Int("rounds", 1, "rounds per scenario, alternating the servers' order; medians are printed")
 	only         = flag.String("only", "", "run only the scenarios whose name matches this regular expression")
+	queueWait    = flag.Duration("queue-wait", 30*time.Second, "whisperserver's -queue-wait: requests over its max_concurrent queue (as in gunicorn's backlog) instead of a 503 after the default 2 s")
 )
 
 // scenario is one measured request.
@@ -95,7 +96,7 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	ws := exec.CommandContext(ctx, *serverBin, "-whisper-dir", *dataDir, "-listen", wsAddr, "-max-find", "0")
+	ws := exec.CommandContext(ctx, *serverBin, "-whisper-dir", *dataDir, "-listen", wsAddr, "-max-find", "0", "-queue-wait", queueWait.String())
 	ws.Stderr = io.Discard
 	if err := ws.Start(); err != nil {
 		return fmt.Errorf("starting %s: %w", *serverBin, err)
