@@ -9,9 +9,10 @@ gunicorn) for every target of targets.txt and writes what it answered.
 usage: /usr/bin/python3 scripts/graphite-golden.py
   reads   whisperserver/graphiteapi/testdata/golden/targets.txt
   writes  whisperserver/graphiteapi/testdata/golden/whisper/**.wsp
-          whisperserver/graphiteapi/testdata/golden/render.json
+          whisperserver/graphiteapi/testdata/golden/render.json (each target's JSON
+          answer over both ranges, and over the first its pickle's series info)
 """
-import json, math, os, random, shutil, sys, tempfile
+import json, math, os, pickle, random, shutil, sys, tempfile
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'whisperserver', 'graphiteapi', 'testdata', 'golden')
 NOW = 1699999800            # a 10-minute edge, the "now" of every request
@@ -41,11 +42,17 @@ def write_fixture(wdir):
         series.setdefault('g.tree.x.leaf', {})[t] = float(i % 24)
         series.setdefault('g.tree.y.leaf', {})[t] = None if i % 3 == 0 else float((i * 7) % 11)
         series.setdefault('g.tree.z.leaf', {})[t] = round(100 * rnd.random(), 1) if i % 40 < 30 else None
+    # A statsd-like count per interval, aggregated by sum in its file: what
+    # maxDataPoints does to it shows graphite-web's consolidation (average,
+    # whatever the file says).
+    methods = {'counters.hits': 'sum'}
+    for i in range(n):
+        series.setdefault('counters.hits', {})[first + i * STEP] = None if i % 29 == 3 else float((i * 13) % 40)
     for name, pts in series.items():
         path = os.path.join(wdir, *name.split('.')) + '.wsp'
         os.makedirs(os.path.dirname(path), exist_ok=True)
         whisper.create(path, [whisper.parseRetentionDef(RETENTION)],
-                       xFilesFactor=0.5, aggregationMethod='average')
+                       xFilesFactor=0.5, aggregationMethod=methods.get(name, 'average'))
         whisper.update_many(path, [(t, v) for t, v in sorted(pts.items()) if v is not None], now=NOW)
 
 def main():
@@ -86,6 +93,15 @@ def main():
             else:
                 case['error'] = body
                 print('%s: %d %s' % (target, r.status_code, body[:200]), file=sys.stderr)
+            if r.status_code == 200 and (frm, until) == RANGES[0]:
+                # graphite-web's pickle: every series' getInfo() but the
+                # values (pathExpression, step, consolidationFunc, …).
+                pq = dict(q, format='pickle')
+                pq.pop('maxDataPoints', None)
+                pr = c.get('/render', pq)
+                if pr.status_code == 200:
+                    case['info'] = [{k: v for k, v in i.items() if k != 'values'}
+                                    for i in pickle.loads(pr.content)]
             cases.append(case)
     with open(os.path.join(ROOT, 'render.json'), 'w') as f:
         json.dump({'now': NOW, 'cases': cases}, f, indent=0, sort_keys=True, allow_nan=False)

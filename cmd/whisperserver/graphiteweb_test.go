@@ -42,6 +42,12 @@ var crossTargets = []string{
 	"groupByNode(cc.*.*,1)", `groupByNode(cc.*.*,1,"sum")`, `groupByNode(cc.*.*,1,"maxSeries")`, `groupByNodes(cc.tree.*.*,"sum",0,3)`,
 	"aliasByMetric(cc.avg.*)", "aliasByMetric(scale(cc.tree.*.leaf,2))",
 	"sumSeriesWithWildcards(cc.*.*,2)", "averageSeriesWithWildcards(cc.tree.*.leaf,2)",
+	"add(cc.avg.a,2)", "pow(cc.avg.b,2)", "round(cc.avg.a,1)", "log(cc.avg.*)", "invert(cc.avg.b)", "offsetToZero(cc.avg.*)",
+	"scaleToSeconds(cc.sum.x,60)", "delay(cc.avg.a,3)", "changed(cc.avg.c)", "isNonNull(cc.avg.*)", "minMax(cc.avg.a)",
+	`integralByInterval(cc.sum.x,"10min")`, "interpolate(cc.avg.c)", "stdev(cc.avg.a,5)", "exponentialMovingAverage(cc.avg.a,5)",
+	`hitcount(cc.sum.x,"5min")`, `smartSummarize(cc.avg.a,"10min","max")`, "linearRegression(cc.avg.b)", `timeStack(cc.avg.a,"10min",0,3)`,
+	`holtWintersForecast(cc.avg.a,"1h","10min")`, `holtWintersConfidenceBands(cc.avg.b,2,"1h","10min")`, `holtWintersAberration(cc.avg.a,3,"1h","10min")`,
+	`aggregateLine(cc.avg.*,"max")`, "powSeries(cc.avg.a,cc.avg.b)", `identity("x")`, `time("t",60)`, `sin("s",2,30)`, "threshold(3)",
 	"diffSeries(cc.avg.a,cc.avg.b)", "diffSeries(cc.avg.*)", "multiplySeries(cc.avg.a,cc.avg.b)", "multiplySeries(cc.avg.a)",
 	"divideSeries(cc.avg.*,cc.avg.c)", "divideSeries(cc.avg.a,cc.nope)", `grep(cc.*.*,"avg|sum")`, `exclude(cc.*.*,"^cc\.avg")`,
 	"removeAboveValue(cc.avg.a,10)", "removeBelowValue(cc.avg.b,0.5)", "removeEmptySeries(cc.*.*)", "removeEmptySeries(cc.avg.*,0.95)",
@@ -110,8 +116,10 @@ func TestCrossCheckGraphiteWeb(t *testing.T) {
 	}
 	t.Logf("%d targets, %d datapoints compared", len(crossTargets), compared)
 
-	// maxDataPoints: identical where the file averages or consolidateBy says average.
-	for _, target := range []string{"cc.avg.a", `consolidateBy(cc.sum.x,"average")`, "sumSeries(cc.avg.*)", "cc.avg.*"} {
+	// maxDataPoints: graphite-web's consolidation (average unless
+	// consolidateBy says otherwise) whatever the file's method.
+	for _, target := range []string{"cc.avg.a", `consolidateBy(cc.sum.x,"average")`, "sumSeries(cc.avg.*)", "cc.avg.*",
+		"cc.sum.x", "cc.counter.z", `consolidateBy(cc.sum.x,"sum")`, `cumulative(cc.counter.z)`} {
 		for _, mdp := range []string{"1", "7", "50", "500"} {
 			extra := []string{"now", now, "from", "-2h", "maxDataPoints", mdp}
 			want, wantRaw := graphiteJSON(t, gw.URL, target, extra...)

@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
+	"math"
 	"math/big"
 	"net"
 	"net/http"
@@ -36,6 +37,49 @@ type apiData struct {
 		Values            []*float64 `json:"values"`
 		Error             string     `json:"error"`
 	} `json:"series"`
+}
+
+// checkBuckets renders cc.sum.x with maxDataPoints=72 (buckets of 10
+// points) and checks each full bucket is the sum (or the average) of the
+// points written.
+func checkBuckets(t *testing.T, f *fixture, base, now string, wantSum bool) {
+	t.Helper()
+	var got []graphiteSeries
+	getJSON(t, base+"/render?"+q("target", "cc.sum.x", "from", "-2h", "now", now, "maxDataPoints", "72"), &got)
+	if len(got) != 1 || len(got[0].Datapoints) < 2 {
+		t.Fatal(got)
+	}
+	step := int64(*got[0].Datapoints[1][1] - *got[0].Datapoints[0][1])
+	if step != 100 {
+		t.Fatalf("consolidated step %d, want 100", step)
+	}
+	checked := 0
+	for _, p := range got[0].Datapoints {
+		if p[0] == nil {
+			continue
+		}
+		start := int64(*p[1])
+		sum, n := 0.0, 0
+		for ts := start; ts < start+step; ts += 10 {
+			if v, ok := f.Values["cc.sum.x"][ts]; ok {
+				sum += v
+				n++
+			}
+		}
+		if n == 10 {
+			checked++
+			want := sum / float64(n)
+			if wantSum {
+				want = sum
+			}
+			if math.Abs(*p[0]-want) > 1e-9 {
+				t.Errorf("bucket %d = %v, want %v (sum %v)", start, *p[0], want, wantSum)
+			}
+		}
+	}
+	if checked < 50 {
+		t.Errorf("only %d full buckets checked", checked)
+	}
 }
 
 func TestServer(t *testing.T) {
@@ -181,41 +225,13 @@ func TestServer(t *testing.T) {
 		}
 	})
 
-	t.Run("maxDataPoints uses the file's aggregation", func(t *testing.T) {
-		// cc.sum.x sums: consolidating 10 points gives their sum, where
-		// graphite-web would average.
-		var got []graphiteSeries
-		getJSON(t, ws.URL+"/render?"+q("target", "cc.sum.x", "from", "-2h", "now", now, "maxDataPoints", "72"), &got)
-		if len(got) != 1 {
-			t.Fatal(got)
-		}
-		step := int64(*got[0].Datapoints[1][1] - *got[0].Datapoints[0][1])
-		if step != 100 {
-			t.Fatalf("consolidated step %d, want 100", step)
-		}
-		checked := 0
-		for _, p := range got[0].Datapoints {
-			if p[0] == nil {
-				continue
-			}
-			start := int64(*p[1])
-			sum, n := 0.0, 0
-			for ts := start; ts < start+step; ts += 10 {
-				if v, ok := f.Values["cc.sum.x"][ts]; ok {
-					sum += v
-					n++
-				}
-			}
-			if n == 10 {
-				checked++
-				if *p[0] != sum {
-					t.Errorf("bucket %d = %v, want the sum %v", start, *p[0], sum)
-				}
-			}
-		}
-		if checked < 50 {
-			t.Errorf("only %d full buckets checked", checked)
-		}
+	t.Run("maxDataPoints averages as graphite-web, or uses the file's aggregation", func(t *testing.T) {
+		// cc.sum.x sums: consolidating 10 points averages them by
+		// default (graphite-web), sums them with max_data_points_method
+		// "file".
+		checkBuckets(t, f, ws.URL, now, false)
+		file := startServer(t, f.Dir, "-max-data-points-method", "file")
+		checkBuckets(t, f, file.URL, now, true)
 		var data apiData
 		getJSON(t, ws.URL+"/api/data?"+q("target", "cc.sum.x", "from", fmt.Sprint(f.T-7200), "until", fmt.Sprint(f.T), "maxDataPoints", "100"), &data)
 		s := data.Series[0]

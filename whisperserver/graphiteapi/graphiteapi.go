@@ -36,9 +36,22 @@ type Config struct {
 	MaxSeries int
 	MaxPoints int
 	MaxFind   int
-	Log       *slog.Logger
-	Now       func() time.Time // for tests; default time.Now
+	// MaxDataPointsMethod is how maxDataPoints (and the step
+	// normalisation of combined series) consolidate series read from
+	// files: MethodGraphite (also ""), graphite-web's way: average unless
+	// consolidateBy() says otherwise; MethodFile: each whisper file's own
+	// aggregation method (sum for counters, max for maxima…) unless
+	// consolidateBy() says otherwise.
+	MaxDataPointsMethod string
+	Log                 *slog.Logger
+	Now                 func() time.Time // for tests; default time.Now
 }
+
+// The values of Config.MaxDataPointsMethod.
+const (
+	MethodGraphite = "graphite"
+	MethodFile     = "file"
+)
 
 // API holds the handlers.
 type API struct{ cfg Config }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -85,7 +86,15 @@ func (a *API) render(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx := &render.Context{Ctx: r.Context(), Start: start, End: end, Now: now, XFilesFactor: xff, Location: loc,
 		Fetch: func(c2 context.Context, pattern string, s, e, n int64) ([]*render.Series, error) {
-			return a.cfg.Store.Fetch(c2, pattern, s, e, n, store.FetchOptions{XFilesFactor: xff, Budget: &budget})
+			list, err := a.cfg.Store.Fetch(c2, pattern, s, e, n, store.FetchOptions{XFilesFactor: xff, Budget: &budget})
+			if a.cfg.MaxDataPointsMethod != MethodFile {
+				// graphite-web's TimeSeries: consolidationFunc "average"
+				// whatever the file's aggregation method.
+				for _, s := range list {
+					s.ConsolidationFunc = "average"
+				}
+			}
+			return list, err
 		}}
 	series, err := ctx.EvalTargets(exprs)
 	if err != nil {
@@ -150,11 +159,11 @@ func isDigits(s string) bool {
 }
 
 // consolidateForJSON applies maxDataPoints as graphite-web's JSON view does
-// (including its start nudge); the consolidation function is the series'
-// own (the whisper file's aggregation method unless consolidateBy said
-// otherwise) where graphite-web always averages.
+// (including its start nudge) with each series' consolidation function:
+// "average" or consolidateBy's, as graphite-web (max_data_points_method
+// "graphite"), or the whisper file's aggregation method ("file").
 func consolidateForJSON(series []*render.Series, maxDataPoints int) {
-	if len(series) == 0 {
+	if !anyValues(series) {
 		return
 	}
 	startTime, endTime := series[0].Start, series[0].End
@@ -226,7 +235,35 @@ func appendJSONString(b []byte, s string) []byte {
 	return append(b, '"')
 }
 
+// appendJSONTags writes the series' tags, "name" first, then by key.
+func appendJSONTags(b []byte, s *render.Series) []byte {
+	tags := s.TagMap()
+	keys := make([]string, 0, len(tags))
+	for k := range tags {
+		if k != "name" {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	if _, ok := tags["name"]; ok {
+		keys = append([]string{"name"}, keys...)
+	}
+	b = append(b, '{')
+	for i, k := range keys {
+		if i > 0 {
+			b = append(b, ", "...)
+		}
+		b = appendJSONString(b, k)
+		b = append(b, ": "...)
+		b = appendJSONString(b, tags[k])
+	}
+	return append(b, '}')
+}
+
 func renderJSON(series []*render.Series, noNull bool) []byte {
+	if !anyValues(series) {
+		return []byte("[]") // graphite-web: "if any(data)"
+	}
 	size := 2
 	for _, s := range series {
 		size += 64 + 2*len(s.Name) + 32*len(s.Values)/max(1, s.ValuesPerPoint)
@@ -259,10 +296,14 @@ func renderJSON(series []*render.Series, noNull bool) []byte {
 		}
 		first = false
 		b = append(b, `{"target": `...)
-		b = appendJSONString(b, s.Name)
-		b = append(b, `, "tags": {"name": `...)
-		b = appendJSONString(b, s.Name)
-		b = append(b, `}, "datapoints": [`...)
+		if s.NoName {
+			b = append(b, "null"...)
+		} else {
+			b = appendJSONString(b, s.Name)
+		}
+		b = append(b, `, "tags": `...)
+		b = appendJSONTags(b, s)
+		b = append(b, `, "datapoints": [`...)
 		sep := false
 		for i := 0; i < n; i++ {
 			if noNull && math.IsNaN(pts[i]) {
@@ -354,4 +395,15 @@ func seriesInfo(series []*render.Series, pickle bool) []any {
 		})
 	}
 	return out
+}
+
+// anyValues is Python's any(data) over TimeSeries lists: true when a
+// series holds at least one value (null included).
+func anyValues(series []*render.Series) bool {
+	for _, s := range series {
+		if len(s.Values) > 0 {
+			return true
+		}
+	}
+	return false
 }

@@ -83,6 +83,7 @@ func fnNPercentile(a *args) ([]*Series, error) {
 		for i := range vals {
 			vals[i] = p
 		}
+		s.setTag("nPercentile", PyRepr(n))
 		ns := s.derive(fmt.Sprintf("nPercentile(%s, %s)", s.Name, PyG(n)), vals)
 		out = append(out, ns)
 	}

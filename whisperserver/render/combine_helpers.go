@@ -138,7 +138,26 @@ func aggregate(c *Context, lists [][]*Series, fn string, xff float64) []*Series 
 		}
 	}
 	return []*Series{{Name: name, PathExpression: name, Start: start, End: end, Step: step, Values: vals,
-		ValuesPerPoint: 1, ConsolidationFunc: cf, XFilesFactor: xff}}
+		ValuesPerPoint: 1, ConsolidationFunc: cf, XFilesFactor: xff, Tags: aggregateTags(all, name, fn)}}
+}
+
+// aggregateTags are graphite-web's aggregate tags: those all series share,
+// "name" the combined name unless shared, and aggregatedBy.
+func aggregateTags(all []*Series, name, fn string) map[string]string {
+	tags := cloneTags(all[0].TagMap())
+	for _, s := range all[1:] {
+		other := s.TagMap()
+		for k, v := range tags {
+			if ov, ok := other[k]; !ok || ov != v {
+				delete(tags, k)
+			}
+		}
+	}
+	if _, ok := tags["name"]; !ok {
+		tags["name"] = name
+	}
+	tags["aggregatedBy"] = fn
+	return tags
 }
 
 // groupBy groups series by key (in first-seen order) and combines each

@@ -321,6 +321,8 @@ func fnReduceSeries(a *args) ([]*Series, error) {
 			return nil, fmt.Errorf("reduceSeries: %s returned no series for %s", fname, k)
 		}
 		r := v.Series[0]
+		// graphite-web renames the result; its tags keep the old name.
+		r.Tags = cloneTags(r.TagMap())
 		r.Name = k
 		out = append(out, r)
 	}

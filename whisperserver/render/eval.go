@@ -107,6 +107,9 @@ func (c *Context) fetch(pattern string) ([]*Series, error) {
 	out := make([]*Series, len(list))
 	for i, s := range list {
 		out[i] = s.Copy()
+		if out[i].Tags == nil {
+			out[i].Tags = map[string]string{"name": s.Name}
+		}
 	}
 	return out, nil
 }
@@ -250,6 +253,9 @@ func checkType(p Param, v Value) error {
 		}
 		return fmt.Errorf("%s: expected a number", p.Name)
 	case "string", "interval", "aggFunc":
+		if v.Kind == KindBool && hasOption(p, v.Bool) {
+			return nil // smartSummarize's alignTo lists true and false
+		}
 		if v.Kind != KindString {
 			return fmt.Errorf("%s: expected a string", p.Name)
 		}
@@ -267,6 +273,15 @@ func checkType(p Param, v Value) error {
 		}
 	}
 	return nil
+}
+
+func hasOption(p Param, v any) bool {
+	for _, o := range p.Options {
+		if o == v {
+			return true
+		}
+	}
+	return false
 }
 
 // args gives a function its bound arguments.

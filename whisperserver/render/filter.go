@@ -126,10 +126,13 @@ func removeByPercentile(a *args, fn string, drop func(v, p float64) bool) []*Ser
 	n := a.num(1, 0)
 	out := a.series(0)
 	for _, s := range out {
-		s.Name = fmt.Sprintf("%s(%s, %s)", fn, s.Name, PyG(n))
-		s.PathExpression = s.Name
 		pts := s.Points()
 		p := percentile(pts, n, false)
+		if !math.IsNaN(p) {
+			s.setTag("nPercentile", PyRepr(n)) // nPercentile's copy shares the tags
+		}
+		s.Name = fmt.Sprintf("%s(%s, %s)", fn, s.Name, PyG(n))
+		s.PathExpression = s.Name
 		if math.IsNaN(p) {
 			continue
 		}

@@ -20,8 +20,8 @@ func graphFunctions() []*Func {
 		{Name: "lineWidth", Group: "Graph", Params: []Param{pSeries, p("width", "float", true)}, Fn: passThrough},
 		{Name: "dashed", Group: "Graph", Params: []Param{pSeries, {Name: "dashLength", Type: "integer", Default: 5}}, Fn: fnDashed},
 		{Name: "stacked", Group: "Graph", Params: []Param{{Name: "seriesList", Type: "seriesList", Required: true, Kwarg: "seriesLists"}, {Name: "stack", Type: "string", Kwarg: "stackName", SigDefault: "'__DEFAULT__'"}}, Fn: fnStacked},
-		{Name: "secondYAxis", Group: "Graph", Params: []Param{pSeries}, Fn: renameBy("secondYAxis")},
-		{Name: "drawAsInfinite", Group: "Graph", Params: []Param{pSeries}, Fn: renameBy("drawAsInfinite")},
+		{Name: "secondYAxis", Group: "Graph", Params: []Param{pSeries}, Fn: renameAndTag("secondYAxis")},
+		{Name: "drawAsInfinite", Group: "Graph", Params: []Param{pSeries}, Fn: renameAndTag("drawAsInfinite")},
 		{Name: "areaBetween", Group: "Graph", Params: []Param{pSeries}, Fn: fnAreaBetween},
 		{Name: "cactiStyle", Group: "Special", Params: []Param{pSeries, {Name: "system", Type: "string", Options: []any{"binary", "si"}}, p("units", "string", false)}, Fn: fnCactiStyle},
 		{Name: "legendValue", Group: "Alias", Params: []Param{pSeries, {Name: "valuesTypes", Type: "string", Multiple: true, Options: legendValueOptions, Kwarg: "valueTypes", AnyValue: true}}, Fn: fnLegendValue},
@@ -35,13 +35,14 @@ var legendValueOptions = []any{"average", "averageSeries", "avg", "avgSeries", "
 // series are unchanged.
 func passThrough(a *args) ([]*Series, error) { return a.series(0), nil }
 
-// renameBy names every series fn(name) and leaves its values (secondYAxis,
-// drawAsInfinite: graphite-web's JSON shows drawAsInfinite's values as
-// they are).
-func renameBy(fn string) func(a *args) ([]*Series, error) {
+// renameAndTag tags every series fn=1, names it fn(name) and leaves its
+// values (secondYAxis, drawAsInfinite: graphite-web's JSON shows
+// drawAsInfinite's values as they are).
+func renameAndTag(fn string) func(a *args) ([]*Series, error) {
 	return func(a *args) ([]*Series, error) {
 		out := a.series(0)
 		for _, s := range out {
+			s.setTag(fn, "1")
 			s.Name = fn + "(" + s.Name + ")"
 		}
 		return out, nil
@@ -52,6 +53,7 @@ func fnDashed(a *args) ([]*Series, error) {
 	d := a.num(1, 5)
 	out := a.series(0)
 	for _, s := range out {
+		s.setTag("dashed", pyNumber(a.vals[1], d, "5"))
 		s.Name = fmt.Sprintf("dashed(%s, %s)", s.Name, PyG(d))
 	}
 	return out, nil
@@ -81,6 +83,7 @@ func fnStacked(a *args) ([]*Series, error) {
 		}
 		n := s.Name
 		if name == "__DEFAULT__" {
+			s.setTag("stacked", name)
 			n = "stacked(" + s.Name + ")"
 		}
 		c := s.derive(n, nv)
@@ -99,6 +102,9 @@ func fnAreaBetween(a *args) ([]*Series, error) {
 		return nil, fmt.Errorf("areaBetween series argument must reference *exactly* 2 series (got %d)", len(list))
 	}
 	n := "areaBetween(" + list[1].PathExpression + ")"
+	list[1].setTag("areaBetween", "1")
+	// lower.tags = upper.tags: one dict for both.
+	list[0].Tags = list[1].Tags
 	list[0].Name, list[1].Name = n, n
 	return list, nil
 }
@@ -238,8 +244,8 @@ func fnVerticalLine(a *args) ([]*Series, error) {
 	if ts > a.ctx.End {
 		return nil, a.errf("verticalLine(): timestamp %d exists after end of range", ts)
 	}
-	label := a.str(1, "")
-	return []*Series{{Name: label, PathExpression: label, Start: ts, End: ts, Step: 1, Values: []float64{1, 1},
+	label, noName := a.str(1, "None"), !a.has(1)
+	return []*Series{{Name: label, PathExpression: label, NoName: noName, Start: ts, End: ts, Step: 1, Values: []float64{1, 1},
 		ValuesPerPoint: 1, ConsolidationFunc: "average", XFilesFactor: a.ctx.XFilesFactor}}, nil
 }
 
@@ -254,4 +260,16 @@ func (a *args) parseTime(v Value) (int64, error) {
 		return 0, fmt.Errorf("bad time %q: %w", text, err)
 	}
 	return t.Unix(), nil
+}
+
+// pyNumber is Python's str() of a numeric argument: an int as written,
+// a float as repr() (def when the argument is absent).
+func pyNumber(v Value, f float64, def string) string {
+	if v.Kind != KindNumber {
+		return def
+	}
+	if v.IsInt {
+		return strconv.FormatInt(int64(f), 10)
+	}
+	return PyRepr(f)
 }

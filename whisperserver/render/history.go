@@ -56,6 +56,11 @@ func movingWindow(a *args, fn string, xffArg int) ([]*Series, error) {
 			name = fmt.Sprintf("%s(%s,%s)", tagName, s.Name, pyNum(w.Num, w.IsInt))
 			points = int64(w.Num)
 		}
+		if w.Kind == KindString {
+			s.setTag(tagName, w.Str)
+		} else {
+			s.setTag(tagName, pyNum(w.Num, w.IsInt))
+		}
 		xff := s.XFilesFactor
 		if a.has(xffArg) {
 			xff = a.num(xffArg, 0)
@@ -105,34 +110,9 @@ func summarize(a *args) ([]*Series, error) {
 		if (newEnd-newStart)/interval > maxBuckets {
 			return nil, a.errf("intervalString %q makes more than %d buckets", a.str(1, ""), maxBuckets)
 		}
-		pts := s.Points()
-		var ts []int64
-		for t := s.Start; t < s.End; t += s.Step {
-			ts = append(ts, t)
-		}
-		intervalPoints := float64(interval) / float64(s.Step)
-		numPoints := min(len(ts), len(pts))
-		var vals []float64
-		i := 0
-		t := newStart
-		for ; t < newEnd; t += interval {
-			st := i
-			nonNull := 0
-			for i < numPoints && ts[i] < t+interval {
-				if ts[i] <= t {
-					st = i
-				}
-				if ts[i] >= t && !math.IsNaN(pts[i]) {
-					nonNull++
-				}
-				i++
-			}
-			if nonNull > 0 && float64(nonNull)/intervalPoints >= s.XFilesFactor {
-				vals = append(vals, agg(pts[st:i]))
-			} else {
-				vals = append(vals, math.NaN())
-			}
-		}
+		vals, t := summarizeValues(s, agg, interval, newStart, newEnd)
+		s.setTag("summarize", a.str(1, ""))
+		s.setTag("summarizeFunction", fn)
 		if alignToFrom {
 			newEnd = t
 		}
@@ -146,6 +126,42 @@ func summarize(a *args) ([]*Series, error) {
 		out = append(out, ns)
 	}
 	return out, nil
+}
+
+// summarizeValues is graphite-web's _summarizeValues: the points of s
+// aggregated in buckets of interval seconds from newStart while before
+// newEnd, a bucket null below the series' xFilesFactor; it returns the
+// values and the end of the last bucket.
+func summarizeValues(s *Series, agg func([]float64) float64, interval, newStart, newEnd int64) ([]float64, int64) {
+	pts := s.Points()
+	var ts []int64
+	for t := s.Start; t < s.End; t += s.Step {
+		ts = append(ts, t)
+	}
+	intervalPoints := float64(interval) / float64(s.Step)
+	numPoints := min(len(ts), len(pts))
+	var vals []float64
+	i := 0
+	t := newStart
+	for ; t < newEnd; t += interval {
+		st := i
+		nonNull := 0
+		for i < numPoints && ts[i] < t+interval {
+			if ts[i] <= t {
+				st = i
+			}
+			if ts[i] >= t && !math.IsNaN(pts[i]) {
+				nonNull++
+			}
+			i++
+		}
+		if nonNull > 0 && float64(nonNull)/intervalPoints >= s.XFilesFactor {
+			vals = append(vals, agg(pts[st:i]))
+		} else {
+			vals = append(vals, math.NaN())
+		}
+	}
+	return vals, t
 }
 
 func timeShift(a *args) ([]*Series, error) {
@@ -168,6 +184,7 @@ func timeShift(a *args) ([]*Series, error) {
 	}
 	resetEnd := a.boolean(2, true)
 	for _, s := range shifted {
+		s.setTag("timeShift", shift)
 		s.Name = fmt.Sprintf("timeShift(%s, \"%s\")", s.Name, shift)
 		if resetEnd {
 			s.End = first.End

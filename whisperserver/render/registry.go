@@ -60,6 +60,11 @@ var functions map[string]*Func
 func init() {
 	functions = buildRegistry(
 		transformFunctions(),
+		mathFunctions(),
+		windowFunctions(),
+		generatorFunctions(),
+		forecastFunctions(),
+		timeRangeFunctions(),
 		combineFunctions(),
 		filterFunctions(),
 		sortFunctions(),

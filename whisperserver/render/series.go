@@ -22,6 +22,14 @@ type Series struct {
 	ValuesPerPoint    int
 	ConsolidationFunc string
 	XFilesFactor      float64
+	// Tags are graphite-web's series.tags, values as Python's str()
+	// writes them; nil stands for {"name": Name}. Read series carry
+	// their path as "name", which functions keep while they rename.
+	Tags map[string]string
+	// NoName: the name is Python's None (verticalLine without a label);
+	// Name is then "None", as graphite-web's pickle, tags and text
+	// formats write it, and the JSON target is null.
+	NoName bool
 	// IntValues marks values that Graphite holds as Python ints
 	// (constantLine(100)), which its raw format prints without ".0".
 	IntValues bool
@@ -31,7 +39,36 @@ type Series struct {
 func (s *Series) Copy() *Series {
 	c := *s
 	c.Values = append([]float64(nil), s.Values...)
+	c.Tags = cloneTags(s.Tags)
 	return &c
+}
+
+func cloneTags(t map[string]string) map[string]string {
+	if t == nil {
+		return nil
+	}
+	c := make(map[string]string, len(t)+1)
+	for k, v := range t {
+		c[k] = v
+	}
+	return c
+}
+
+// TagMap returns the series' tags ({"name": Name} when it has none).
+func (s *Series) TagMap() map[string]string {
+	if s.Tags == nil {
+		return map[string]string{"name": s.Name}
+	}
+	return s.Tags
+}
+
+// setTag sets one tag as graphite-web's series.tags[k] = v (call it
+// before renaming the series: tags start from {"name": Name}).
+func (s *Series) setTag(k, v string) {
+	if s.Tags == nil {
+		s.Tags = map[string]string{"name": s.Name}
+	}
+	s.Tags[k] = v
 }
 
 // derive returns a new series like Python's TimeSeries.copy(): same
@@ -39,7 +76,8 @@ func (s *Series) Copy() *Series {
 // valuesPerPoint 1.
 func (s *Series) derive(name string, values []float64) *Series {
 	return &Series{Name: name, PathExpression: name, Start: s.Start, End: s.End, Step: s.Step,
-		Values: values, ValuesPerPoint: 1, ConsolidationFunc: s.ConsolidationFunc, XFilesFactor: s.XFilesFactor}
+		Values: values, ValuesPerPoint: 1, ConsolidationFunc: s.ConsolidationFunc, XFilesFactor: s.XFilesFactor,
+		Tags: cloneTags(s.TagMap())}
 }
 
 // Points returns the values as Graphite iterates them: consolidated by

@@ -33,6 +33,7 @@ func fnConsolidateBy(a *args) ([]*Series, error) {
 	out := a.series(0)
 	for _, s := range out {
 		s.ConsolidationFunc = fn
+		s.setTag("consolidateBy", fn)
 		s.Name = fmt.Sprintf("consolidateBy(%s,\"%s\")", s.Name, fn)
 		s.PathExpression = s.Name
 	}

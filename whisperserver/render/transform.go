@@ -31,18 +31,18 @@ var aggFuncOptions = []any{"average", "avg", "avg_zero", "count", "current", "di
 
 func fnScale(a *args) ([]*Series, error) {
 	f := a.num(1, 1)
-	return mapInPlace(a.series(0), func(s *Series) string { return fmt.Sprintf("scale(%s,%s)", s.Name, PyG(f)) },
+	return mapInPlace(tagAll(a.series(0), "scale", PyRepr(f)), func(s *Series) string { return fmt.Sprintf("scale(%s,%s)", s.Name, PyG(f)) },
 		func(v float64) float64 { return v * f }), nil
 }
 
 func fnOffset(a *args) ([]*Series, error) {
 	f := a.num(1, 0)
-	return mapInPlace(a.series(0), func(s *Series) string { return fmt.Sprintf("offset(%s,%s)", s.Name, PyG(f)) },
+	return mapInPlace(tagAll(a.series(0), "offset", PyRepr(f)), func(s *Series) string { return fmt.Sprintf("offset(%s,%s)", s.Name, PyG(f)) },
 		func(v float64) float64 { return v + f }), nil
 }
 
 func fnAbsolute(a *args) ([]*Series, error) {
-	return mapInPlace(a.series(0), func(s *Series) string { return "absolute(" + s.Name + ")" }, math.Abs), nil
+	return mapInPlace(tagAll(a.series(0), "absolute", "1"), func(s *Series) string { return "absolute(" + s.Name + ")" }, math.Abs), nil
 }
 
 // derivePoints builds one new series per input from its consolidated
@@ -61,7 +61,7 @@ func wrapName(fn string) func(*Series) string {
 }
 
 func fnDerivative(a *args) ([]*Series, error) {
-	return derivePoints(a.series(0), wrapName("derivative"), derivativeOf), nil
+	return derivePoints(tagAll(a.series(0), "derivative", "1"), wrapName("derivative"), derivativeOf), nil
 }
 
 func derivativeOf(pts []float64) []float64 {
@@ -85,7 +85,7 @@ func fnNonNegativeDerivative(a *args) ([]*Series, error) {
 func fnPerSecond(a *args) ([]*Series, error) { return nonNegative(a, "perSecond", true), nil }
 
 func fnIntegral(a *args) ([]*Series, error) {
-	return derivePoints(a.series(0), wrapName("integral"), integralOf), nil
+	return derivePoints(tagAll(a.series(0), "integral", "1"), wrapName("integral"), integralOf), nil
 }
 
 func integralOf(pts []float64) []float64 {
@@ -120,7 +120,12 @@ func fnTransformNull(a *args) ([]*Series, error) {
 		}
 	}
 	out := a.series(0)
+	tag := "0" // the default is the int 0
+	if a.has(1) {
+		tag = PyRepr(def)
+	}
 	for _, s := range out {
+		s.setTag("transformNull", tag)
 		if ref {
 			s.Name = fmt.Sprintf("transformNull(%s,%s,referenceSeries)", s.Name, PyG(def))
 		} else {

@@ -37,6 +37,7 @@ func nonNegative(a *args, name string, perSecond bool) []*Series {
 	minV, hasMin := a.num(2, 0), a.has(2)
 	var out []*Series
 	for _, s := range a.series(0) {
+		s.setTag(name, "1")
 		pts := s.Points()
 		nv := make([]float64, len(pts))
 		prev := math.NaN()

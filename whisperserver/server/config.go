@@ -30,6 +30,10 @@ type Config struct {
 	LogFormat         string        `toml:"log_format" help:"log format: text or json"`
 	AccessLog         bool          `toml:"access_log" help:"log every request, not only failed ones"`
 	MaxBodyBytes      int           `toml:"max_body_bytes" help:"largest POST body (413 beyond)"`
+	// MaxDataPointsMethod is how /render's maxDataPoints consolidates
+	// series read from files: "graphite" (average, as graphite-web) or
+	// "file" (each file's aggregation method); consolidateBy() wins.
+	MaxDataPointsMethod string `toml:"max_data_points_method" help:"maxDataPoints consolidation in /render: graphite (average, as graphite-web) or file (each file's aggregation method)"`
 	// MaxConcurrent bounds the expensive requests (renders, finds,
 	// listings) in flight; QueueWait is how long one waits for a slot (or
 	// for memory under MemoryBudget) before a 503 with Retry-After.
@@ -44,20 +48,21 @@ type Config struct {
 // Defaults returns the default configuration.
 func Defaults() Config {
 	return Config{
-		WhisperDir:     "data/whisper",
-		Listen:         "127.0.0.1:8080",
-		MaxSeries:      5000,
-		MaxPoints:      20_000_000,
-		MaxFind:        200_000,
-		MaxOpenFiles:   256,
-		RequestTimeout: 30 * time.Second,
-		RescanInterval: time.Minute,
-		TimeZone:       "UTC",
-		LogFormat:      "text",
-		MaxBodyBytes:   1 << 20,
-		MaxConcurrent:  max(2, runtime.NumCPU()), // measured: more only adds CPU contention
-		QueueWait:      2 * time.Second,
-		MemoryBudget:   512,
+		WhisperDir:          "data/whisper",
+		Listen:              "127.0.0.1:8080",
+		MaxSeries:           5000,
+		MaxPoints:           20_000_000,
+		MaxFind:             200_000,
+		MaxOpenFiles:        256,
+		RequestTimeout:      30 * time.Second,
+		RescanInterval:      time.Minute,
+		TimeZone:            "UTC",
+		LogFormat:           "text",
+		MaxBodyBytes:        1 << 20,
+		MaxDataPointsMethod: "graphite",
+		MaxConcurrent:       max(2, runtime.NumCPU()), // measured: more only adds CPU contention
+		QueueWait:           2 * time.Second,
+		MemoryBudget:        512,
 	}
 }
 
@@ -85,6 +90,9 @@ func (c Config) Validate() error {
 	}
 	if _, err := time.LoadLocation(c.TimeZone); err != nil {
 		errs = append(errs, fmt.Errorf("timezone: %w", err))
+	}
+	if c.MaxDataPointsMethod != "" && c.MaxDataPointsMethod != "graphite" && c.MaxDataPointsMethod != "file" {
+		errs = append(errs, fmt.Errorf("max_data_points_method %q: want graphite or file", c.MaxDataPointsMethod))
 	}
 	if c.LogFormat != "" && c.LogFormat != "text" && c.LogFormat != "json" {
 		errs = append(errs, fmt.Errorf("log format %q: want text or json", c.LogFormat))

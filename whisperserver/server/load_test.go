@@ -117,3 +117,22 @@ func TestValidateLogFormat(t *testing.T) {
 		t.Fatalf("log format xml: %v", err)
 	}
 }
+
+func TestValidateMaxDataPointsMethod(t *testing.T) {
+	for _, m := range []string{"graphite", "file"} {
+		c := Defaults()
+		c.MaxDataPointsMethod = m
+		if err := c.Validate(); err != nil {
+			t.Errorf("%s: %v", m, err)
+		}
+	}
+	c := Defaults()
+	c.MaxDataPointsMethod = "sum"
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "want graphite or file") {
+		t.Fatalf("max_data_points_method sum: %v", err)
+	}
+	inv, err := Load("whisperserver", []string{"-max-data-points-method", "file"}, func(string) (string, bool) { return "", false }, io.Discard)
+	if err != nil || inv.Config.MaxDataPointsMethod != "file" {
+		t.Fatalf("flag: %v %+v", err, inv.Config)
+	}
+}
