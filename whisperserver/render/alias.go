@@ -1,7 +1,6 @@
 package render
 
 import (
-	"fmt"
 	"math"
 	"regexp"
 	"strings"
@@ -96,11 +95,11 @@ func fnAliasQuery(a *args) ([]*Series, error) {
 		cur := lastOf(list[0].Points())
 		if math.IsNaN(cur) {
 			// graphite-web adds a series to a string here: a TypeError.
-			return nil, fmt.Errorf("aliasQuery: cannot get last value of series %s", list[0].Name)
+			return nil, a.errf("Cannot get last value of series: %s", list[0].Name)
 		}
 		name, err := pyPercent(a.str(3, ""), cur)
 		if err != nil {
-			return nil, fmt.Errorf("aliasQuery: newName: %w", err)
+			return nil, a.errf("newName: %v", err)
 		}
 		s.Name = name
 	}

@@ -266,7 +266,7 @@ func fnReduceSeries(a *args) ([]*Series, error) {
 	lists := a.vals[0].Lists
 	if lists == nil {
 		// graphite-web iterates a series' values as if they were series.
-		return nil, fmt.Errorf("reduceSeries: seriesLists must come from mapSeries")
+		return nil, a.errf("seriesLists must come from mapSeries")
 	}
 	fname := a.str(1, "")
 	f, ok := functions[fname]
@@ -288,7 +288,7 @@ func fnReduceSeries(a *args) ([]*Series, error) {
 				i += len(nodes)
 			}
 			if i < 0 || i >= len(nodes) {
-				return nil, fmt.Errorf("reduceSeries: node %d out of range for %s", node, s.Name)
+				return nil, a.errf("reduceNode %d is out of range for %s", node, s.Name)
 			}
 			key := strings.Join(pySlice(nodes, 0, node, false, true), ".") + ".reduce." + fname
 			for m, want := range matchers {
@@ -309,7 +309,7 @@ func fnReduceSeries(a *args) ([]*Series, error) {
 		pos := make([]Value, len(matchers))
 		for m, s := range groups[k] {
 			if s == nil {
-				return nil, fmt.Errorf("reduceSeries: %s has no series for %q", k, matchers[m])
+				return nil, a.errf("%s has no series for %q", k, matchers[m])
 			}
 			pos[m] = Value{Kind: KindCall, Series: []*Series{s}, Expr: a.call}
 		}
@@ -318,7 +318,7 @@ func fnReduceSeries(a *args) ([]*Series, error) {
 			return nil, err
 		}
 		if len(v.Series) == 0 {
-			return nil, fmt.Errorf("reduceSeries: %s returned no series for %s", fname, k)
+			return nil, a.errf("%s returned no series for %s", fname, k)
 		}
 		r := v.Series[0]
 		// graphite-web renames the result; its tags keep the old name.

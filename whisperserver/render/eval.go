@@ -82,8 +82,8 @@ func (c *Context) EvalTargets(targets []*Expr) ([]*Series, error) {
 			return nil, inputErr("target %s is not a series expression", t)
 		}
 		if v.Lists != nil {
-			// graphite-web cannot render a list of lists: a server error.
-			return nil, fmt.Errorf("target %s is a list of series lists (mapSeries); give it to reduceSeries", t)
+			// graphite-web cannot render a list of lists: a 500 there.
+			return nil, inputErr("target %s is a list of series lists (mapSeries); give it to reduceSeries", t)
 		}
 		out = append(out, v.Series...)
 	}

@@ -158,10 +158,10 @@ func fnFilterSeries(a *args) ([]*Series, error) {
 	return filterBySummary(a.series(0), a.str(1, ""), a.str(2, ""), a.num(3, 0))
 }
 
-// errPythonNone is what graphite-web hits comparing None under Python 3
-// (a TypeError, a server error).
+// errPythonNone is where graphite-web compares None under Python 3 (a
+// TypeError: a 500 there, a 400 here).
 func errPythonNone(fn string) error {
-	return fmt.Errorf("%s: graphite-web cannot compare a null (None) value", fn)
+	return inputErr("%s cannot compare null values (graphite-web fails on them too); wrap the series in transformNull()", fn)
 }
 
 // fnAverageOutsidePercentile keeps the series whose average is not
@@ -218,7 +218,7 @@ func fnRemoveBetweenPercentile(a *args) ([]*Series, error) {
 		keep := false
 		for c, v := range pts[i] {
 			if c >= cols {
-				return nil, fmt.Errorf("removeBetweenPercentile: series %s is longer than the others", s.Name)
+				return nil, inputErr("removeBetweenPercentile: series %s is longer than the others", s.Name)
 			}
 			if math.IsNaN(v) || math.IsNaN(low[c]) {
 				return nil, errPythonNone("removeBetweenPercentile")
@@ -271,7 +271,7 @@ func fnUseSeriesAbove(a *args) ([]*Series, error) {
 	for _, s := range a.series(0) {
 		pts := s.Points()
 		if len(pts) == 0 {
-			return nil, fmt.Errorf("useSeriesAbove: max() of the empty series %s", s.Name)
+			return nil, inputErr("useSeriesAbove: series %s has no points", s.Name)
 		}
 		m := math.Inf(-1)
 		for _, v := range pts {

@@ -4,10 +4,6 @@ import (
 	"fmt"
 	"math"
 	"strconv"
-	"strings"
-	"time"
-
-	"github.com/dreamcatcher-monitoring/dreamcatcher/whisperserver/attime"
 )
 
 // Graph functions only style graphite-web's PNG output; in JSON they change
@@ -98,8 +94,8 @@ func fnStacked(a *args) ([]*Series, error) {
 func fnAreaBetween(a *args) ([]*Series, error) {
 	list := a.series(0)
 	if len(list) != 2 {
-		// graphite-web asserts: a server error.
-		return nil, fmt.Errorf("areaBetween series argument must reference *exactly* 2 series (got %d)", len(list))
+		// graphite-web's assert fails: a 500 there, a 400 here.
+		return nil, a.errf("areaBetween series argument must reference *exactly* 2 series (got %d)", len(list))
 	}
 	n := "areaBetween(" + list[1].PathExpression + ")"
 	list[1].setTag("areaBetween", "1")
@@ -197,8 +193,8 @@ func fnLegendValue(a *args) ([]*Series, error) {
 		types = append(types, v.Str)
 	}
 	if len(types) == 0 {
-		// graphite-web indexes valueTypes[-1]: a server error.
-		return nil, fmt.Errorf("legendValue needs at least one value type")
+		// graphite-web indexes valueTypes[-1]: a 500 there, a 400 here.
+		return nil, a.errf("legendValue needs at least one value type")
 	}
 	system := ""
 	if last := types[len(types)-1]; last == "si" || last == "binary" {
@@ -233,10 +229,9 @@ func fnLegendValue(a *args) ([]*Series, error) {
 
 // fnVerticalLine is one point of 1.0 at ts, named by the label.
 func fnVerticalLine(a *args) ([]*Series, error) {
-	ts, err := a.parseTime(a.vals[0])
+	ts, err := a.dateArg(0)
 	if err != nil {
-		// graphite-web's parseATTime raises a plain error: a server error.
-		return nil, fmt.Errorf("verticalLine: %w", err)
+		return nil, err
 	}
 	if ts < a.ctx.Start {
 		return nil, a.errf("verticalLine(): timestamp %d exists before start of range", ts)
@@ -247,19 +242,6 @@ func fnVerticalLine(a *args) ([]*Series, error) {
 	label, noName := a.str(1, "None"), !a.has(1)
 	return []*Series{{Name: label, PathExpression: label, NoName: noName, Start: ts, End: ts, Step: 1, Values: []float64{1, 1},
 		ValuesPerPoint: 1, ConsolidationFunc: "average", XFilesFactor: a.ctx.XFilesFactor}}, nil
-}
-
-// parseTime reads a date argument as graphite-web's parseATTime does.
-func (a *args) parseTime(v Value) (int64, error) {
-	text := v.Str
-	if v.Kind == KindNumber {
-		text = strings.TrimSuffix(PyRepr(v.Num), ".0")
-	}
-	t, err := attime.Parse(text, time.Unix(a.ctx.Now, 0), a.ctx.Location)
-	if err != nil {
-		return 0, fmt.Errorf("bad time %q: %w", text, err)
-	}
-	return t.Unix(), nil
 }
 
 // pyNumber is Python's str() of a numeric argument: an int as written,
