@@ -156,7 +156,9 @@ describe('with a whisper folder of six metrics', () => {
     assert.equal(drawn.runs, 2, 'the five null points make a gap: two runs');
     assert.ok(Math.abs(drawn.ax.until - drawn.ax.from - 3600) <= 5, 'default range is the last hour');
     // Archive the server chose, legend values, y axis scaled to the data.
-    assert.match(await page.textContent('.chart-meta'), /archive 0 \(1 min per point, 1 d\)/);
+    // A short subtitle; the archive detail only in its title (and the info panel).
+    assert.equal(await page.textContent('.chart-meta'), '', 'the finest archive, nothing merged: no subtitle');
+    assert.match(await page.getAttribute('.chart-meta', 'title'), /archive 0 \(1 min per point, 1 d\)/);
     const known = fx.points.filter(([, v]) => v !== null);
     const last = known[known.length - 1][1];
     assert.equal(await page.textContent('.legend tbody tr td.num >> nth=0'), String(+last.toPrecision(4)));
@@ -331,10 +333,11 @@ describe('with a whisper folder of six metrics', () => {
     await page.waitForURL(/from=all/);
     // Max retention of the file: 720 points of 1 h = 30 days, served from archive 1.
     await waitFor('the 30-day range', () => page.$eval('svg.plot', (s) => Math.abs(+s.dataset.until - +s.dataset.from - 30 * 86400) < 10));
-    await waitFor('archive 1 shown', async () => /archive 1 \(1 h per point, 30 d\)/.test(await page.textContent('.chart-meta')));
+    await waitFor('archive 1 shown', async () => /archive 1 \(1 h per point, 30 d\)/.test(await page.getAttribute('.chart-meta', 'title')));
+    assert.match(await page.textContent('.chart-meta'), /^1 h per point/);
     await page.click('#presets button:has-text("15 min")');
     await waitFor('15 minutes', () => page.$eval('svg.plot', (s) => Math.abs(+s.dataset.until - +s.dataset.from - 900) < 10));
-    assert.match(await page.textContent('.chart-meta'), /archive 0/);
+    assert.match(await page.getAttribute('.chart-meta', 'title'), /archive 0/);
     // Custom: the half hour that ended 10 minutes ago, in local time.
     const fx = metric('servers.web1.cpu.user');
     const lastT = fx.points[fx.points.length - 1][0];

@@ -53,16 +53,24 @@ test('Filter: every term must match, case-insensitive; refining scans only the l
 
 test('URL state: round trip, names with commas, defaults left out', () => {
   const st = parseState('');
-  assert.deepEqual(st, { charts: [], from: '-1h', until: 'now', zoom: null, refresh: 10, q: '', mdp: null });
+  assert.deepEqual(st, { charts: [], from: '-1h', until: 'now', zoom: null, refresh: 10, q: '', mdp: null, dashboard: null, units: [] });
   assert.equal(formatState(st), '');
   const full = {
     charts: [['a.b.c', 'odd,name.x', 'sp ace'], ['x.y']], from: '-6h', until: 'now', zoom: [1700000000, 1700003600],
-    refresh: 0, q: 'cpu web', mdp: 'off',
+    refresh: 0, q: 'cpu web', mdp: 'off', dashboard: null, units: [],
   };
   const s = formatState(full);
   assert.match(s, /^\?c=a\.b\.c,odd%2Cname\.x,sp%20ace&c=x\.y&from=-6h&zoom=1700000000_1700003600&refresh=off&mdp=off&q=cpu%20web$/);
   assert.deepEqual(parseState(s), full);
   assert.equal(endsNow(full), false);
+  // A dashboard: its name stands for its charts.
+  assert.equal(formatState({ ...full, dashboard: 'mine' }), '?d=mine&from=-6h&zoom=1700000000_1700003600&refresh=off&mdp=off&q=cpu%20web');
+  assert.equal(parseState('?d=%40host.vm').dashboard, '@host.vm');
+  assert.equal(parseState('?d=../etc').dashboard, null);
+  // Units picked by hand, one per chart.
+  const u = parseState('?c=a&c=b&c=c&units=,B%2Fs,furlong');
+  assert.deepEqual(u.units, ['', 'B/s', '']);
+  assert.equal(formatState(u), '?c=a&c=b&c=c&units=,B/s,');
 });
 
 test('URL state: junk is ignored, never thrown', () => {
@@ -136,4 +144,78 @@ test('formatting: values with units, durations, sizes', () => {
   const y = d3.scaleLinear().domain([0, 2000]);
   const f = fmt.axisFormatter(y, 'ms', 5);
   assert.deepEqual(y.ticks(5).map(f), ['0', '0.5 s', '1.0 s', '1.5 s', '2.0 s']);
+});
+
+test('axis ticks: distinct and true at every scale from 1e-3 to 1e12, every unit', () => {
+  // The defect: 0, 5 G, 10 G, 20 G, 20 G, 30 G (15 G read as "20 G").
+  const mem = d3.scaleLinear().domain([0, 30e9]);
+  assert.deepEqual(mem.ticks(6).map(fmt.axisFormatter(mem, '', 6)), ['0', '5 G', '10 G', '15 G', '20 G', '25 G', '30 G']);
+  for (const unit of fmt.UNITS) {
+    for (let e = -3; e <= 12; e++) {
+      for (const [a, b] of [[0, 1], [0, 3], [1, 1.2], [0.5, 7.5], [-2, 2], [9.9, 10.1]]) {
+        for (const n of [3, 5, 8]) {
+          const y = d3.scaleLinear().domain([a * 10 ** e, b * 10 ** e]).nice(n);
+          const ticks = y.ticks(n);
+          const labels = ticks.map(fmt.axisFormatter(y, unit, n));
+          assert.equal(new Set(labels).size, ticks.length, `unit ${JSON.stringify(unit)}, [${y.domain()}], ${n}: ${labels.join(' | ')}`);
+          for (const l of labels) assert.ok(l.length <= 14, `short label: ${l}`);
+        }
+      }
+    }
+  }
+  // Labels say the value: for plain numbers, read back within half a step.
+  const y = d3.scaleLinear().domain([0, 1.5e12]).nice(5);
+  const prefix = { '': 1, k: 1e3, M: 1e6, G: 1e9, T: 1e12, m: 1e-3, 'µ': 1e-6 };
+  for (const t of y.ticks(5)) {
+    const l = fmt.axisFormatter(y, '', 5)(t);
+    const m = /^(-?[\d.,]+)(?: ([kMGTmµ]))?$/.exec(l);
+    assert.ok(m, l);
+    assert.ok(Math.abs(+m[1].replace(/,/g, '') * prefix[m[2] || ''] - t) < 1e-6 * Math.max(1, t), `${l} is ${t}`);
+  }
+  const b = d3.scaleLinear().domain([0, 3 * 2 ** 20]);
+  assert.equal(fmt.axisFormatter(b, 'B/s', 4)(2 ** 20), '1.0 MiB/s');
+});
+
+test('units: host input metrics (plugins/host/README.md), statsd histograms and distributions', () => {
+  const cases = {
+    'hosts.vm.cpu.total.user': '%', 'hosts.vm.cpu.total.iowait': '%', 'hosts.vm.load.load1': '',
+    'hosts.vm.memory.used': 'B', 'hosts.vm.memory.used_percent': '%', 'hosts.vm.swap.free': 'B', 'hosts.vm.swap.in': 'B/s',
+    'hosts.vm.disk.root.used': 'B', 'hosts.vm.disk.root.used_percent': '%', 'hosts.vm.disk.root.inodes_used': '',
+    'hosts.vm.diskio.sda.read_bytes': 'B/s', 'hosts.vm.diskio.sda.reads': '/s', 'hosts.vm.diskio.sda.read_await': 'ms',
+    'hosts.vm.diskio.sda.util': '%', 'hosts.vm.net.eth0.bytes_recv': 'B/s', 'hosts.vm.net.eth0.packets_sent': '/s',
+    'hosts.vm.processes.total': '', 'hosts.vm.processes.forks': '/s',
+    'stats.timers.api.payload_size.mean': '', 'stats.timers.upload.bytes.upper': 'B', 'stats.timers.queue.histogram.mean': '',
+    'stats.timers.api.distribution.p99.mean': '', 'stats.timers.db.query.mean': 'ms',
+  };
+  for (const [name, unit] of Object.entries(cases)) assert.equal(fmt.unitFor(name), unit, name);
+  assert.equal(fmt.formatValue(600 * 1024, 'B/s'), '600 KiB/s');
+  assert.equal(fmt.formatValue(80, '%'), '80 %');
+});
+
+test('NameTree: a folder counts the metrics inside it, not its direct children', () => {
+  const names = ['collectd.a.cpu.user', 'collectd.a.cpu.system', 'collectd.a.mem.used', 'collectd.b.load', 'x'];
+  const t = new NameTree(names.sort());
+  assert.equal(t.find('collectd').count, 4);
+  assert.equal(t.find('collectd.a').count, 3);
+  assert.equal(t.find('collectd.a.cpu').count, 2);
+  assert.equal(t.find('collectd').children.length, 2);
+});
+
+test('chart titles: the common prefix, then what differs', async () => {
+  const { chartTitle } = await import('../static/js/chart.js');
+  assert.equal(chartTitle(['hosts.vm.cpu.total.user', 'hosts.vm.cpu.total.system', 'hosts.vm.cpu.total.iowait']),
+    'hosts.vm.cpu.total: user, system, iowait');
+  assert.equal(chartTitle(['a.b']), 'a.b');
+  assert.equal(chartTitle(['a.b', 'c.d']), 'a.b, c.d');
+  assert.equal(chartTitle(['a.b', 'a.b.c']), 'a: b, b.c');
+});
+
+test('units of Graphite expressions: from the paths inside, unless the function changes them', () => {
+  const cases = {
+    'sumSeries(stats.timers.api.*.mean)': 'ms', 'aliasByNode(hosts.vm.diskio.*.{read_bytes,write_bytes}, 3, 4)': 'B/s',
+    'aliasByNode(hosts.vm.disk.*.used_percent, 3)': '%', 'sumSeries(stats.api.*.hits)': '/s',
+    'alias(hosts.vm.memory.used, "mem (GiB)")': 'B', 'countSeries(hosts.*.memory.used)': '', 'derivative(hosts.vm.memory.used)': '',
+    'asPercent(a.b, c.d)': '%', 'sumSeries(hosts.vm.memory.used, hosts.vm.cpu.total.user)': '',
+  };
+  for (const [t, u] of Object.entries(cases)) assert.equal(fmt.unitForTarget(t), u, t);
 });

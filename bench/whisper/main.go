@@ -48,7 +48,7 @@ import (
 	"syscall"
 	"time"
 
-	whisper "github.com/lomik/go-whisper"
+	gowhisper "github.com/lomik/go-whisper"
 
 	"github.com/dreamcatcher-monitoring/dreamcatcher/bench/internal/udpload"
 )
@@ -166,7 +166,7 @@ func benchName(i int) string { return fmt.Sprintf("bench.g%03d.m%07d", i%1000, i
 // with the bench's schema (average, xFilesFactor 0.5, as both programs are
 // configured), 4 goroutines at a time.
 func precreateFiles(data string, n int) {
-	ret, err := whisper.ParseRetentionDefs(*retention)
+	ret, err := gowhisper.ParseRetentionDefs(*retention)
 	check(err)
 	var wg sync.WaitGroup
 	for g := 0; g < 4; g++ {
@@ -178,7 +178,7 @@ func precreateFiles(data string, n int) {
 				if i < 4000 { // one metric per folder among the first ones
 					check(os.MkdirAll(filepath.Dir(path), 0o755))
 				}
-				w, err := whisper.Create(path, ret, whisper.Average, 0.5)
+				w, err := gowhisper.Create(path, ret, gowhisper.Average, 0.5)
 				check(err)
 				w.Close()
 			}
@@ -464,7 +464,7 @@ func carbonCounts(data string) (persisted, cache int64) {
 }
 
 func readSeries(path string) (sum, last float64) {
-	db, err := whisper.Open(path)
+	db, err := gowhisper.Open(path)
 	if err != nil {
 		return 0, 0
 	}

@@ -9,7 +9,11 @@
 //
 // It prints peak RSS (VmHWM), RSS after the storm, every status seen, and
 // the single-metric render's p50/p99. Bounded by -d and by the request
-// counts. Run: go run ./bench/whisperserver-load (see -h).
+// counts. A second scenario lists all of 1,000,000 names with
+// /api/metrics and no limit (cold, warm, gzip, 8 at once) and reports time
+// and peak RSS. Each scenario runs -runs times (3), alternating, each run
+// on a fresh server; medians are reported. Run: go run
+// ./bench/whisperserver-load (see -h).
 package main
 
 import (
@@ -34,13 +38,18 @@ import (
 )
 
 var (
-	dataDir   = flag.String("dir", filepath.Join(os.TempDir(), "dreamcatcher-bench-load"), "whisper folder (created once, reused)")
-	serverBin = flag.String("server", "bin/whisperserver", "whisperserver binary")
-	listers   = flag.Int("listers", 32, "concurrent listing clients")
-	renderers = flag.Int("renderers", 200, "concurrent 100-metric render clients")
-	duration  = flag.Duration("d", 20*time.Second, "length of the storm")
-	maxReq    = flag.Int("n", 200000, "most storm requests in all")
-	extraArgs = flag.String("args", "", "extra whisperserver flags (space separated)")
+	dataDir    = flag.String("dir", filepath.Join(os.TempDir(), "dreamcatcher-bench-load"), "whisper folder of the storm (created once, reused)")
+	namesDir   = flag.String("names-dir", filepath.Join(os.TempDir(), "dreamcatcher-bench-names"), "whisper folder of the listing scenario (created once, reused)")
+	serverBin  = flag.String("server", "bin/whisperserver", "whisperserver binary")
+	listers    = flag.Int("listers", 32, "concurrent listing clients")
+	renderers  = flag.Int("renderers", 200, "concurrent 100-metric render clients")
+	duration   = flag.Duration("d", 20*time.Second, "length of the storm")
+	maxReq     = flag.Int("n", 200000, "most storm requests in all")
+	extraArgs  = flag.String("args", "", "extra whisperserver flags (space separated)")
+	runs       = flag.Int("runs", 3, "runs of each scenario, alternating; medians are reported")
+	scenarios  = flag.String("scenarios", "storm,metrics", "scenarios to run, alternating: storm, metrics")
+	names      = flag.Int("names", 1_000_000, "names of the metrics scenario (1,000 folders)")
+	concurrent = flag.Int("metrics-clients", 8, "concurrent /api/metrics clients of the metrics scenario")
 )
 
 const (
@@ -57,28 +66,101 @@ func main() {
 	}
 }
 
+// figures is one run's measurements, by name (units in the name).
+type figures map[string]float64
+
 func run() error {
-	if err := prepare(*dataDir); err != nil {
-		return err
+	kinds := strings.Split(*scenarios, ",")
+	all := map[string][]figures{}
+	var order []string // figure names in first-seen order, per scenario
+	seen := map[string]bool{}
+	for r := range *runs {
+		for _, k := range kinds {
+			var f figures
+			var err error
+			switch k {
+			case "storm":
+				f, err = runStorm(r)
+			case "metrics":
+				f, err = runMetrics()
+			default:
+				return fmt.Errorf("unknown scenario %q (storm, metrics)", k)
+			}
+			if err != nil {
+				return fmt.Errorf("%s run %d: %w", k, r+1, err)
+			}
+			all[k] = append(all[k], f)
+			for name := range f {
+				if !seen[k+name] {
+					seen[k+name] = true
+					order = append(order, k+"\x00"+name)
+				}
+			}
+		}
 	}
+	sort.Strings(order)
+	fmt.Printf("\nmedians of %d alternating runs (%s)\n\n| scenario | figure | median | runs |\n|---|---|---|---|\n", *runs, *scenarios)
+	for _, key := range order {
+		k, name, _ := strings.Cut(key, "\x00")
+		var vals []float64
+		for _, f := range all[k] {
+			vals = append(vals, f[name])
+		}
+		var each []string
+		for _, v := range vals {
+			each = append(each, strconv.FormatFloat(v, 'f', -1, 64))
+		}
+		fmt.Printf("| %s | %s | %s | %s |\n", k, name, strconv.FormatFloat(median(vals), 'f', 1, 64), strings.Join(each, ", "))
+	}
+	return nil
+}
+
+func median(v []float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
+	s := append([]float64(nil), v...)
+	sort.Float64s(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+// startServer starts whisperserver on dir and waits for /healthz.
+func startServer(dir string) (base string, cmd *exec.Cmd, err error) {
 	addr, err := freeAddr()
 	if err != nil {
-		return err
+		return "", nil, err
 	}
-	args := []string{"-whisper-dir", *dataDir, "-listen", addr, "-log-format", "json"}
+	args := []string{"-whisper-dir", dir, "-listen", addr, "-log-format", "json"}
 	if *extraArgs != "" {
 		args = append(args, strings.Fields(*extraArgs)...)
 	}
-	cmd := exec.Command(*serverBin, args...)
+	cmd = exec.Command(*serverBin, args...)
 	cmd.Stderr = io.Discard
 	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("start %s: %w", *serverBin, err)
+		return "", nil, fmt.Errorf("start %s: %w", *serverBin, err)
 	}
-	defer func() { _ = cmd.Process.Signal(syscall.SIGTERM); _ = cmd.Wait() }()
-	base := "http://" + addr
+	base = "http://" + addr
 	if err := waitUp(base + "/healthz"); err != nil {
-		return err
+		stopServer(cmd)
+		return "", nil, err
 	}
+	return base, cmd, nil
+}
+
+func stopServer(cmd *exec.Cmd) { _ = cmd.Process.Signal(syscall.SIGTERM); _ = cmd.Wait() }
+
+func runStorm(r int) (figures, error) {
+	if err := prepare(*dataDir); err != nil {
+		return nil, err
+	}
+	base, cmd, err := startServer(*dataDir)
+	if err != nil {
+		return nil, err
+	}
+	defer stopServer(cmd)
 	idle := rss(cmd.Process.Pid, "VmRSS")
 
 	res := storm(base)
@@ -86,16 +168,114 @@ func run() error {
 	time.Sleep(3 * time.Second)
 	after := rss(cmd.Process.Pid, "VmRSS")
 
-	fmt.Printf("| names | listers | renderers | storm | idle RSS | peak RSS | RSS 3 s after |\n|---|---|---|---|---|---|---|\n")
-	fmt.Printf("| %d (%d in one folder) | %d | %d | %v | %d MiB | %d MiB | %d MiB |\n\n", bigFolder+spread, bigFolder,
-		*listers, *renderers, *duration, idle>>10, peak>>10, after>>10)
-	fmt.Printf("| requests | statuses |\n|---|---|\n")
+	fmt.Printf("storm run %d: %d names (%d in one folder), %d listers, %d renderers, %v\n", r+1, bigFolder+spread, bigFolder,
+		*listers, *renderers, *duration)
 	for _, k := range []string{"listing", "glob render", "single render"} {
-		fmt.Printf("| %s | %s |\n", k, res.statuses(k))
+		fmt.Printf("  %s: %s\n", k, res.statuses(k))
 	}
 	p50, p99 := res.single()
-	fmt.Printf("\nsingle-metric render during the storm: %d requests, p50 %.1f ms, p99 %.1f ms\n", len(res.lat), p50, p99)
-	return nil
+	return figures{"idle RSS MiB": float64(idle >> 10), "peak RSS MiB": float64(peak >> 10), "RSS 3 s after MiB": float64(after >> 10),
+		"single render p50 ms": p50, "single render p99 ms": p99, "single renders": float64(len(res.lat))}, nil
+}
+
+// runMetrics lists every name of a folder of -names metrics with
+// /api/metrics and no limit: once cold (the list is built), five times
+// warm, then -metrics-clients at once; plain and gzip.
+func runMetrics() (figures, error) {
+	if err := prepareNames(*namesDir, *names); err != nil {
+		return nil, err
+	}
+	start := time.Now()
+	base, cmd, err := startServer(*namesDir)
+	if err != nil {
+		return nil, err
+	}
+	defer stopServer(cmd)
+	f := figures{"start (index walk) s": time.Since(start).Seconds(), "idle RSS MiB": float64(rss(cmd.Process.Pid, "VmRSS") >> 10)}
+	c := &http.Client{Timeout: 120 * time.Second}
+	get := func(gzip bool) (time.Duration, int64, error) {
+		req, _ := http.NewRequest(http.MethodGet, base+"/api/metrics", nil)
+		if gzip {
+			req.Header.Set("Accept-Encoding", "gzip")
+		}
+		t0 := time.Now()
+		resp, err := c.Do(req)
+		if err != nil {
+			return 0, 0, err
+		}
+		defer resp.Body.Close()
+		n, err := io.Copy(io.Discard, resp.Body)
+		if err == nil && resp.StatusCode != http.StatusOK {
+			err = fmt.Errorf("/api/metrics: status %d", resp.StatusCode)
+		}
+		return time.Since(t0), n, err
+	}
+	cold, plain, err := get(false)
+	if err != nil {
+		return nil, err
+	}
+	var warm []float64
+	for range 5 {
+		d, _, err := get(false)
+		if err != nil {
+			return nil, err
+		}
+		warm = append(warm, float64(d.Milliseconds()))
+	}
+	gz, zipped, err := get(true)
+	if err != nil {
+		return nil, err
+	}
+	t0 := time.Now()
+	var wg sync.WaitGroup
+	errs := make(chan error, *concurrent)
+	for i := range *concurrent {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, _, err := get(i%2 == 0); err != nil {
+				errs <- err
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	if err := <-errs; err != nil {
+		return nil, err
+	}
+	f["cold ms"] = float64(cold.Milliseconds())
+	f["warm median ms"] = median(warm)
+	f["gzip ms"] = float64(gz.Milliseconds())
+	f[fmt.Sprintf("%d at once ms", *concurrent)] = float64(time.Since(t0).Milliseconds())
+	f["answer MiB"] = float64(plain>>10) / 1024
+	f["answer gzip MiB"] = float64(zipped>>10) / 1024
+	f["peak RSS MiB"] = float64(rss(cmd.Process.Pid, "VmHWM") >> 10)
+	fmt.Printf("metrics run: %d names, cold %v, warm median %.0f ms, peak RSS %.0f MiB\n", *names, cold, f["warm median ms"], f["peak RSS MiB"])
+	return f, nil
+}
+
+// prepareNames creates n empty .wsp files in 1,000 folders once.
+func prepareNames(dir string, n int) error {
+	done := filepath.Join(dir, fmt.Sprintf(".complete-%d", n))
+	if _, err := os.Stat(done); err == nil {
+		return nil
+	}
+	fmt.Fprintln(os.Stderr, "creating", n, "names in", dir, "(once)…")
+	per := max(1, n/1000)
+	for i := 0; i < n; i++ {
+		d := filepath.Join(dir, "app", fmt.Sprintf("host%03d", i/per))
+		if i%per == 0 {
+			if err := os.MkdirAll(d, 0o755); err != nil {
+				return err
+			}
+		}
+		f, err := os.OpenFile(filepath.Join(d, fmt.Sprintf("metric_%07d.wsp", i)), os.O_CREATE|os.O_WRONLY, 0o644)
+		if err != nil {
+			return err
+		}
+		f.Close()
+	}
+	return os.WriteFile(done, nil, 0o644)
 }
 
 // prepare creates the folder once: empty .wsp files for the names (the

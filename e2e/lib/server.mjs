@@ -35,14 +35,15 @@ export async function waitFor(what, fn, timeoutMs = 20000, everyMs = 100) {
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${last.message}` : ''}`);
 }
 
-// startServer runs whisperserver over dir; stop() ends it with SIGTERM.
-export async function startServer(dir, port) {
+// startServer runs whisperserver over dir (args: more flags, such as
+// ['-dashboards', folder]); stop() ends it with SIGTERM.
+export async function startServer(dir, port, { args = [] } = {}) {
   if (!fs.existsSync(WHISPERSERVER)) {
     throw new Error(`${WHISPERSERVER} does not exist: run \`make\` (or go build -o bin/ ./cmd/whisperserver) first`);
   }
   port = port || await freePort();
   const listen = `127.0.0.1:${port}`;
-  const child = spawn(WHISPERSERVER, ['-whisper-dir', dir, '-listen', listen], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(WHISPERSERVER, ['-whisper-dir', dir, '-listen', listen, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   const keep = (b) => { output = (output + b.toString()).slice(-20000); };
   child.stdout.on('data', keep);

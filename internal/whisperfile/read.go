@@ -79,18 +79,42 @@ func (h *Header) ChooseArchive(from, now int64) int {
 // the range lies entirely in the future or beyond the retention, like
 // whisper.py returns None.
 func (w *File) Fetch(from, until, now int64, archive int) (*Series, error) {
+	i, from, until, ok, err := w.plan(from, until, now, archive)
+	if err != nil || !ok {
+		return nil, err
+	}
+	return w.fetchArchive(i, from, until)
+}
+
+// FetchLen is the most values Fetch returns for the same arguments, from
+// the header alone (nothing is read): what a reader may reserve before
+// reading. It is exact but where a range one longer than the archive
+// wraps around the ring.
+func (w *File) FetchLen(from, until, now int64, archive int) (int64, error) {
+	i, from, until, ok, err := w.plan(from, until, now, archive)
+	if err != nil || !ok {
+		return 0, err
+	}
+	a := w.Archives[i]
+	_, _, n, _, err := intervals(i, int64(a.SecondsPerPoint), int64(a.Points), from, until)
+	return n, err
+}
+
+// plan is the archive and the range (clamped to now and the retention)
+// Fetch reads; ok is false when nothing is.
+func (w *File) plan(from, until, now int64, archive int) (int, int64, int64, bool, error) {
 	if from > until {
-		return nil, fmt.Errorf("invalid time interval: from time '%d' is after until time '%d'", from, until)
+		return 0, 0, 0, false, fmt.Errorf("invalid time interval: from time '%d' is after until time '%d'", from, until)
 	}
 	oldest := now - int64(w.MaxRetention)
 	if archive >= 0 {
 		if archive >= len(w.Archives) {
-			return nil, fmt.Errorf("no archive %d (the file has %d)", archive, len(w.Archives))
+			return 0, 0, 0, false, fmt.Errorf("no archive %d (the file has %d)", archive, len(w.Archives))
 		}
 		oldest = now - int64(w.Archives[archive].Retention())
 	}
 	if from > now || until < oldest {
-		return nil, nil
+		return 0, 0, 0, false, nil
 	}
 	if from < oldest {
 		from = oldest
@@ -101,20 +125,36 @@ func (w *File) Fetch(from, until, now int64, archive int) (*Series, error) {
 	if archive < 0 {
 		archive = w.ChooseArchive(from, now)
 	}
-	return w.fetchArchive(archive, from, until)
+	return archive, from, until, true, nil
+}
+
+// intervals is whisper.py's arithmetic for a fetch of archive i (step,
+// points) over [from, until]: the first and the end interval, the number
+// of intervals n and the number of values read (n, wrapped around the
+// ring as whisper.py does).
+func intervals(i int, step, points, from, until int64) (fromInterval, untilInterval, n, count int64, err error) {
+	fromInterval = from - FloorMod(from, step) + step
+	untilInterval = until - FloorMod(until, step) + step
+	if fromInterval == untilInterval {
+		untilInterval += step
+	}
+	n = (untilInterval - fromInterval) / step
+	if n > points+1 {
+		return 0, 0, 0, 0, fmt.Errorf("range of %d points is longer than archive %d (%d points)", n, i, points)
+	}
+	count = n % points
+	if count == 0 {
+		count = points
+	}
+	return fromInterval, untilInterval, n, count, nil
 }
 
 func (w *File) fetchArchive(i int, from, until int64) (*Series, error) {
 	a, offset := w.Archives[i], w.Offset(i)
 	step, points := int64(a.SecondsPerPoint), int64(a.Points)
-	fromInterval := from - FloorMod(from, step) + step
-	untilInterval := until - FloorMod(until, step) + step
-	if fromInterval == untilInterval {
-		untilInterval += step
-	}
-	n := (untilInterval - fromInterval) / step
-	if n > points+1 {
-		return nil, fmt.Errorf("range of %d points is longer than archive %d (%d points)", n, i, points)
+	fromInterval, untilInterval, n, count, err := intervals(i, step, points, from, until)
+	if err != nil {
+		return nil, err
 	}
 	s := &Series{Archive: i, Start: fromInterval, End: untilInterval, Step: step}
 	var first [PointSize]byte
@@ -128,11 +168,7 @@ func (w *File) fetchArchive(i int, from, until int64) (*Series, error) {
 	}
 	// n points from fromInterval, wrapping around the ring; whisper.py reads
 	// (untilOffset-fromOffset) mod size bytes, which is n points unless the
-	// range is longer than the archive.
-	count := n % points
-	if count == 0 {
-		count = points
-	}
+	// range is longer than the archive (count, from intervals).
 	fromIdx := FloorMod(FloorDiv(fromInterval-base, step), points)
 	buf := make([]byte, count*PointSize)
 	head := min(count, points-fromIdx)

@@ -67,4 +67,31 @@ export const api = {
       ...targets.map((t) => ['target', t]),
       ['from', from], ['until', until], ['archive', archive], ['maxDataPoints', maxDataPoints],
     ])}`, opts),
+  dashboards: (opts) => getJSON('api/dashboards', opts),
+  dashboard: (name, opts) => getJSON(`api/dashboards/${encodeURIComponent(name)}`, opts),
+  // render: Graphite expressions through the Graphite /render API, turned
+  // into /api/data's shape ({from, until, series: [{name, start, step, values}]}).
+  render: async (targets, { from, until, maxDataPoints }, opts) => {
+    const body = await getJSON(`render${query([
+      ...targets.map((t) => ['target', t]),
+      ['from', from], ['until', until], ['maxDataPoints', maxDataPoints], ['format', 'json'],
+    ])}`, opts);
+    if (!Array.isArray(body)) throw new ApiError('render: the answer is not a list of series');
+    return { from, until, series: body.map((s) => fromGraphite(s, from, until)) };
+  },
 };
+
+// fromGraphite: one Graphite JSON series ({target, datapoints: [[v, t]…]}).
+export function fromGraphite(s, from, until) {
+  const dp = Array.isArray(s.datapoints) ? s.datapoints : [];
+  const start = dp.length ? dp[0][1] : from;
+  const step = dp.length > 1 ? dp[1][1] - dp[0][1] : Math.max(1, until - from);
+  return { name: String(s.target), start, step, values: dp.map((p) => (p[0] === null || !Number.isFinite(p[0]) ? null : p[0])), archive: null };
+}
+
+// plainName: a target that is one metric name (no function, no wildcard),
+// read through /api/data (with its whisper header); anything else goes
+// through the Graphite render API.
+export function plainName(t) {
+  return !/[(){}[\]*?]/.test(t);
+}

@@ -1,7 +1,11 @@
 // One chart card: several series on a local-time axis, y scaled to the
 // data with the unit the names imply, gaps for nulls, a hover crosshair
 // with time and values, drag to zoom, double-click to reset, a legend.
-import { axisFormatter, commonUnit, formatDuration, formatTime, formatValue, timeTick, unitFor } from './format.js';
+import { axisFormatter, commonUnit, formatClock, formatDuration, formatTime, formatValue, timeTick, unitFor, unitForTarget } from './format.js';
+
+// The unit picker's choices: [value, label] (dashboards' "unit" key).
+const UNIT_CHOICES = [['auto', 'Unit: auto'], ['none', 'number'], ['ms', 'ms'], ['s', 's'], ['B', 'bytes'],
+  ['B/s', 'bytes/s'], ['%', '%'], ['/s', 'per second']];
 
 const d3 = window.d3;
 const MARGIN = { top: 10, right: 16, bottom: 26 };
@@ -19,7 +23,8 @@ export class Chart {
       <header class="chart-head">
         <h2 class="chart-title"></h2>
         <div class="chart-actions">
-          <button type="button" class="btn small reset-zoom" hidden title="Back to the range before zooming (or double-click the chart)">Reset zoom</button>
+          <select class="unit-pick" title="The values' unit (auto: from the metric names)" aria-label="Unit of this chart">${
+  UNIT_CHOICES.map(([v, l]) => `<option value="${v}">${l}</option>`).join('')}</select>
           <button type="button" class="btn small icon close-chart" title="Close this chart" aria-label="Close this chart">✕</button>
         </div>
         <p class="chart-meta"></p>
@@ -39,7 +44,7 @@ export class Chart {
     this.msg = this.el.querySelector('.chart-msg');
     this.tip = this.el.querySelector('.tooltip');
     this.el.querySelector('.close-chart').addEventListener('click', () => this.h.onClose(this));
-    this.el.querySelector('.reset-zoom').addEventListener('click', () => this.h.onReset());
+    this.el.querySelector('.unit-pick').addEventListener('change', (e) => this.h.onUnit && this.h.onUnit(this, e.target.value));
     this.el.addEventListener('pointerdown', () => this.h.onActivate(this), true);
     this.el.addEventListener('focusin', () => this.h.onActivate(this));
     this.el.querySelector('tbody').addEventListener('click', (e) => {
@@ -72,12 +77,39 @@ export class Chart {
 
   setActive(on) { this.el.classList.toggle('active', on); }
 
-  setZoomed(on) { this.el.querySelector('.reset-zoom').hidden = !on; }
+  setZoomed(on) { this.el.classList.toggle('zoomed', on); }
 
-  setMetrics(names) {
+  // setUnit overrides the unit the names imply ('' plain, null: automatic).
+
+  // unitOf: the unit of one series (the chart's own unit when it has one).
+  unitOf(name) {
+    if (this.unit !== null && this.unit !== undefined) return this.unit;
+    // An expression's series are named by the server (aliases…): the
+    // unit comes from the paths in the targets.
+    return this.expr ? this.exprUnit() : unitFor(name);
+  }
+
+  exprUnit() {
+    const units = new Set(this.names.map(unitForTarget));
+    return units.size === 1 ? [...units][0] : '';
+  }
+
+  // setOptions: a dashboard chart's title, unit, yAxis, yMin, yMax.
+  setOptions(meta) {
+    this.opts = meta;
+    this.customTitle = meta.title || '';
+    const u = meta.unit;
+    this.unit = u === undefined || u === '' || u === 'auto' ? null : u === 'none' ? '' : u;
+    this.el.querySelector('.unit-pick').value = u === undefined || u === '' ? 'auto' : u;
+  }
+
+  // setMetrics: the chart's targets; expr: some are Graphite expressions
+  // (drawn from the render API, one legend row per series it returns).
+  setMetrics(names, expr = false) {
     this.names = names;
+    this.expr = expr;
     const title = this.el.querySelector('.chart-title');
-    title.textContent = names.length === 1 ? names[0] : `${names.length} metrics`;
+    title.textContent = this.customTitle || chartTitle(names);
     title.title = names.join('\n');
     this.el.setAttribute('aria-label', `Chart of ${names.join(', ')}`);
   }
@@ -111,7 +143,8 @@ export class Chart {
     const H = W < 500 ? 220 : 280;
     const series = r.series.filter((s) => !s.error && Array.isArray(s.values));
     const failed = r.series.filter((s) => s.error);
-    const unit = commonUnit(series.map((s) => s.name));
+    const unit = this.unit !== null && this.unit !== undefined ? this.unit
+      : this.expr ? this.exprUnit() : commonUnit(series.map((s) => s.name));
 
     // y domain from the values inside the x domain.
     let lo = Infinity;
@@ -132,13 +165,36 @@ export class Chart {
       lo = 0;
       hi = 1;
     } else if (lo === hi) {
-      const pad = lo === 0 ? 1 : Math.abs(lo) * 0.1;
-      lo -= pad;
-      hi += pad;
+      // A flat line sits in the middle (from 0 when it is positive).
+      if (lo > 0) {
+        hi = lo * 2;
+        lo = 0;
+      } else if (lo < 0) {
+        lo *= 2;
+        hi = 0;
+      } else {
+        lo = -1;
+        hi = 1;
+      }
     } else if (lo > 0 && lo <= hi - lo) {
       lo = 0;
     } else if (hi < 0 && -hi <= hi - lo) {
       hi = 0;
+    }
+    const meta = this.opts || {};
+    if (count > 0 && meta.yAxis === 'zero') {
+      if (lo > 0) lo = 0;
+      if (hi < 0) hi = 0;
+    }
+    if (meta.yAxis === 'percent') {
+      lo = Math.min(0, lo);
+      hi = Math.max(100, count ? hi : 100);
+    }
+    if (count > 0 && hi > lo && meta.yAxis !== 'percent') {
+      // Headroom, so the top of a line is not glued to the frame.
+      const room = (hi - lo) * 0.05;
+      if (hi !== 0) hi += room;
+      if (lo !== 0) lo -= room;
     }
     const plotH = H - MARGIN.top - MARGIN.bottom;
     const yTicks = Math.max(3, Math.round(plotH / 45));
@@ -154,6 +210,10 @@ export class Chart {
     } else {
       y.domain([lo, hi]).nice(yTicks);
     }
+    if (Number.isFinite(meta.yMin) || Number.isFinite(meta.yMax)) {
+      const [a, b] = y.domain();
+      y.domain([Number.isFinite(meta.yMin) ? meta.yMin : a, Number.isFinite(meta.yMax) ? meta.yMax : b]);
+    }
     const yFmt = axisFormatter(y, unit, yTicks);
     const labelW = d3.max(y.ticks(yTicks), (t) => yFmt(t).length) || 1;
     const left = Math.max(36, Math.ceil(labelW * 7.2) + 14);
@@ -163,7 +223,7 @@ export class Chart {
 
     const svg = this.svg;
     svg.selectAll('*').remove();
-    svg.attr('hidden', series.length === 0 && failed.length ? '' : null);
+    svg.attr('hidden', count === 0 ? '' : null);
     svg.attr('width', W).attr('height', H).attr('viewBox', `0 0 ${W} ${H}`)
       .attr('aria-label', `Line chart of ${this.names.join(', ')} from ${formatTime(x.domain()[0])} to ${formatTime(x.domain()[1])}`)
       .attr('data-from', r.from).attr('data-until', r.until)
@@ -213,8 +273,8 @@ export class Chart {
         .attr('cx', (p) => p[0]).attr('cy', (p) => p[1]).attr('r', 2.5);
     }
     if (count === 0) {
-      this.message(failed.length && !series.length ? 'gone' : 'nodata',
-        failed.length && !series.length ? '' : 'No data in this range (every point is empty).');
+      if (failed.length && !series.length) this.message('gone', '');
+      else this.noData(series);
     } else {
       this.message('', '');
     }
@@ -261,8 +321,46 @@ export class Chart {
     this.meta(series, failed);
   }
 
+  // noData: nothing in the range; say when the last point was and offer
+  // to show it (handlers.onJump(from, until)).
+  noData(series) {
+    let last = null;
+    for (const s of series) {
+      const info = this.info.get(s.name);
+      for (const a of (info && info.archives) || []) {
+        if (Number.isFinite(a.newest) && (last === null || a.newest > last)) last = a.newest;
+      }
+    }
+    this.message('nodata', '');
+    const p = document.createElement('span');
+    if (last === null) {
+      p.textContent = 'No data in this range.';
+      this.msg.append(p);
+      this.el.dataset.lastData = '';
+      return;
+    }
+    const d = new Date(last * 1000);
+    const today = new Date().toDateString() === d.toDateString();
+    p.textContent = `No data since ${today ? formatClock(d).slice(0, 5) : formatTime(d).slice(0, 16)}. `;
+    this.el.dataset.lastData = String(last);
+    const b = document.createElement('button');
+    b.type = 'button';
+    b.className = 'btn small jump-last';
+    b.textContent = 'Show the last data';
+    const span = Math.max(3600, (this.result.until - this.result.from));
+    b.addEventListener('click', () => this.h.onJump && this.h.onJump(Math.floor(last - span * 0.9), Math.ceil(last + span * 0.1)));
+    this.msg.append(p, b);
+  }
+
+  // rowNames: the legend's rows (the targets, or for expressions the
+  // series the server returned).
+  rowNames() {
+    if (!this.expr) return this.names;
+    return this.result ? this.result.series.map((s) => s.name) : [];
+  }
+
   colorIndex(name) {
-    const i = this.names.indexOf(name);
+    const i = this.rowNames().indexOf(name);
     return i < 0 ? 0 : i;
   }
 
@@ -302,7 +400,7 @@ export class Chart {
       nm.textContent = r.s.name;
       const val = document.createElement('span');
       val.className = 'tip-val';
-      val.textContent = r.v === null ? 'no data' : formatValue(r.v, unitFor(r.s.name));
+      val.textContent = r.v === null ? 'no data' : formatValue(r.v, this.unitOf(r.s.name));
       row.append(sw, nm, val);
       tip.append(row);
     }
@@ -338,7 +436,7 @@ export class Chart {
   legend(series, failed, unit, r) {
     const tbody = this.el.querySelector('tbody');
     tbody.replaceChildren();
-    for (const name of this.names) {
+    for (const name of this.rowNames()) {
       const s = series.find((x) => x.name === name);
       const f = failed.find((x) => x.name === name);
       const tr = document.createElement('tr');
@@ -348,12 +446,14 @@ export class Chart {
       cell.className = 'legend-name';
       const sw = document.createElement('span');
       sw.className = `swatch s${this.colorIndex(name) % PALETTE}`;
-      const info = document.createElement('button');
-      info.type = 'button';
-      info.className = 'link';
-      info.dataset.action = 'info';
-      info.dataset.name = name;
-      info.title = 'Show the metric info (whisper header)';
+      const info = document.createElement(this.expr ? 'span' : 'button');
+      if (!this.expr) {
+        info.type = 'button';
+        info.className = 'link';
+        info.dataset.action = 'info';
+        info.dataset.name = name;
+        info.title = 'Show the metric info (whisper header)';
+      }
       info.textContent = name;
       cell.append(sw, info);
       td0.append(cell);
@@ -366,7 +466,7 @@ export class Chart {
         td.textContent = f ? describeError(f.error) : 'not in the answer';
         tr.append(td);
       } else {
-        const u = unitFor(name);
+        const u = this.unitOf(name);
         let last = null;
         let mn = Infinity;
         let mx = -Infinity;
@@ -398,7 +498,7 @@ export class Chart {
       rm.title = `Remove ${name} from this chart`;
       rm.setAttribute('aria-label', `Remove ${name} from this chart`);
       rm.textContent = '✕';
-      tdx.append(rm);
+      if (!this.expr) tdx.append(rm);
       tr.append(tdx);
       tbody.append(tr);
     }
@@ -406,25 +506,33 @@ export class Chart {
     void r;
   }
 
+  // meta: a short subtitle, the point step (once, however many series)
+  // when it is coarser than the finest archive, "consolidated" when points
+  // were merged for the width; the full archive detail is in the title
+  // attribute and the info panel.
   meta(series, failed) {
-    const parts = [];
-    const seen = new Set();
+    const steps = new Set();
+    let merged = false;
+    const detail = [];
     for (const s of series) {
+      steps.add(s.step);
       const info = this.info.get(s.name);
       const arch = info && info.archives ? info.archives.find((a) => a.index === s.archive) : null;
       const spp = arch ? arch.secondsPerPoint : null;
-      let text = `archive ${s.archive}`;
+      if (spp && s.step > spp) merged = true;
+      let text = `${s.name}: archive ${s.archive}`;
       if (spp) text += ` (${formatDuration(spp)} per point, ${formatDuration(arch.retention)})`;
-      if (spp && s.step > spp) text += ` · consolidated to ${formatDuration(s.step)} per point by ${s.aggregationMethod || 'average'}`;
-      else if (!spp) text += ` · ${formatDuration(s.step)} per point`;
-      if (!seen.has(text)) {
-        seen.add(text);
-        parts.push(text);
-      }
+      if (spp && s.step > spp) text += `, consolidated to ${formatDuration(s.step)} per point by ${s.aggregationMethod || 'average'}`;
+      detail.push(text);
     }
     const gone = failed.map((f) => f.name);
     const el = this.el.querySelector('.chart-meta');
-    el.textContent = parts.join('; ');
+    // The step matters when it is not the finest the files have: a coarser
+    // archive, or points merged to fit the width.
+    const coarse = merged || series.some((x) => x.archive > 0);
+    el.textContent = steps.size === 0 || !coarse ? ''
+      : `${[...steps].map(formatDuration).join(', ')} per point${merged ? ' (consolidated)' : ''}`;
+    el.title = detail.join('\n');
     if (gone.length && !series.length) {
       const only = gone.length === 1 ? gone[0] : `${gone.length} metrics`;
       this.message('gone', `${only}: ${describeError(failed[0].error)}. Remove it from the chart or pick another metric.`);
@@ -435,9 +543,22 @@ export class Chart {
 
 // unitDivisor: for bytes, the binary multiple the axis is labelled in.
 function unitDivisor(unit, maxAbs) {
-  if (unit !== 'B') return 1;
+  if (unit !== 'B' && unit !== 'B/s') return 1;
   for (const p of [40, 30, 20, 10]) if (maxAbs >= 2 ** p) return 2 ** p;
   return 1;
+}
+
+// chartTitle: one name as is; several as their common dotted prefix and
+// the rest of each (hosts.vm.cpu.total: user, system, iowait).
+export function chartTitle(names) {
+  if (names.length === 0) return 'New chart';
+  if (names.length === 1) return names[0];
+  const split = names.map((n) => n.split('.'));
+  let k = 0;
+  const min = Math.min(...split.map((p) => p.length - 1));
+  while (k < min && split.every((p) => p[k] === split[0][k])) k++;
+  if (k === 0) return names.join(', ');
+  return `${split[0].slice(0, k).join('.')}: ${split.map((p) => p.slice(k).join('.')).join(', ')}`;
 }
 
 export function describeError(msg) {

@@ -14,7 +14,7 @@ function when(ts) {
   return `${formatTime(new Date(ts * 1000))} (${formatAgo(ts)})`;
 }
 
-const UNIT_NAMES = { ms: 'milliseconds', s: 'seconds', B: 'bytes', '%': 'percent', '/s': 'per second' };
+const UNIT_NAMES = { ms: 'milliseconds', s: 'seconds', B: 'bytes', 'B/s': 'bytes per second', '%': 'percent', '/s': 'per second' };
 
 export function renderInfo(container, name, info, error) {
   container.replaceChildren();

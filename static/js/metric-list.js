@@ -200,7 +200,8 @@ export class MetricList {
     if (info.expandable && !this.matches) {
       const count = document.createElement('span');
       count.className = 'mrow-count';
-      count.textContent = String(info.node.children.length);
+      count.textContent = String(info.node.count || 0);
+      count.title = `${info.node.count || 0} metrics inside`;
       row.append(count);
     }
     if (info.leaf) {

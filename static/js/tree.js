@@ -33,7 +33,7 @@ export class NameTree {
         if (!node) {
           node = {
             name: part, path: dot < 0 ? name : name.slice(0, end), depth: j, leaf: false,
-            children: null, expanded: false, parent, kids: null,
+            children: null, expanded: false, parent, kids: null, count: 0,
           };
           kids.set(part, node);
           (parent.children || (parent.children = [])).push(node);
@@ -44,6 +44,8 @@ export class NameTree {
         start = dot + 1;
       }
       parent.leaf = true;
+      // Every folder on the way counts this metric (its badge).
+      for (let j = 0; j < parent.depth; j++) chain[j].count++;
       prev = name;
     }
     sortChildren(this.root);

@@ -2,7 +2,7 @@
 // names), time range, zoom, refresh interval, filter. A view can be
 // bookmarked and the back button walks through it.
 //
-//   ?c=a.b.c,x.y&c=foo.bar&from=-1h&until=now&zoom=1700000000_1700003600&refresh=10&q=cpu
+//   ?d=mine (a dashboard) or ?c=a.b.c,x.y&c=foo.bar&from=-1h&until=now&zoom=1700000000_1700003600&refresh=10&q=cpu
 //
 // Names inside one c= are percent-encoded one by one, so a ',' inside a
 // name survives.
@@ -10,6 +10,9 @@
 export const DEFAULT_FROM = '-1h';
 export const DEFAULT_UNTIL = 'now';
 export const DEFAULT_REFRESH = 10;
+
+// A chart's unit picked by hand (units=, one per chart, '' automatic).
+const UNITS = ['none', 'ms', 's', 'B', 'B/s', '%', '/s'];
 
 const RELATIVE = /^-(\d+)(s|sec|secs|seconds?|min|mins|minutes?|h|hours?|d|days?|w|weeks?|mon|months?|y|years?)$/;
 
@@ -20,7 +23,7 @@ export function validTime(s) {
 export function parseState(search) {
   const st = {
     charts: [], from: DEFAULT_FROM, until: DEFAULT_UNTIL, zoom: null,
-    refresh: DEFAULT_REFRESH, q: '', mdp: null,
+    refresh: DEFAULT_REFRESH, q: '', mdp: null, dashboard: null, units: [],
   };
   const s = search.startsWith('?') ? search.slice(1) : search;
   for (const part of s.split('&')) {
@@ -47,6 +50,10 @@ export function parseState(search) {
         else if (/^\d{1,5}$/.test(val) && +val >= 1) st.refresh = +val;
         break;
       case 'q': st.q = val; break;
+      case 'units':
+        st.units = raw.split(',').map((u) => safeDecode(u)).map((u) => (UNITS.includes(u) ? u : ''));
+        break;
+      case 'd': if (/^@?[A-Za-z0-9][A-Za-z0-9_.-]{0,150}$/.test(val)) st.dashboard = val; break;
       case 'mdp':
         if (val === 'off') st.mdp = 'off';
         else if (/^\d{1,7}$/.test(val) && +val > 0) st.mdp = +val;
@@ -71,8 +78,17 @@ function enc(s) {
 
 export function formatState(st) {
   const parts = [];
-  for (const names of st.charts) {
-    if (names.length) parts.push(`c=${names.map(enc).join(',')}`);
+  // A dashboard's charts come from it: its name stands for them.
+  if (st.dashboard) parts.push(`d=${enc(st.dashboard)}`);
+  else {
+    const units = [];
+    st.charts.forEach((names, i) => {
+      if (!names.length) return;
+      parts.push(`c=${names.map(enc).join(',')}`);
+      units.push((st.meta && st.meta[i] && st.meta[i].unit) || (!st.meta && st.units && st.units[i]) || '');
+    });
+    // The charts' units picked by hand, in chart order ('' automatic).
+    if (units.some(Boolean)) parts.push(`units=${units.map(enc).join(',')}`);
   }
   if (st.from !== DEFAULT_FROM) parts.push(`from=${enc(st.from)}`);
   if (st.until !== DEFAULT_UNTIL) parts.push(`until=${enc(st.until)}`);

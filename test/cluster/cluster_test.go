@@ -26,7 +26,7 @@ import (
 	"testing"
 	"time"
 
-	whisper "github.com/lomik/go-whisper"
+	gowhisper "github.com/lomik/go-whisper"
 
 	"github.com/dreamcatcher-monitoring/dreamcatcher/internal/metricpath"
 	"github.com/dreamcatcher-monitoring/dreamcatcher/internal/testutil"
@@ -169,7 +169,7 @@ func valueAt(dir, name string, ts int64) (float64, bool) {
 	if err != nil {
 		return 0, false
 	}
-	w, err := whisper.Open(path)
+	w, err := gowhisper.Open(path)
 	if err != nil {
 		return 0, false
 	}

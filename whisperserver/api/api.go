@@ -5,6 +5,7 @@ package api
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -18,6 +19,7 @@ import (
 	"github.com/dreamcatcher-monitoring/dreamcatcher/internal/whisperfile"
 	"github.com/dreamcatcher-monitoring/dreamcatcher/whisperserver/attime"
 	"github.com/dreamcatcher-monitoring/dreamcatcher/whisperserver/index"
+	"github.com/dreamcatcher-monitoring/dreamcatcher/whisperserver/membudget"
 	"github.com/dreamcatcher-monitoring/dreamcatcher/whisperserver/store"
 	"github.com/gorilla/mux"
 )
@@ -74,13 +76,6 @@ func WriteJSON(w http.ResponseWriter, status int, v any) {
 // WriteError writes {"error": msg}.
 func WriteError(w http.ResponseWriter, status int, msg string) {
 	WriteJSON(w, status, map[string]string{"error": msg})
-}
-
-type child struct {
-	Name       string `json:"name"`
-	Path       string `json:"path"`
-	Leaf       bool   `json:"leaf"`
-	Expandable bool   `json:"expandable"`
 }
 
 type archiveInfo struct {
@@ -181,6 +176,31 @@ type seriesOut struct {
 	Error             string     `json:"error,omitempty"`
 }
 
+// timedOut answers a request whose deadline passed: 503 with
+// Retry-After, as /render does.
+func timedOut(w http.ResponseWriter) {
+	w.Header().Set("Retry-After", "5")
+	WriteError(w, http.StatusServiceUnavailable, "request took longer than the request timeout (request_timeout); narrow the query")
+}
+
+// jsonValueBytes is about the text of one value in the JSON answer.
+const jsonValueBytes = 20
+
+// refuseMemory answers a refused reservation: 422 when the request alone
+// is over the budget, 503 with Retry-After when others hold the memory,
+// 503 when its deadline passed meanwhile.
+func refuseMemory(w http.ResponseWriter, err error) {
+	switch {
+	case errors.Is(err, membudget.ErrTooBig):
+		WriteError(w, http.StatusUnprocessableEntity, err.Error())
+	case errors.Is(err, membudget.ErrBusy):
+		w.Header().Set("Retry-After", "2")
+		WriteError(w, http.StatusServiceUnavailable, err.Error())
+	default:
+		timedOut(w)
+	}
+}
+
 func (a *API) data(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	now := a.cfg.Now().In(a.cfg.Location)
@@ -237,6 +257,9 @@ func (a *API) data(w http.ResponseWriter, r *http.Request) {
 			case errors.Is(err, index.ErrBadPattern):
 				WriteError(w, http.StatusBadRequest, err.Error())
 				return
+			case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
+				timedOut(w)
+				return
 			case err != nil:
 				WriteError(w, http.StatusUnprocessableEntity, err.Error()+" (max_series)")
 				return
@@ -251,17 +274,28 @@ func (a *API) data(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if r.Context().Err() != nil {
-		WriteError(w, http.StatusServiceUnavailable, "request took longer than the request timeout")
+		timedOut(w)
 		return
 	}
 	nowU := now.Unix()
 	out := make([]seriesOut, 0, len(names))
 	points := 0
+	// Each series' values and their JSON text (the answer is encoded
+	// whole) are reserved from the memory budget before they are read.
+	acct := membudget.FromContext(r.Context())
+	var refused error
 	for _, name := range names {
 		so := seriesOut{Name: name}
 		err := a.cfg.Store.With(r.Context(), name, func(f *whisperfile.File) error {
 			if archive >= len(f.Archives) {
 				return fmt.Errorf("no archive %d (the file has %d)", archive, len(f.Archives))
+			}
+			n, err := f.FetchLen(from, until, nowU, archive)
+			if err != nil {
+				return err
+			}
+			if refused = acct.Reserve(r.Context(), n*(8+jsonValueBytes)+256+2*int64(len(name))); refused != nil {
+				return nil
 			}
 			ws, err := f.Fetch(from, until, nowU, archive)
 			if err != nil {
@@ -290,9 +324,13 @@ func (a *API) data(w http.ResponseWriter, r *http.Request) {
 			}
 			return nil
 		})
+		if refused != nil {
+			refuseMemory(w, refused)
+			return
+		}
 		if err != nil {
 			if r.Context().Err() != nil {
-				WriteError(w, http.StatusServiceUnavailable, "request took longer than the request timeout")
+				timedOut(w)
 				return
 			}
 			so = seriesOut{Name: name, Error: err.Error()}

@@ -133,6 +133,20 @@ func TestTree(t *testing.T) {
 	if len(out.Children) != 2 || out.Children[0].Name != "hits" || !out.Children[0].Leaf {
 		t.Fatalf("children of app.web = %+v", out.Children)
 	}
+	// The whole answer, byte for byte, at the top and one level down.
+	for prefix, want := range map[string]string{
+		"": `{"prefix":"","children":[{"name":"app","path":"app","leaf":false,"expandable":true},` +
+			`{"name":"db","path":"db","leaf":false,"expandable":true}],"total":2,"offset":0,"truncated":false}` + "\n",
+		"app.web": `{"prefix":"app.web","children":[{"name":"hits","path":"app.web.hits","leaf":true,"expandable":false},` +
+			`{"name":"latency","path":"app.web.latency","leaf":true,"expandable":false}],"total":2,"offset":0,"truncated":false}` + "\n",
+		"app.web&offset=1&limit=5": `{"prefix":"app.web","children":[{"name":"latency","path":"app.web.latency","leaf":true,"expandable":false}],` +
+			`"total":2,"offset":1,"truncated":false}` + "\n",
+	} {
+		code, body := servertest.Get(t, base+"/api/tree?prefix="+prefix)
+		if code != http.StatusOK || string(body) != want {
+			t.Errorf("tree %q: status %d\n got %s\nwant %s", prefix, code, body, want)
+		}
+	}
 	if code, _ := servertest.Get(t, base+"/api/tree?prefix=nope"); code != http.StatusNotFound {
 		t.Fatalf("unknown prefix: status %d, want 404", code)
 	}

@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+
+	"github.com/dreamcatcher-monitoring/dreamcatcher/whisperserver/index"
 )
 
 // page reads offset and limit; a limit over max_find is refused, and
@@ -78,16 +80,53 @@ func (s *stream) raw(b string) { _, _ = s.bw.WriteString(b) }
 
 // str writes a JSON string.
 func (s *stream) str(v string) {
-	for i := 0; i < len(v); i++ {
-		if c := v[i]; c < 0x20 || c == '"' || c == '\\' || c >= 0x7f {
-			b, _ := json.Marshal(v)
-			_, _ = s.bw.Write(b)
-			return
-		}
+	if needsEscape(v) {
+		b, _ := json.Marshal(v)
+		_, _ = s.bw.Write(b)
+		return
 	}
 	_ = s.bw.WriteByte('"')
 	_, _ = s.bw.WriteString(v)
 	_ = s.bw.WriteByte('"')
+}
+
+// child writes one tree entry: {"name","path","leaf","expandable"}.
+func (s *stream) child(prefix string, k index.Entry) {
+	s.raw(`{"name":`)
+	s.str(k.Name)
+	s.raw(`,"path":`)
+	if prefix == "" {
+		s.str(k.Name)
+	} else {
+		s.str2(prefix, ".", k.Name)
+	}
+	s.raw(`,"leaf":`)
+	s.raw(strconv.FormatBool(k.Leaf))
+	s.raw(`,"expandable":`)
+	s.raw(strconv.FormatBool(k.Branch))
+	s.raw("}")
+}
+
+// str2 writes the JSON string a+sep+b without joining them first.
+func (s *stream) str2(a, sep, b string) {
+	if needsEscape(a) || needsEscape(b) {
+		s.str(a + sep + b)
+		return
+	}
+	_ = s.bw.WriteByte('"')
+	_, _ = s.bw.WriteString(a)
+	_, _ = s.bw.WriteString(sep)
+	_, _ = s.bw.WriteString(b)
+	_ = s.bw.WriteByte('"')
+}
+
+func needsEscape(v string) bool {
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; c < 0x20 || c == '"' || c == '\\' || c >= 0x7f {
+			return true
+		}
+	}
+	return false
 }
 
 func (s *stream) close() {
@@ -181,8 +220,7 @@ func (a *API) tree(w http.ResponseWriter, r *http.Request) {
 		if i > 0 {
 			s.raw(",")
 		}
-		b, _ := json.Marshal(child(k))
-		_, _ = s.bw.Write(b)
+		s.child(prefix, k)
 	}
 	s.raw(`],"total":` + strconv.Itoa(len(kids)) + `,"offset":` + strconv.Itoa(offset) +
 		`,"truncated":` + strconv.FormatBool(end < len(kids)) + "}\n")

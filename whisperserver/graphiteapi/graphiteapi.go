@@ -19,6 +19,7 @@ import (
 
 	"github.com/dreamcatcher-monitoring/dreamcatcher/whisperserver/attime"
 	"github.com/dreamcatcher-monitoring/dreamcatcher/whisperserver/index"
+	"github.com/dreamcatcher-monitoring/dreamcatcher/whisperserver/membudget"
 	"github.com/dreamcatcher-monitoring/dreamcatcher/whisperserver/render"
 	"github.com/dreamcatcher-monitoring/dreamcatcher/whisperserver/store"
 	"github.com/gorilla/mux"
@@ -145,6 +146,13 @@ func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error, targ
 		status, msg = http.StatusBadRequest, "Invalid parameters ("+pe.Error()+")"
 	case errors.Is(err, index.ErrBadPattern):
 		status, msg = http.StatusBadRequest, "Invalid parameters ("+err.Error()+")"
+	case errors.Is(err, membudget.ErrTooBig):
+		status = http.StatusUnprocessableEntity
+	case errors.Is(err, membudget.ErrBusy):
+		status = http.StatusServiceUnavailable
+		w.Header().Set("Retry-After", "2")
+	case errors.Is(err, render.ErrTooManySeries):
+		status = http.StatusUnprocessableEntity
 	case errors.Is(err, store.ErrTooMany):
 		status = http.StatusUnprocessableEntity
 		msg = fmt.Sprintf("%v (max_series is %d)", err, a.cfg.MaxSeries)

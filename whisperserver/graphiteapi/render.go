@@ -1,9 +1,11 @@
 package graphiteapi
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"math"
 	"net/http"
 	"sort"
@@ -12,6 +14,7 @@ import (
 	"time"
 
 	"github.com/dreamcatcher-monitoring/dreamcatcher/internal/whisperfile"
+	"github.com/dreamcatcher-monitoring/dreamcatcher/whisperserver/membudget"
 	"github.com/dreamcatcher-monitoring/dreamcatcher/whisperserver/render"
 	"github.com/dreamcatcher-monitoring/dreamcatcher/whisperserver/store"
 	ogórek "github.com/kisielk/og-rek"
@@ -84,9 +87,14 @@ func (a *API) render(w http.ResponseWriter, r *http.Request) {
 	if budget <= 0 {
 		budget = math.MaxInt64
 	}
+	// The request's share of the memory budget: every series is reserved
+	// before it is read or copied (a nil account reserves nothing).
+	acct := membudget.FromContext(r.Context())
+	reserve := func(n int64) error { return acct.Reserve(r.Context(), n) }
 	ctx := &render.Context{Ctx: r.Context(), Start: start, End: end, Now: now, XFilesFactor: xff, Location: loc,
+		MaxSeries: a.cfg.MaxSeries, Reserve: reserve,
 		Fetch: func(c2 context.Context, pattern string, s, e, n int64) ([]*render.Series, error) {
-			list, err := a.cfg.Store.Fetch(c2, pattern, s, e, n, store.FetchOptions{XFilesFactor: xff, Budget: &budget})
+			list, err := a.cfg.Store.Fetch(c2, pattern, s, e, n, store.FetchOptions{XFilesFactor: xff, Budget: &budget, Reserve: reserve})
 			if a.cfg.MaxDataPointsMethod != MethodFile {
 				// graphite-web's TimeSeries: consolidationFunc "average"
 				// whatever the file's aggregation method.
@@ -121,17 +129,29 @@ func (a *API) render(w http.ResponseWriter, r *http.Request) {
 			fmt.Sprintf("response would hold %d points, over the limit of %d (max_points); use maxDataPoints or a shorter range", total, a.cfg.MaxPoints)}, kept)
 		return
 	}
+	if format == "pickle" || format == "msgpack" {
+		// These two are built whole before they are written: reserve them.
+		if err := reserve(encodedSize(total, len(series))); err != nil {
+			a.writeError(w, r, err, kept)
+			return
+		}
+	}
 	w.Header().Set("Cache-Control", "no-cache")
 	switch format {
 	case "json":
+		// Written as it is produced: the answer is never whole in memory.
 		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write(renderJSON(series, noNull))
+		_ = writeSeriesJSON(w, series, noNull)
 	case "csv":
 		w.Header().Set("Content-Type", "text/csv")
-		_, _ = w.Write(renderCSV(series, loc))
+		bw := bufio.NewWriterSize(w, 32<<10)
+		writeCSV(bw, series, loc)
+		_ = bw.Flush()
 	case "raw":
 		w.Header().Set("Content-Type", "text/plain")
-		_, _ = w.Write(renderRaw(series))
+		bw := bufio.NewWriterSize(w, 32<<10)
+		writeRaw(bw, series)
+		_ = bw.Flush()
 	case "pickle":
 		w.Header().Set("Content-Type", "application/pickle")
 		var buf bytes.Buffer
@@ -145,6 +165,12 @@ func (a *API) render(w http.ResponseWriter, r *http.Request) {
 		_, _ = w.Write(msgpackEncode(nil, seriesInfo(series, false)))
 	}
 }
+
+// encodedSize is about the memory a pickle or msgpack answer of points
+// values over n series takes while built: each value boxed in an
+// interface (24 bytes) plus its encoding (9–10 bytes), and each series'
+// map.
+func encodedSize(points, n int) int64 { return int64(points)*40 + int64(n)*1024 }
 
 func isDigits(s string) bool {
 	if s == "" {
@@ -260,15 +286,20 @@ func appendJSONTags(b []byte, s *render.Series) []byte {
 	return append(b, '}')
 }
 
-func renderJSON(series []*render.Series, noNull bool) []byte {
+// writeSeriesJSON writes graphite-web's JSON answer to w as it is
+// produced, in chunks of about 64 KiB.
+func writeSeriesJSON(w io.Writer, series []*render.Series, noNull bool) error {
 	if !anyValues(series) {
-		return []byte("[]") // graphite-web: "if any(data)"
+		_, err := w.Write([]byte("[]")) // graphite-web: "if any(data)"
+		return err
 	}
-	size := 2
-	for _, s := range series {
-		size += 64 + 2*len(s.Name) + 32*len(s.Values)/max(1, s.ValuesPerPoint)
+	const chunk = 64 << 10
+	b := make([]byte, 0, chunk+256)
+	flush := func() error {
+		_, err := w.Write(b)
+		b = b[:0]
+		return err
 	}
-	b := make([]byte, 0, size)
 	b = append(b, '[')
 	first := true
 	for _, s := range series {
@@ -318,10 +349,16 @@ func renderJSON(series []*render.Series, noNull bool) []byte {
 			b = append(b, ", "...)
 			b = strconv.AppendInt(b, s.Start+int64(i)*step, 10)
 			b = append(b, ']')
+			if len(b) >= chunk {
+				if err := flush(); err != nil {
+					return err // the client is gone: stop encoding
+				}
+			}
 		}
 		b = append(b, "]}"...)
 	}
-	return append(b, ']')
+	b = append(b, ']')
+	return flush()
 }
 
 func pyValue(s *render.Series, v float64) string {
@@ -331,8 +368,7 @@ func pyValue(s *render.Series, v float64) string {
 	return render.PyRepr(v)
 }
 
-func renderCSV(series []*render.Series, loc *time.Location) []byte {
-	var b bytes.Buffer
+func writeCSV(b *bufio.Writer, series []*render.Series, loc *time.Location) {
 	for _, s := range series {
 		for i, v := range s.Points() {
 			ts := time.Unix(s.Start+int64(i)*s.Step, 0).In(loc).Format("2006-01-02 15:04:05")
@@ -344,16 +380,14 @@ func renderCSV(series []*render.Series, loc *time.Location) []byte {
 			if strings.ContainsAny(name, ",\"\r\n") {
 				name = `"` + strings.ReplaceAll(name, `"`, `""`) + `"`
 			}
-			fmt.Fprintf(&b, "%s,%s,%s\r\n", name, ts, val)
+			fmt.Fprintf(b, "%s,%s,%s\r\n", name, ts, val)
 		}
 	}
-	return b.Bytes()
 }
 
-func renderRaw(series []*render.Series) []byte {
-	var b bytes.Buffer
+func writeRaw(b *bufio.Writer, series []*render.Series) {
 	for _, s := range series {
-		fmt.Fprintf(&b, "%s,%d,%d,%d|", s.Name, s.Start, s.End, s.Step)
+		fmt.Fprintf(b, "%s,%d,%d,%d|", s.Name, s.Start, s.End, s.Step)
 		for i, v := range s.Points() {
 			if i > 0 {
 				b.WriteByte(',')
@@ -362,7 +396,6 @@ func renderRaw(series []*render.Series) []byte {
 		}
 		b.WriteByte('\n')
 	}
-	return b.Bytes()
 }
 
 // seriesInfo is graphite-web's TimeSeries.getInfo() for each series.

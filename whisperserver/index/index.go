@@ -40,8 +40,10 @@ type node struct {
 	leaves map[string]struct{}
 	mtime  time.Time
 	read   bool
-	racy   bool     // read so soon after a change that a later one may share the mtime
-	kids   []string // sorted union of dirs and leaves; nil when stale
+	racy   bool // read so soon after a change that a later one may share the mtime
+	// kids is the sorted union of dirs and leaves, nil when stale. It is
+	// never changed in place, only replaced, so a reader may keep it.
+	kids []Entry
 }
 
 func newNode() *node { return &node{dirs: map[string]*node{}, leaves: map[string]struct{}{}} }
@@ -401,18 +403,19 @@ func countLeaves(n *node) int {
 	return c
 }
 
-// buildKids returns the node's child names, sorted; x.mu must be held.
-func buildKids(n *node) []string {
-	kids := make([]string, 0, len(n.dirs)+len(n.leaves))
+// buildKids returns the node's children, sorted by name; x.mu must be held.
+func buildKids(n *node) []Entry {
+	kids := make([]Entry, 0, len(n.dirs)+len(n.leaves))
 	for d := range n.dirs {
-		kids = append(kids, d)
+		_, leaf := n.leaves[d]
+		kids = append(kids, Entry{Name: d, Leaf: leaf, Branch: true})
 	}
 	for l := range n.leaves {
 		if _, dup := n.dirs[l]; !dup {
-			kids = append(kids, l)
+			kids = append(kids, Entry{Name: l, Leaf: true})
 		}
 	}
-	sort.Strings(kids)
+	sort.Slice(kids, func(i, j int) bool { return kids[i].Name < kids[j].Name })
 	return kids
 }
 
@@ -468,8 +471,8 @@ func (x *Index) Find(ctx context.Context, pattern string, limit int) ([]Match, e
 			}
 		} else {
 			for _, k := range n.kids {
-				if c.match(k) {
-					names = append(names, k)
+				if c.match(k.Name) {
+					names = append(names, k.Name)
 				}
 			}
 		}
@@ -625,17 +628,19 @@ func walkNames(n *node, prefix string, fn func(string)) {
 	}
 }
 
-// Child is one entry of a tree level.
-type Child struct {
-	Name       string
-	Path       string
-	Leaf       bool
-	Expandable bool
+// Entry is one child of a tree level.
+type Entry struct {
+	Name   string
+	Leaf   bool // a metric (whisper file)
+	Branch bool // a folder (has children)
 }
 
 // Children lists the children of a dotted prefix ("" is the top level),
-// sorted by name. ok is false when the prefix is not a folder.
-func (x *Index) Children(prefix string) ([]Child, bool) {
+// sorted by name. ok is false when the prefix is not a folder. The slice
+// is the index's own, shared by every caller and replaced (never changed)
+// when the folder changes: do not modify it. Paging it is slicing it, so
+// a page of a folder of 300,000 names costs the page.
+func (x *Index) Children(prefix string) (kids []Entry, ok bool) {
 	var parts []string
 	if prefix != "" {
 		parts = strings.Split(prefix, ".")
@@ -652,15 +657,5 @@ func (x *Index) Children(prefix string) ([]Child, bool) {
 	x.refreshDir(n, parts, false)
 	x.mu.RLock()
 	defer x.mu.RUnlock()
-	kids := n.kids
-	out := make([]Child, 0, len(kids))
-	for _, k := range kids {
-		_, leaf := n.leaves[k]
-		path := k
-		if prefix != "" {
-			path = prefix + "." + k
-		}
-		out = append(out, Child{Name: k, Path: path, Leaf: leaf, Expandable: n.dirs[k] != nil})
-	}
-	return out, true
+	return n.kids, true
 }

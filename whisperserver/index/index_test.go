@@ -93,7 +93,7 @@ func TestFind(t *testing.T) {
 		t.Errorf("Names = %v (count %d), want %v", names, x.Count(), want)
 	}
 	kids, ok := x.Children("a")
-	if !ok || len(kids) != 5 || kids[0].Name != "b" || !kids[0].Leaf || !kids[0].Expandable || kids[1].Name != "b2" || kids[1].Leaf {
+	if !ok || len(kids) != 5 || kids[0].Name != "b" || !kids[0].Leaf || !kids[0].Branch || kids[1].Name != "b2" || kids[1].Leaf {
 		t.Errorf("Children(a) = %+v, %v", kids, ok)
 	}
 	if _, ok := x.Children("a.zz"); ok {

@@ -39,8 +39,17 @@ type Context struct {
 	XFilesFactor float64
 	Location     *time.Location
 	Fetch        Fetcher
+	// MaxSeries bounds the series the request reads, counting every
+	// read: a path given three times, inside a function or not, counts
+	// three times (each read is a copy in memory). 0: no limit.
+	MaxSeries int
+	// Reserve, when set, is asked for the bytes of the copies a read
+	// hands to the functions (the fetched originals stay cached) before
+	// they are made; its error ends the evaluation.
+	Reserve func(bytes int64) error
 
 	cache map[fetchKey][]*Series
+	reads *int // series read so far, shared with reEval's contexts
 	// stacks are stacked()'s running totals by stack name, shared by the
 	// request's targets as graphite-web's requestContext['totalStack'].
 	stacks map[string][]float64
@@ -48,6 +57,25 @@ type Context struct {
 	// (aliasQuery's query built from a series name), bounded by MaxDepth.
 	nested int
 }
+
+// ErrTooManySeries matches (errors.Is) the error of a request that reads
+// more than MaxSeries series.
+var ErrTooManySeries = errors.New("too many series")
+
+// TooManySeriesError is a request reading more series than MaxSeries.
+type TooManySeriesError struct {
+	Pattern string
+	Read    int // series read with this pattern's read included
+	Limit   int
+}
+
+func (e *TooManySeriesError) Error() string {
+	return fmt.Sprintf("the targets read %d series (the last %q), over the limit of %d (max_series); "+
+		"every path counts each time it is read, inside functions too", e.Read, e.Pattern, e.Limit)
+}
+
+// Is makes errors.Is(err, ErrTooManySeries) true.
+func (e *TooManySeriesError) Is(target error) bool { return target == ErrTooManySeries }
 
 type fetchKey struct {
 	pattern         string
@@ -104,6 +132,18 @@ func (c *Context) fetch(pattern string) ([]*Series, error) {
 		}
 		c.cache[k] = list
 	}
+	if err := c.count(pattern, len(list)); err != nil {
+		return nil, err
+	}
+	if c.Reserve != nil {
+		var bytes int64
+		for _, s := range list {
+			bytes += s.Bytes()
+		}
+		if err := c.Reserve(bytes); err != nil {
+			return nil, err
+		}
+	}
 	out := make([]*Series, len(list))
 	for i, s := range list {
 		out[i] = s.Copy()
@@ -112,6 +152,22 @@ func (c *Context) fetch(pattern string) ([]*Series, error) {
 		}
 	}
 	return out, nil
+}
+
+// count adds n series read with pattern to the request's reads and fails
+// past MaxSeries.
+func (c *Context) count(pattern string, n int) error {
+	if c.MaxSeries <= 0 {
+		return nil
+	}
+	if c.reads == nil {
+		c.reads = new(int)
+	}
+	*c.reads += n
+	if *c.reads > c.MaxSeries {
+		return &TooManySeriesError{Pattern: pattern, Read: *c.reads, Limit: c.MaxSeries}
+	}
+	return nil
 }
 
 func (c *Context) eval(e *Expr) (Value, error) {
@@ -339,7 +395,12 @@ func (a *args) seriesLists() [][]*Series {
 // (movingAverage's bootstrap, timeShift).
 func (a *args) reEval(start, end int64) ([]*Series, error) {
 	sub := &Context{Ctx: a.ctx.Ctx, Start: start, End: end, Now: a.ctx.Now, XFilesFactor: a.ctx.XFilesFactor,
-		Location: a.ctx.Location, Fetch: a.ctx.Fetch, cache: a.ctx.cache}
+		Location: a.ctx.Location, Fetch: a.ctx.Fetch, MaxSeries: a.ctx.MaxSeries, Reserve: a.ctx.Reserve, cache: a.ctx.cache, reads: a.ctx.reads,
+		stacks: a.ctx.stacks, nested: a.ctx.nested}
+	if sub.reads == nil && sub.MaxSeries > 0 {
+		a.ctx.reads = new(int)
+		sub.reads = a.ctx.reads
+	}
 	v, err := sub.eval(a.call.Args[0])
 	if err != nil {
 		return nil, err

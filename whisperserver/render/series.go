@@ -35,6 +35,15 @@ type Series struct {
 	IntValues bool
 }
 
+// SeriesSize is about the memory a series of n values holds (values,
+// struct, names), for reservations made before it is read.
+func SeriesSize(n int64, name, pathExpression string) int64 {
+	return 8*n + 192 + int64(len(name)+len(pathExpression))
+}
+
+// Bytes is about the memory s holds (SeriesSize).
+func (s *Series) Bytes() int64 { return SeriesSize(int64(len(s.Values)), s.Name, s.PathExpression) }
+
 // Copy returns a deep copy.
 func (s *Series) Copy() *Series {
 	c := *s

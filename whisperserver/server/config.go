@@ -15,6 +15,7 @@ import (
 // Load knows: string, bool, int, int64, float64, time.Duration.
 type Config struct {
 	WhisperDir        string        `toml:"whisper_dir" help:"whisper folder to serve (read-only)"`
+	Dashboards        string        `toml:"dashboards" help:"folder of dashboard JSON files (read-only, reloaded when they change; empty: none)"`
 	Listen            string        `toml:"listen" help:"address to listen on"`
 	BasicAuthUser     string        `toml:"basic_auth_user" help:"require HTTP basic auth with this user"`
 	BasicAuthPassword string        `toml:"basic_auth_password" help:"password for basic auth (prefer the environment or the config file)"`
@@ -40,9 +41,11 @@ type Config struct {
 	MaxConcurrent int           `toml:"max_concurrent" help:"most renders, finds and listings in flight (0: no limit)"`
 	QueueWait     time.Duration `toml:"queue_wait" help:"how long a request waits for a slot or memory before 503"`
 	// MemoryBudget (MiB) is the memory the whole server aims to stay in:
-	// the Go runtime's soft memory limit, and new expensive requests wait
-	// while the heap holds 3/4 of it. 0: no budget.
-	MemoryBudget int `toml:"memory_budget" help:"memory the server aims to stay in, MiB (0: none)"`
+	// the Go runtime's soft memory limit, new expensive requests wait
+	// while the heap holds 3/4 of it, and half of it is the pool requests
+	// reserve from for the series they read and the answers they build
+	// (membudget). 0: no budget.
+	MemoryBudget int `toml:"memory_budget" help:"memory the server aims to stay in, MiB; half of it is what requests may hold (0: none)"`
 }
 
 // Defaults returns the default configuration.

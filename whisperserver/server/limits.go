@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/dreamcatcher-monitoring/dreamcatcher/whisperserver/api"
+	"github.com/dreamcatcher-monitoring/dreamcatcher/whisperserver/membudget"
 )
 
 // limitBody refuses a request body over max bytes with 413: at once when
@@ -231,5 +232,15 @@ func (a *admission) middleware(next http.Handler) http.Handler {
 		}
 		defer a.done()
 		next.ServeHTTP(w, r)
+	})
+}
+
+// withAccounts gives every request an account in pool, for the memory
+// its answer reads and builds, returned when the request ends.
+func withAccounts(next http.Handler, pool *membudget.Pool) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		acct := pool.Open()
+		defer acct.Close()
+		next.ServeHTTP(w, r.WithContext(membudget.WithAccount(r.Context(), acct)))
 	})
 }

@@ -118,6 +118,30 @@ func TestValidateLogFormat(t *testing.T) {
 	}
 }
 
+// TestLoadDashboards: the dashboards folder from the file, the environment
+// (WHISPERSERVER_DASHBOARDS) and the flag (-dashboards), in that order.
+func TestLoadDashboards(t *testing.T) {
+	file := writeConfig(t, "dashboards = \"/etc/dc/file\"\n")
+	for _, c := range []struct {
+		args []string
+		env  map[string]string
+		want string
+	}{
+		{[]string{"-config", file}, nil, "/etc/dc/file"},
+		{[]string{"-config", file}, map[string]string{"WHISPERSERVER_DASHBOARDS": "/etc/dc/env"}, "/etc/dc/env"},
+		{[]string{"-config", file, "-dashboards", "/etc/dc/flag"}, map[string]string{"WHISPERSERVER_DASHBOARDS": "/etc/dc/env"}, "/etc/dc/flag"},
+		{nil, nil, ""},
+	} {
+		inv, err := Load("ws", c.args, env(c.env), io.Discard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if inv.Config.Dashboards != c.want {
+			t.Errorf("%v %v: dashboards %q, want %q", c.args, c.env, inv.Config.Dashboards, c.want)
+		}
+	}
+}
+
 func TestValidateMaxDataPointsMethod(t *testing.T) {
 	for _, m := range []string{"graphite", "file"} {
 		c := Defaults()

@@ -20,8 +20,10 @@ import (
 	"time"
 
 	"github.com/dreamcatcher-monitoring/dreamcatcher/whisperserver/api"
+	"github.com/dreamcatcher-monitoring/dreamcatcher/whisperserver/dashboards"
 	"github.com/dreamcatcher-monitoring/dreamcatcher/whisperserver/graphiteapi"
 	"github.com/dreamcatcher-monitoring/dreamcatcher/whisperserver/index"
+	"github.com/dreamcatcher-monitoring/dreamcatcher/whisperserver/membudget"
 	"github.com/dreamcatcher-monitoring/dreamcatcher/whisperserver/store"
 	"github.com/gorilla/mux"
 )
@@ -32,6 +34,7 @@ type Server struct {
 	log     *slog.Logger
 	index   *index.Index
 	store   *store.Store
+	memory  *membudget.Pool
 	handler http.Handler
 }
 
@@ -59,6 +62,7 @@ func New(cfg Config, static fs.FS, log *slog.Logger) (*Server, error) {
 	api.New(api.Config{Store: st, Location: loc, MaxSeries: cfg.MaxSeries, MaxPoints: cfg.MaxPoints, MaxFind: cfg.MaxFind}).Register(r)
 	graphiteapi.New(graphiteapi.Config{Store: st, Location: loc, MaxSeries: cfg.MaxSeries, MaxPoints: cfg.MaxPoints,
 		MaxFind: cfg.MaxFind, MaxDataPointsMethod: cfg.MaxDataPointsMethod, Log: log}).Register(r)
+	dashboards.New(cfg.Dashboards, log).Register(r)
 	r.PathPrefix("/api/").HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		api.WriteError(w, http.StatusNotFound, "no such API endpoint: "+r.URL.Path)
 	}).Methods(http.MethodGet, http.MethodHead)
@@ -86,7 +90,10 @@ func New(cfg Config, static fs.FS, log *slog.Logger) (*Server, error) {
 		api.WriteError(w, http.StatusMethodNotAllowed, "method not allowed (the server is read-only)")
 	})
 
-	var h http.Handler = r
+	// Half the budget is for what requests read and build; the rest for
+	// the index, the runtime and the garbage not yet collected.
+	s.memory = membudget.NewPool(int64(cfg.MemoryBudget)<<20/2, cfg.QueueWait)
+	var h http.Handler = withAccounts(r, s.memory)
 	if cfg.RequestTimeout > 0 {
 		h = timeout(h, cfg.RequestTimeout)
 	}
@@ -107,6 +114,10 @@ func (s *Server) Handler() http.Handler { return s.handler }
 
 // Index is the name index (for tests and diagnostics).
 func (s *Server) Index() *index.Index { return s.index }
+
+// MemoryHeld is the bytes requests hold now under the memory budget (for
+// tests and diagnostics).
+func (s *Server) MemoryHeld() int64 { return s.memory.Used() }
 
 // Close stops the index's watcher.
 func (s *Server) Close() error { return s.index.Close() }

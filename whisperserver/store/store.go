@@ -96,6 +96,11 @@ type FetchOptions struct {
 	// OnError is called for each metric that cannot be read; the metric
 	// is left out (graphite-web does the same) and the others returned.
 	OnError func(name string, err error)
+	// Reserve, when set, is asked for the bytes the series will hold
+	// before they are read: the whole glob's estimate (the first file's
+	// size times the names) at once, then whatever a file needs beyond
+	// it. Its error ends the fetch, returned as it is.
+	Reserve func(bytes int64) error
 }
 
 // Fetch returns the series of every metric matching pattern over
@@ -120,12 +125,27 @@ func (s *Store) Fetch(ctx context.Context, pattern string, start, end, now int64
 		*o.Budget -= int64(len(names))
 	}
 	out := make([]*render.Series, 0, len(names))
-	for _, name := range names {
+	pay := prepay{reserve: o.Reserve}
+	var refused error
+	for i, name := range names {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
 		var ser *render.Series
 		err := s.With(ctx, name, func(f *whisperfile.File) error {
+			if o.Reserve != nil {
+				n, err := f.FetchLen(start, end, now, -1)
+				if err != nil {
+					return err
+				}
+				all := 0
+				if i == 0 {
+					all = len(names)
+				}
+				if refused = pay.take(render.SeriesSize(n, name, pattern), all); refused != nil {
+					return nil // not the file's fault: not counted in FileErrors
+				}
+			}
 			ws, err := f.Fetch(start, end, now, -1)
 			if err != nil || ws == nil {
 				return err
@@ -134,6 +154,9 @@ func (s *Store) Fetch(ctx context.Context, pattern string, start, end, now int64
 				Values: ws.Values, ValuesPerPoint: 1, ConsolidationFunc: f.Method.String(), XFilesFactor: o.XFilesFactor}
 			return nil
 		})
+		if refused != nil {
+			return nil, refused
+		}
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
@@ -152,4 +175,33 @@ func (s *Store) Fetch(ctx context.Context, pattern string, start, end, now int64
 		}
 	}
 	return out, nil
+}
+
+// prepay reserves the memory of a glob's series: for all of them, at the
+// first file's size, before any is read (the names of one glob mostly
+// share a retention), then whatever a later file needs beyond what is left.
+type prepay struct {
+	reserve func(bytes int64) error
+	left    int64 // reserved and not yet used
+}
+
+// take accounts need bytes for one file; all > 0 (the first file) reserves
+// need for all files first.
+func (p *prepay) take(need int64, all int) error {
+	if all > 0 {
+		if err := p.reserve(need * int64(all)); err != nil {
+			return err
+		}
+		p.left = need*int64(all) - need
+		return nil
+	}
+	if need <= p.left {
+		p.left -= need
+		return nil
+	}
+	if err := p.reserve(need - p.left); err != nil {
+		return err
+	}
+	p.left = 0
+	return nil
 }

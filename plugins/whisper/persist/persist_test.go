@@ -16,7 +16,7 @@ import (
 	"github.com/dreamcatcher-monitoring/dreamcatcher/internal/whisperfile"
 	"github.com/dreamcatcher-monitoring/dreamcatcher/plugins/whisper/cache"
 	"github.com/dreamcatcher-monitoring/dreamcatcher/plugins/whisper/schema"
-	whisper "github.com/lomik/go-whisper"
+	gowhisper "github.com/lomik/go-whisper"
 )
 
 type logBuf struct {
@@ -125,7 +125,7 @@ func TestWriteReadBack(t *testing.T) {
 			}
 		}
 		// go-whisper reads the same.
-		db, err := whisper.Open(path)
+		db, err := gowhisper.Open(path)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -282,8 +282,8 @@ func TestFaultsRetried(t *testing.T) {
 func TestSchemaMismatchKeepsFile(t *testing.T) {
 	base := t.TempDir()
 	path := filepath.Join(base, "old.wsp")
-	r := whisper.NewRetention(60, 100)
-	db, err := whisper.Create(path, whisper.Retentions{&r}, whisper.Sum, 0.2)
+	r := gowhisper.NewRetention(60, 100)
+	db, err := gowhisper.Create(path, gowhisper.Retentions{&r}, gowhisper.Sum, 0.2)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -373,9 +373,9 @@ func TestStopKeepsCreateLimitAndLeftover(t *testing.T) {
 
 func TestReadHeaderRejectsGarbage(t *testing.T) {
 	dir := t.TempDir()
-	r := whisper.NewRetention(10, 10)
+	r := gowhisper.NewRetention(10, 10)
 	good := filepath.Join(dir, "good.wsp")
-	db, err := whisper.Create(good, whisper.Retentions{&r}, whisper.Average, 0.5)
+	db, err := gowhisper.Create(good, gowhisper.Retentions{&r}, gowhisper.Average, 0.5)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -505,7 +505,7 @@ func TestPassIntervalBatches(t *testing.T) {
 			if u := p.Stats().Updates - 1; !tc.wantUpdates(u) {
 				t.Errorf("5 points written in %d updates with pass interval %s", u, tc.interval)
 			}
-			db, err := whisper.Open(filepath.Join(base, "m.wsp"))
+			db, err := gowhisper.Open(filepath.Join(base, "m.wsp"))
 			if err != nil {
 				t.Fatal(err)
 			}
