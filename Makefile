@@ -16,7 +16,7 @@ FUZZ_TARGETS := ./plugins/carbon/plaintext:FuzzParseLine \
 	./internal/whisperfile:FuzzUpdate ./internal/whisperfile:FuzzReadHeader ./plugins/whisper/dump:FuzzRead \
 	./plugins/statsd/protocol:FuzzParseLine ./plugins/statsd/protocol:FuzzSimpleLine \
 	./whisperserver/render:FuzzParse ./whisperserver/render:FuzzPyPercent ./whisperserver/attime:FuzzParse \
-	./whisperserver/index:FuzzCompile ./whisperserver/dashboards:FuzzParse \
+	./whisperserver/index:FuzzCompile ./whisperserver/dashboards:FuzzParse ./internal/metricpath:FuzzParseTagged \
 	./whisperserver/graphiteapi:FuzzAppendJSONString
 
 .PHONY: all build heka web run test lint gotest fuzz webtest bench clean

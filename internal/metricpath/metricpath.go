@@ -32,11 +32,18 @@ var (
 	ErrOutside   = errors.New("path leaves the data folder")
 )
 
-// Rel returns the path of name's whisper file relative to the data folder:
-// each dot-separated component is a folder, the last one the file
-// (a.b.c → a/b/c.wsp). Names that are empty, have an empty, "." or ".."
-// component, hold a NUL, '/' or '\\', or a component too long for the
-// filesystem are refused.
+// Rel returns the path of name's whisper file relative to the data folder.
+//
+// A plain name: each dot-separated component is a folder, the last one the
+// file (a.b.c → a/b/c.wsp). Names that are empty, have an empty, "." or ".."
+// component, hold a NUL, '/' or '\\', have a component too long for the
+// filesystem, or start with "_tagged." (carbon's folder for tagged series) are
+// refused.
+//
+// A tagged name (one holding ';', see ParseTagged) is normalised and placed
+// in carbon 1.1's non-hashed layout: _tagged/<sha256[0:3]>/<sha256[3:6]>/
+// <normalised name, '.' as _DOT_, '/' as _SLASH_>.wsp. A file name over 255
+// bytes is refused with ErrLongPart.
 func Rel(name string) (string, error) {
 	dir, file, err := Split(name)
 	if err != nil || dir == "." {
@@ -50,6 +57,14 @@ func Rel(name string) (string, error) {
 // c.wsp), with Rel's rules. It checks the name in one pass and allocates
 // only the two strings.
 func Split(name string) (dir, file string, err error) {
+	if IsTagged(name) {
+		return splitTagged(name)
+	}
+	return splitPlain(name)
+}
+
+// splitPlain is Split for a name without tags.
+func splitPlain(name string) (dir, file string, err error) {
 	if err := check(name); err != nil {
 		return "", "", err
 	}
@@ -70,6 +85,9 @@ func check(name string) error {
 	}
 	if i := strings.IndexAny(name, "/\\\x00"); i >= 0 {
 		return fmt.Errorf("%w %q in %q", ErrChar, name[i], truncate(name))
+	}
+	if strings.HasPrefix(name, TaggedDir+".") {
+		return fmt.Errorf("%w: %q", ErrReserved, truncate(name))
 	}
 	for rest := name; ; {
 		part, more, found := strings.Cut(rest, ".")
@@ -100,12 +118,17 @@ func Path(base, name string) (string, error) {
 }
 
 // Name turns a path relative to the data folder back into a metric name
-// (a/b/c.wsp → a.b.c). ok is false for anything that is not a whisper file
-// a valid name maps to.
+// (a/b/c.wsp → a.b.c; _tagged/…/a_DOT_b;k=v.wsp → a.b;k=v). ok is false for
+// anything that is not a whisper file a valid name maps to, which includes
+// carbon's hashed tagged files (TAG_HASH_FILENAMES = True): their names are
+// only in graphite-web's tag database.
 func Name(rel string) (name string, ok bool) {
 	rel = filepath.ToSlash(rel)
 	if !strings.HasSuffix(rel, Ext) {
 		return "", false
+	}
+	if strings.HasPrefix(rel, TaggedDir+"/") {
+		return taggedName(rel)
 	}
 	name = strings.ReplaceAll(strings.TrimSuffix(rel, Ext), "/", ".")
 	back, err := Rel(name)

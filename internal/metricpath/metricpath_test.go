@@ -12,7 +12,8 @@ func TestRel(t *testing.T) {
 	good := map[string]string{
 		"a":                   "a.wsp",
 		"stats.timers.x.mean": "stats/timers/x/mean.wsp",
-		"host-1.cpu_0;k=v":    "host-1/cpu_0;k=v.wsp",
+		"host-1.cpu_0":        "host-1/cpu_0.wsp",
+		"_taggedx.y":          "_taggedx/y.wsp",
 	}
 	for name, want := range good {
 		got, err := Rel(name)
@@ -142,6 +143,12 @@ func TestSplitMatchesRel(t *testing.T) {
 		}
 		if got := filepath.Join(dir, file); got != rel || filepath.Dir(rel) != dir || filepath.Base(rel) != file {
 			t.Fatalf("%q: Split %q + %q, Rel %q", name, dir, file, rel)
+		}
+		if IsTagged(name) {
+			if !strings.HasPrefix(rel, TaggedDir) {
+				t.Fatalf("%q: Rel %q, not in the tagged folder", name, rel)
+			}
+			continue
 		}
 		if want := filepath.Join(strings.Split(name, ".")...) + Ext; rel != want {
 			t.Fatalf("%q: Rel %q, want %q", name, rel, want)

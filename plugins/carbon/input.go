@@ -208,6 +208,7 @@ func (in *Input) selfReport(s *selfLines, now time.Time) []byte {
 	s.counter("bad.value", st.BadValue, now)
 	s.counter("bad.timestamp", st.BadTimestamp, now)
 	s.counter("bad.path", st.BadPath, now)
+	s.counter("bad.tag", st.BadTag, now)
 	s.counter("bad.tooLong", st.TooLong, now)
 	s.counter("bad.incomplete", st.Incomplete, now)
 	s.counter("batches", st.Batches, now)

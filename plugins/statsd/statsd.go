@@ -95,6 +95,8 @@ type Input struct {
 	// last logged (at most once a minute)
 	unstorable        atomic.Int64
 	lastUnstorableLog time.Time
+	badTags           atomic.Int64
+	lastBadTagLog     time.Time
 }
 
 // ConfigStruct returns the defaults: the listener's own, and Etsy's
@@ -357,6 +359,14 @@ func (in *Input) flush(ir pipeline.InputRunner, inj statmetric.Injector, ts int6
 			in.lastUnstorableLog = time.Now()
 		}
 	}
+	if n, example := in.agg.TakeBadTags(); n > 0 {
+		in.badTags.Add(n)
+		if time.Since(in.lastBadTagLog) >= time.Minute {
+			ir.LogError(fmt.Errorf("flush at %d: %d lines with tags Graphite cannot keep, counted as bad lines (first: %s; %d so far)",
+				ts, n, example, in.badTags.Load()))
+			in.lastBadTagLog = time.Now()
+		}
+	}
 	if n, name := in.agg.TakeNonFinite(); n > 0 {
 		in.nonFinite.Add(int64(n))
 		ir.LogError(fmt.Errorf("flush at %d: %d aggregate values overflowed to ±Inf and were dropped (first: %s; %d so far)",
@@ -509,6 +519,7 @@ func (in *Input) ReportMsg(msg *message.Message) error {
 	message.NewInt64Field(msg, "Flushes", in.flushes.Load(), "count")
 	message.NewInt64Field(msg, "DroppedNonFinite", in.nonFinite.Load(), "count")
 	message.NewInt64Field(msg, "RefusedNames", in.unstorable.Load(), "count")
+	message.NewInt64Field(msg, "BadTagLines", in.badTags.Load(), "count")
 	return nil
 }
 

@@ -470,9 +470,18 @@ func (x *Index) Find(ctx context.Context, pattern string, limit int) ([]Match, e
 				names = []string{c.literal}
 			}
 		} else {
-			for _, k := range n.kids {
+			// kids is sorted by name: a literal prefix ("m000*")
+			// narrows the scan to its range.
+			kids := n.kids
+			pre := c.prefix()
+			if pre != "" {
+				kids = kids[sort.Search(len(kids), func(i int) bool { return kids[i].Name >= pre }):]
+			}
+			for _, k := range kids {
 				if c.match(k.Name) {
 					names = append(names, k.Name)
+				} else if !strings.HasPrefix(k.Name, pre) {
+					break
 				}
 			}
 		}

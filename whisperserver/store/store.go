@@ -33,6 +33,8 @@ type Store struct {
 	Index *index.Index
 	Log   *slog.Logger
 	sem   chan struct{}
+	// headers caches each file's longest retention for Intervals.
+	headers headerCache
 	// FileErrors counts files that could not be read (corrupt, vanished).
 	FileErrors atomic.Int64
 }

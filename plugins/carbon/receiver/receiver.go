@@ -85,6 +85,7 @@ type Stats struct {
 	BadValue           uint64 // value not a finite number
 	BadTimestamp       uint64 // timestamp not a Unix time
 	BadPath            uint64 // name refused by metricpath.Rel
+	BadTag             uint64 // malformed Graphite 1.1 tags (metricpath.ErrTag)
 	TooLong            uint64 // line longer than MaxLineLength
 	Incomplete         uint64 // TCP connection ended inside a line
 	Connections        uint64 // TCP connections accepted
@@ -98,19 +99,20 @@ type Stats struct {
 
 // BadLines is the total of the dropped lines.
 func (s Stats) BadLines() uint64 {
-	return s.BadFields + s.BadValue + s.BadTimestamp + s.BadPath + s.TooLong + s.Incomplete
+	return s.BadFields + s.BadValue + s.BadTimestamp + s.BadPath + s.BadTag + s.TooLong + s.Incomplete
 }
 
 type counters struct {
-	tcpLines, udpLines, badFields, badValue, badTimestamp, badPath, tooLong atomic.Uint64
-	incomplete, connections, refused, idleClosed, batches, queueFull        atomic.Uint64
-	active                                                                  atomic.Int64
+	tcpLines, udpLines, badFields, badValue, badTimestamp, badPath, badTag atomic.Uint64
+	tooLong, incomplete, connections, refused, idleClosed, batches         atomic.Uint64
+	queueFull                                                              atomic.Uint64
+	active                                                                 atomic.Int64
 }
 
 // lineCounts is a reader's local tally, merged into counters once per chunk
 // so that busy connections do not contend on shared counters per line.
 type lineCounts struct {
-	ok, fields, value, timestamp, path, tooLong uint64
+	ok, fields, value, timestamp, path, tag, tooLong uint64
 }
 
 // BadLine is a sample of a dropped line, for the log.
@@ -268,6 +270,7 @@ func (r *Receiver) Stats() Stats {
 		BadValue:     r.c.badValue.Load(),
 		BadTimestamp: r.c.badTimestamp.Load(),
 		BadPath:      r.c.badPath.Load(),
+		BadTag:       r.c.badTag.Load(),
 		TooLong:      r.c.tooLong.Load(),
 		Incomplete:   r.c.incomplete.Load(),
 		Connections:  r.c.connections.Load(),
@@ -476,6 +479,9 @@ func (r *Receiver) merge(n *lineCounts, ok *atomic.Uint64) {
 	if n.path > 0 {
 		r.c.badPath.Add(n.path)
 	}
+	if n.tag > 0 {
+		r.c.badTag.Add(n.tag)
+	}
 	if n.tooLong > 0 {
 		r.c.tooLong.Add(n.tooLong)
 	}
@@ -509,16 +515,31 @@ func (r *Receiver) appendLine(dst, line []byte, n *lineCounts) []byte {
 		r.sampleBad(line, err.Error())
 		return dst
 	}
-	if !validName(p.Name) {
+	name := p.Name
+	if bytes.IndexByte(name, ';') >= 0 || bytes.HasSuffix(name, []byte(`"}`)) && bytes.IndexByte(name, '{') >= 0 {
+		norm, reason, tagErr := normalizeTagged(name)
+		if reason != "" {
+			if tagErr {
+				n.tag++
+			} else {
+				n.path++
+			}
+			r.sampleBad(line, reason)
+			return dst
+		}
+		name = norm
+	}
+	tagged := bytes.IndexByte(name, ';') >= 0
+	if !tagged && !validName(name) {
 		n.path++
 		reason := "unsafe metric name"
-		if _, err := metricpath.Rel(string(p.Name)); err != nil {
+		if _, err := metricpath.Rel(string(name)); err != nil {
 			reason = err.Error()
 		}
 		r.sampleBad(line, reason)
 		return dst
 	}
-	if reason := unaddressable(p.Name); reason != "" {
+	if reason := unaddressable(name, tagged); reason != "" {
 		n.path++
 		r.sampleBad(line, reason)
 		return dst
@@ -528,12 +549,29 @@ func (r *Receiver) appendLine(dst, line []byte, n *lineCounts) []byte {
 		ts = r.cfg.Now().Unix()
 	}
 	n.ok++
-	dst = append(dst, p.Name...)
+	dst = append(dst, name...)
 	dst = append(dst, ' ')
 	dst = strconv.AppendFloat(dst, p.Value, 'f', -1, 64)
 	dst = append(dst, ' ')
 	dst = strconv.AppendInt(dst, ts, 10)
 	return append(dst, '\n')
+}
+
+// normalizeTagged turns a Graphite 1.1 tagged name into carbon's normalised
+// form (tags sorted, duplicates resolved), or tells why it is refused: a
+// malformed tag (tagErr true), or a name no file can hold. A name whose
+// only tag is "name" normalises to the plain name, checked as any other.
+func normalizeTagged(name []byte) (norm []byte, reason string, tagErr bool) {
+	s, err := metricpath.Normalize(string(name))
+	if err != nil {
+		return nil, err.Error(), errors.Is(err, metricpath.ErrTag)
+	}
+	if metricpath.IsTagged(s) {
+		if _, err := metricpath.Rel(s); err != nil {
+			return nil, err.Error(), false
+		}
+	}
+	return []byte(s), "", false
 }
 
 // validName is metricpath.Rel's verdict (nil error) computed without
@@ -544,6 +582,9 @@ func (r *Receiver) appendLine(dst, line []byte, n *lineCounts) []byte {
 // with metricpath.Rel on every input.
 func validName(name []byte) bool {
 	if len(name) == 0 || len(name) > metricpath.MaxName {
+		return false
+	}
+	if bytes.HasPrefix(name, []byte(metricpath.TaggedDir+".")) {
 		return false
 	}
 	start := 0
@@ -572,15 +613,17 @@ func validName(name []byte) bool {
 
 // unaddressable tells why a name that could be stored could never be
 // queried, or "": names must be valid UTF-8 and hold no control character
-// and no glob character (* ? [ ] { }), which Graphite's queries and the
-// server read as patterns.
-func unaddressable(name []byte) string {
+// and, unless tagged, no glob character (* ? [ ] { }), which Graphite's
+// queries and the server read as patterns. Tagged series are queried by
+// seriesByTag's exact or regular-expression matches, so their names and
+// values may hold glob characters, as in carbon.
+func unaddressable(name []byte, tagged bool) string {
 	ascii := true
 	for _, c := range name {
 		switch {
 		case c < 0x20 || c == 0x7f:
 			return "control character in metric name"
-		case c == '*' || c == '?' || c == '[' || c == ']' || c == '{' || c == '}':
+		case !tagged && (c == '*' || c == '?' || c == '[' || c == ']' || c == '{' || c == '}'):
 			return "glob character (* ? [ ] { }) in metric name"
 		case c >= 0x80:
 			ascii = false

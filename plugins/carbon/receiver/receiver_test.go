@@ -367,6 +367,9 @@ func FuzzValidName(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, name []byte) {
+		if metricpath.IsTagged(string(name)) {
+			return // tagged: checked by metricpath.Normalize and Rel instead
+		}
 		_, err := metricpath.Rel(string(name))
 		if got := validName(name); got != (err == nil) {
 			t.Fatalf("validName(%q) = %v, Rel error %v", name, got, err)
@@ -474,4 +477,67 @@ func BenchmarkReceiverTCP(b *testing.B) {
 	b.ReportMetric(float64(want)/b.Elapsed().Seconds(), "lines/s")
 	r.Close()
 	<-done
+}
+
+func TestTaggedLines(t *testing.T) {
+	r := start(t, Config{})
+	col := collect(r)
+	c := dial(t, r)
+	good := map[string]string{
+		"app.req;env=prod;dc=eu 1 1700000001":     "app.req;dc=eu;env=prod 1 1700000001",
+		"app.req;dc=eu;env=prod 2 1700000002":     "app.req;dc=eu;env=prod 2 1700000002",
+		"a;x=1;x=2;name=q 3 1700000003":           "a;x=2 3 1700000003",
+		"~b;route=/u/{id}*;v=1.2 4 1700000004":    "b;route=/u/{id}*;v=1.2 4 1700000004",
+		"plain.via.tag;name=ignored 5 1700000005": "plain.via.tag 5 1700000005",
+		`om.x{b="2",a="x\"y"} 6 1700000006`:       `om.x;a=x"y;b=2 6 1700000006`,
+	}
+	for in := range good {
+		fmt.Fprintln(c, in)
+	}
+	eventually(t, "good tagged lines", func() bool { return len(col.get()) == len(good) })
+	got := map[string]bool{}
+	for _, l := range col.get() {
+		got[l] = true
+	}
+	for in, want := range good {
+		if !got[want] {
+			t.Errorf("%q: %q not in %q", in, want, col.get())
+		}
+	}
+	// Each malformed line alone, so that the sampled reason is its own.
+	bad := []struct {
+		line, reason string
+		tag          bool
+	}{
+		{"a;=v 1 1700000001", "empty tag key", true},
+		{"; 1 1700000001", "empty name", true},
+		{"a; 1 1700000001", "'=' missing", true},
+		{"a;k 1 1700000001", "'=' missing", true},
+		{"a;k^x=v 1 1700000001", "forbidden character in tag key", true},
+		{"a;k= 1 1700000001", "empty tag value", true},
+		{"a;k=~v 1 1700000001", "starts with '~'", true},
+		{"a;k=\xff 1 1700000001", "UTF-8", true},
+		{"a;k=" + strings.Repeat("v", 300) + " 1 1700000001", "too long for the filesystem", false},
+		{"a;k=\x01 1 1700000001", "control character", false},
+		{"_tagged.4c4.263.x 1 1700000001", "_tagged", false},
+		{"a..b;name=x 1 1700000001", "empty or dot-only", false},
+		{`om{b=""} 1 1700000001`, "OpenMetrics", true},
+	}
+	tags, paths := uint64(0), uint64(0)
+	for _, b := range bad {
+		fmt.Fprintln(c, b.line)
+		if b.tag {
+			tags++
+		} else {
+			paths++
+		}
+		eventually(t, "bad line counted", func() bool { s := r.Stats(); return s.BadTag == tags && s.BadPath == paths })
+		s := r.TakeBadLine()
+		if s == nil || !strings.Contains(s.Reason, b.reason) {
+			t.Errorf("%q: sampled %+v, want reason with %q", b.line, s, b.reason)
+		}
+	}
+	if n := len(col.get()); n != len(good) {
+		t.Errorf("%d lines passed, want %d", n, len(good))
+	}
 }

@@ -42,6 +42,8 @@ type Aggregator struct {
 	unstorable     int    // keys refused since the last TakeUnstorable
 	unstorableName string // the first of them
 	nonFinite      int    // lines refused in the last Flush as ±Inf or NaN
+	badTags        int64  // lines refused for their tags since the last TakeBadTags
+	badTagExample  string // the first of them, with the reason
 	nonFiniteName  string // the first of them
 
 	out     []byte
@@ -282,7 +284,15 @@ func (a *Aggregator) merge() {
 		if s.ignored > 0 {
 			a.counters[a.ignoredName] += float64(s.ignored)
 		}
+		if s.badTags > 0 {
+			if a.badTags == 0 {
+				a.badTagExample = s.badTagExample
+			}
+			a.badTags += s.badTags
+			s.badTags, s.badTagExample = 0, ""
+		}
 		s.packets, s.metrics, s.bad, s.ignored = 0, 0, 0, 0
+		s.resetMemo()
 		s.mu.Unlock()
 	}
 }
@@ -364,14 +374,23 @@ const nameMargin = 48
 // that cannot is refused here, once per interval it is received, counted
 // as a bad line: it never enters the kept state, so it is not emitted at
 // every flush only to be refused by the output.
+//
+// A tagged key's names are kept in one file each under _tagged/: its name
+// part must pass the plain rules too, and the tagged file name (dots
+// written as _DOT_, 5 bytes) must leave nameMargin bytes for the suffixes.
 func (a *Aggregator) storable(namespace, key string) bool {
-	name := key
+	name, tags := key, ""
 	if i := strings.IndexByte(key, ';'); i >= 0 {
-		name = key[:i]
+		name, tags = key[:i], key[i:]
 	}
 	full := namespace + name + a.suffix + ".x"
 	_, _, err := metricpath.Split(full)
-	if err == nil && len(full)+nameMargin <= metricpath.MaxName {
+	ok := err == nil && len(full)+len(tags)+nameMargin <= metricpath.MaxName
+	if ok && tags != "" {
+		_, file, err := metricpath.Split(full + tags)
+		ok = err == nil && len(file)+nameMargin <= metricpath.MaxComponent
+	}
+	if ok {
 		return true
 	}
 	a.counters[a.badName]++
@@ -380,6 +399,15 @@ func (a *Aggregator) storable(namespace, key string) bool {
 	}
 	a.unstorable++
 	return false
+}
+
+// TakeBadTags returns how many lines were refused since the last call for a
+// tag Graphite cannot keep (empty key or value), counted as bad lines, and
+// the first one with its reason.
+func (a *Aggregator) TakeBadTags() (int64, string) {
+	n, ex := a.badTags, a.badTagExample
+	a.badTags, a.badTagExample = 0, ""
+	return n, ex
 }
 
 // TakeUnstorable returns how many keys were refused since the last call

@@ -2,6 +2,7 @@ package aggregate
 
 import (
 	"bytes"
+	"fmt"
 	"hash/maphash"
 	"sync"
 
@@ -42,6 +43,12 @@ type Shard struct {
 
 	packets, metrics, bad, ignored int64
 
+	tagWork       []byte // NormalizeTags' output
+	memo          map[string]memoKey
+	memoID        []byte
+	badTags       int64  // lines refused for their tags this interval
+	badTagExample string // the first of them, with the reason
+
 	sink uint64 // what addBatch's advance reads sum to, kept so they stay
 }
 
@@ -50,6 +57,7 @@ func newShard(keepTags bool, seed maphash.Seed) *Shard {
 		keepTags: keepTags,
 		seed:     seed,
 		scratch:  make([]byte, 0, 256),
+		tagWork:  make([]byte, 0, 256),
 		counters: newCounterTable(),
 		timers:   map[string]*timerAcc{},
 		gauges:   map[string]*gaugeAcc{},
@@ -200,10 +208,9 @@ func (s *Shard) addLine(line []byte, h uint64) {
 		s.bad++
 		return
 	}
-	var key []byte
-	key, s.scratch = protocol.Key(s.scratch, l.Name, l.Tags, s.keepTags)
-	if !sameBytes(key, l.Name) {
-		h = keyHash(s.seed, key) // the key was rewritten or has tags
+	key, h, ok := s.lineKey(line, l, h)
+	if !ok {
+		return
 	}
 	for v, more := l.Values, true; more; {
 		var raw []byte
@@ -263,4 +270,77 @@ func (s *Shard) addSample(key []byte, h uint64, smp protocol.Sample) {
 // merely equal ones).
 func sameBytes(a, b []byte) bool {
 	return len(a) == len(b) && (len(a) == 0 || &a[0] == &b[0])
+}
+
+// badTag counts a line refused for a tag Graphite cannot keep (a bad line)
+// and keeps the first one of the interval for the log.
+func (s *Shard) badTag(line []byte, err error) {
+	s.bad++
+	if s.badTags == 0 {
+		s.badTagExample = fmt.Sprintf("%s in %q", err, truncateLine(line))
+	}
+	s.badTags++
+}
+
+func truncateLine(b []byte) []byte {
+	if len(b) > 120 {
+		return b[:120]
+	}
+	return b
+}
+
+// Tagged keys are remembered per shard: the name and the raw tag text as
+// sent (name + "|#" + tags, unambiguous as a name holds no "|#") → the
+// normalised key and its hash, so a series' later lines skip sanitising,
+// sorting and hashing its key. The memo is bounded (memoEntries, keys of at
+// most memoKeyLen bytes); when full it takes no more until the flush after
+// which it is emptied.
+const (
+	memoEntries = 1 << 15
+	memoKeyLen  = 256
+)
+
+type memoKey struct {
+	key  []byte
+	hash uint64
+}
+
+// lineKey returns the aggregation key of a split line and its hash (h is
+// the line's nameHash), or ok false for a line refused for its tags (it is
+// counted).
+func (s *Shard) lineKey(line []byte, l protocol.Line, h uint64) (key []byte, hash uint64, ok bool) {
+	memo := s.keepTags && len(l.Tags) > 0 && len(l.Name)+len(l.Tags)+2 <= memoKeyLen
+	if memo {
+		s.memoID = append(append(append(s.memoID[:0], l.Name...), '|', '#'), l.Tags...)
+		if e, found := s.memo[string(s.memoID)]; found {
+			return e.key, e.hash, true
+		}
+	}
+	key, s.scratch = protocol.Key(s.scratch, l.Name, l.Tags, s.keepTags)
+	if bytes.IndexByte(key, ';') >= 0 {
+		var err error
+		key, s.tagWork, err = protocol.NormalizeTags(key, s.tagWork)
+		if err != nil {
+			s.badTag(line, err)
+			return nil, 0, false
+		}
+	}
+	if !sameBytes(key, l.Name) {
+		h = keyHash(s.seed, key) // the key was rewritten or has tags
+	}
+	if memo && len(s.memo) < memoEntries {
+		if s.memo == nil {
+			s.memo = map[string]memoKey{}
+		}
+		s.memo[string(s.memoID)] = memoKey{key: bytes.Clone(key), hash: h}
+	}
+	return key, h, true
+}
+
+// resetMemo empties a full memo (at a flush), so that the series of the
+// next intervals get their turn.
+func (s *Shard) resetMemo() {
+	if len(s.memo) >= memoEntries {
+		clear(s.memo)
+	}
 }

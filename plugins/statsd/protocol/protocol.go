@@ -118,11 +118,11 @@ func NextValue(values []byte) (sample, rest []byte, more bool) {
 // would; for any other line ok is false and the caller takes that path.
 func SimpleLine(line []byte) (name []byte, s Sample, ok bool) {
 	i := 0
-	for i < len(line) && keyChar[line[i]] {
+	for i < len(line) && keyChar[line[i]] && line[i] != ';' {
 		i++
 	}
 	if i == 0 || i == len(line) || line[i] != ':' {
-		return nil, s, false
+		return nil, s, false // ';': a tagged name, normalised on the general path
 	}
 	rest := line[i+1:]
 	j := 0
@@ -530,6 +530,9 @@ func Key(scratch, name, tags []byte, keepTags bool) (key, newScratch []byte) {
 		scratch = s.append(scratch[:0], name)
 		return scratch, scratch
 	}
+	if out, ok := cleanTaggedKey(scratch[:0], name, tags); ok {
+		return out, out
+	}
 	var s sanitizer
 	out := s.append(scratch[:0], name)
 	for last := false; !last; {
@@ -560,4 +563,143 @@ func Key(scratch, name, tags []byte, keepTags bool) (key, newScratch []byte) {
 		out = t.append(out, tag[start:])
 	}
 	return out, out
+}
+
+// Errors for tags Graphite cannot keep (see NormalizeTags).
+var (
+	ErrTagEmptyKey   = errors.New("tag with an empty key (\":value\")")
+	ErrTagEmptyValue = errors.New("tag with an empty value (\"key:\")")
+)
+
+// BareTagValue is the value a bare DogStatsD tag ("|#canary", no ':') gets:
+// Graphite 1.1 tags need a value, so it becomes "canary=true". (Etsy 0.9.0
+// sends "name;canary", which carbon 1.1.7 cannot parse and stores under an
+// unnormalised name graphite-web does not index.)
+const BareTagValue = "true"
+
+// maxStackTags is how many tags NormalizeTags sorts without allocating.
+const maxStackTags = 16
+
+type tagSeg struct{ start, eq, end int } // key = k[start:eq], value = k[eq+1:end]; eq == end: bare
+
+// NormalizeTags rewrites the ";tag" part of an Etsy key (everything after
+// the key's first ';', see Key) as carbon 1.1.7 normalises a tagged name:
+// tags sorted (as carbon sorts its ";key=value" strings), a repeated key
+// keeps its last value, a "name" tag is dropped (carbon's name tag is the
+// name itself). On top of carbon: an empty tag (",," or a tag emptied by
+// sanitising) is skipped and a bare tag gets the value BareTagValue. A tag
+// with an empty key or value is an error (the line is a bad line). A key
+// without ';' is returned as it is; otherwise the result is built in work
+// (grown as needed, returned for reuse). No tags left: the plain name.
+func NormalizeTags(key, work []byte) (norm, newWork []byte, err error) {
+	semi := bytes.IndexByte(key, ';')
+	if semi < 0 {
+		return key, work, nil
+	}
+	var stack [maxStackTags]tagSeg
+	segs := stack[:0]
+	for start := semi + 1; start <= len(key); {
+		end := start + bytes.IndexByte(key[start:], ';')
+		if end < start {
+			end = len(key)
+		}
+		if end > start {
+			eq := start + bytes.IndexByte(key[start:end], '=')
+			switch {
+			case eq < start:
+				eq = end // bare tag
+			case eq == start:
+				return nil, work, ErrTagEmptyKey
+			case eq == end-1:
+				return nil, work, ErrTagEmptyValue
+			}
+			if string(key[start:eq]) != "name" {
+				segs = append(segs, tagSeg{start, eq, end})
+			}
+		}
+		start = end + 1
+	}
+	// Stable insertion sort by key (carbon's order), so that among equal
+	// keys the last one sent stays last.
+	for i := 1; i < len(segs); i++ {
+		for j := i; j > 0 && compareTagKeys(key, segs[j-1], segs[j]) > 0; j-- {
+			segs[j-1], segs[j] = segs[j], segs[j-1]
+		}
+	}
+	work = append(work[:0], key[:semi]...)
+	for i, sg := range segs {
+		if i+1 < len(segs) && compareTagKeys(key, sg, segs[i+1]) == 0 {
+			continue // a later value for the same key wins
+		}
+		work = append(work, ';')
+		work = append(work, key[sg.start:sg.end]...)
+		if sg.eq == sg.end {
+			work = append(work, '=')
+			work = append(work, BareTagValue...)
+		}
+	}
+	return work, work, nil
+}
+
+// compareTagKeys orders two tags by key+"=" as bytes: the order carbon's
+// sorted() gives their ";key=value" strings when keys are unique (a key
+// never holds '=').
+func compareTagKeys(k []byte, a, b tagSeg) int {
+	ka, kb := k[a.start:a.eq], k[b.start:b.eq]
+	n := min(len(ka), len(kb))
+	if c := bytes.Compare(ka[:n], kb[:n]); c != 0 {
+		return c
+	}
+	switch {
+	case len(ka) == len(kb):
+		return 0
+	case len(ka) < len(kb):
+		if '=' < kb[n] {
+			return -1
+		}
+		return 1
+	default:
+		if ka[n] < '=' {
+			return -1
+		}
+		return 1
+	}
+}
+
+// cleanTaggedKey is Key for the common case where the name and the tags
+// hold only bytes sanitising keeps (plus the tags' ',' and ':'): one pass
+// that copies, turning ',' into ';', each tag's first ':' into '=' (later
+// ones are removed, as sanitising removes them) and its first ';' into '_'.
+// ok is false, and the caller takes the general path, for any other byte.
+func cleanTaggedKey(dst, name, tags []byte) (out []byte, ok bool) {
+	if !clean(name) {
+		return dst, false
+	}
+	dst = append(dst, name...)
+	dst = append(dst, ';')
+	colon, semi := false, false
+	for _, c := range tags {
+		switch {
+		case c == ',':
+			dst = append(dst, ';')
+			colon, semi = false, false
+		case c == ':':
+			if !colon {
+				dst = append(dst, '=')
+				colon = true
+			}
+		case c == ';':
+			if semi {
+				dst = append(dst, ';')
+			} else {
+				dst = append(dst, '_')
+				semi = true
+			}
+		case keyChar[c]:
+			dst = append(dst, c)
+		default:
+			return dst, false
+		}
+	}
+	return dst, true
 }

@@ -2,9 +2,13 @@ package protocol
 
 import (
 	"bytes"
+	"errors"
+	"fmt"
 	"math"
 	"strings"
 	"testing"
+
+	"github.com/dreamcatcher-monitoring/dreamcatcher/internal/metricpath"
 )
 
 func TestSplitLine(t *testing.T) {
@@ -198,6 +202,7 @@ func FuzzParseLine(f *testing.F) {
 			}
 			for _, keep := range []bool{true, false} {
 				key, _ := Key(nil, l.Name, l.Tags, keep)
+				checkNormalizeTags(t, key)
 				for _, c := range key {
 					if !keyChar[c] {
 						t.Fatalf("key %q of %q holds %q", key, line, c)
@@ -279,7 +284,8 @@ func TestSimpleLine(t *testing.T) {
 		in     string
 		simple bool
 	}{
-		{"a:1|c", true}, {"bench.n000123:1|c", true}, {"a.b-c_d;e=f:12.5|ms", true},
+		{"a:1|c", true}, {"bench.n000123:1|c", true}, {"a.b-c_d:12.5|ms", true},
+		{"a.b-c_d;e=f:12.5|ms", false}, // tagged: normalised on the general path
 		{"g:+4|g", true}, {"g:-4|g", true}, {"g:4|g", true}, {"t:-0|ms", true},
 		{"c:-3|c", true}, {"c:.5|c", true}, {"c:5.|c", true}, {"c:123456789012345|c", true},
 		{"t:-1|ms", false},                 // bad value: the general path counts it
@@ -337,5 +343,86 @@ func BenchmarkParse(b *testing.B) {
 			s, v, more = NextValue(v)
 			_, _ = ParseSample(s)
 		}
+	}
+}
+
+// checkNormalizeTags: NormalizeTags' result is a name carbon keeps as it is
+// (metricpath.Normalize changes nothing), and where the key has no tag
+// NormalizeTags rewrites beyond carbon (bare or empty), it is carbon's.
+func checkNormalizeTags(t *testing.T, key []byte) {
+	t.Helper()
+	norm, _, err := NormalizeTags(key, nil)
+	if err != nil {
+		if !errors.Is(err, ErrTagEmptyKey) && !errors.Is(err, ErrTagEmptyValue) {
+			t.Fatalf("NormalizeTags(%q): unexpected error %v", key, err)
+		}
+		return
+	}
+	semi := bytes.IndexByte(norm, ';')
+	if semi == 0 {
+		return // empty name: refused later as unstorable
+	}
+	again, err := metricpath.Normalize(string(norm))
+	if err != nil || again != string(norm) {
+		t.Fatalf("NormalizeTags(%q) = %q, which carbon normalises to %q, %v", key, norm, again, err)
+	}
+	if i := bytes.IndexByte(key, ';'); i > 0 {
+		plain := true
+		for _, seg := range bytes.Split(key[i+1:], []byte(";")) {
+			if len(seg) == 0 || bytes.IndexByte(seg, '=') < 0 {
+				plain = false
+			}
+		}
+		if want, err := metricpath.Normalize(string(key)); plain && (err != nil || want != string(norm)) {
+			t.Fatalf("NormalizeTags(%q) = %q, carbon: %q, %v", key, norm, want, err)
+		}
+	}
+}
+
+func TestNormalizeTags(t *testing.T) {
+	cases := []struct{ in, want string }{
+		{"m", "m"},
+		{"m;b=2;a=1", "m;a=1;b=2"},
+		{"m;a=1;b=2", "m;a=1;b=2"},
+		{"m;a=1;a=2", "m;a=2"},
+		{"m;a=2;b=1;a=3", "m;a=3;b=1"},
+		{"m;a=1;a-=2", "m;a-=2;a=1"},
+		{"m;ab=1;a=2", "m;a=2;ab=1"},
+		{"m;canary", "m;canary=true"},
+		{"m;env=prod;canary", "m;canary=true;env=prod"},
+		{"m;name=x", "m"},
+		{"m;name=x;z=1", "m;z=1"},
+		{"m;;a=1;", "m;a=1"},
+		{"m;", "m"},
+		{"m;k=v=w", "m;k=v=w"},
+		{"m.x;ver=1.2", "m.x;ver=1.2"},
+	}
+	for _, c := range cases {
+		got, _, err := NormalizeTags([]byte(c.in), nil)
+		if err != nil || string(got) != c.want {
+			t.Errorf("NormalizeTags(%q) = %q, %v; want %q", c.in, got, err, c.want)
+		}
+	}
+	for in, want := range map[string]error{"m;=v": ErrTagEmptyKey, "m;k=": ErrTagEmptyValue, "m;a=1;=": ErrTagEmptyKey} {
+		if _, _, err := NormalizeTags([]byte(in), nil); !errors.Is(err, want) {
+			t.Errorf("NormalizeTags(%q) error %v, want %v", in, err, want)
+		}
+	}
+	// Many tags (past the stack array) still sort.
+	var b strings.Builder
+	b.WriteString("m")
+	for i := 40; i > 0; i-- {
+		fmt.Fprintf(&b, ";k%02d=%d", i, i)
+	}
+	got, _, err := NormalizeTags([]byte(b.String()), nil)
+	want, _ := metricpath.Normalize(b.String())
+	if err != nil || string(got) != want {
+		t.Errorf("40 tags: %q, %v; want %q", got, err, want)
+	}
+	// Steady state: no allocation.
+	work := make([]byte, 0, 256)
+	key := []byte("app.req;zone=eu-1;env=prod;canary;env=dev")
+	if n := testing.AllocsPerRun(100, func() { _, work, _ = NormalizeTags(key, work) }); n != 0 {
+		t.Errorf("%v allocations per call", n)
 	}
 }
