@@ -15,8 +15,9 @@ FUZZ_TARGETS := ./plugins/carbon/plaintext:FuzzParseLine \
 	./plugins/whisper/schema:FuzzParseRetentions ./plugins/whisper/schema:FuzzParseConf \
 	./internal/whisperfile:FuzzUpdate ./internal/whisperfile:FuzzReadHeader ./plugins/whisper/dump:FuzzRead \
 	./plugins/statsd/protocol:FuzzParseLine ./plugins/statsd/protocol:FuzzSimpleLine \
-	./whisperserver/render:FuzzParse ./whisperserver/render:FuzzPyPercent ./whisperserver/attime:FuzzParse \
-	./whisperserver/index:FuzzCompile ./whisperserver/dashboards:FuzzParse ./internal/metricpath:FuzzParseTagged \
+	./whisperserver/render:FuzzParse ./whisperserver/attime:FuzzParse \
+	./whisperserver/index:FuzzCompile ./whisperserver/index:FuzzTagExpr ./whisperserver/dashboards:FuzzParse ./internal/metricpath:FuzzParseTagged \
+	./whisperserver/render:FuzzPyPercent \
 	./whisperserver/graphiteapi:FuzzAppendJSONString
 
 .PHONY: all build heka web run test lint gotest fuzz webtest bench clean

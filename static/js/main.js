@@ -6,6 +6,7 @@ import { builtin, builtinList, chartsOf, hostDashboardName, hostsIn, toFile } fr
 import { formatClock, formatShortTime, formatTime, zoneLabel } from './format.js';
 import { renderInfo } from './info.js';
 import { MetricList } from './metric-list.js';
+import { TaggedList } from './tagged.js';
 import { endsNow, formatState, parseState, resolveTime } from './url-state.js';
 
 const PRESETS = [
@@ -52,6 +53,7 @@ app.lastRefresh = app.view.refresh || 10;
 app.asked = app.view.charts.length > 0 || !!app.view.dashboard;
 
 const list = new MetricList($('#metric-list'), { onSelect: selectMetric, onInfo: showInfo });
+const tagged = new TaggedList($('#tagged-list'), { onSelect: (name, add) => selectMetric(name, add) });
 
 // ---- address bar -----------------------------------------------------------
 
@@ -144,6 +146,7 @@ function sameList(a, b) {
 }
 
 function applyFilter() {
+  tagged.setQuery(app.view.q);
   const n = list.setQuery(app.view.q);
   const count = $('#count');
   if (!app.namesLoaded) count.textContent = '';

@@ -1,7 +1,8 @@
 // Package graphiteapi serves graphite-web's HTTP API over the whisper
 // folder: /render (json, csv, raw, pickle, msgpack), /metrics/find,
-// /metrics/expand, /metrics/index.json, /version, /functions, and the empty
-// /tags/* and /events/get_data answers Grafana asks for. GET and POST form
+// /metrics/expand, /metrics/index.json, /version, /functions, the tag API
+// (/tags, /tags/<tag>, /tags/findSeries, /tags/autoComplete/*) and the empty
+// /events/get_data answer Grafana asks for. GET and POST form
 // requests, with or without a trailing slash, are answered the same way.
 // The pickle and msgpack formats are graphite-web's cluster protocol, so a
 // graphite-web with CLUSTER_SERVERS pointing here federates this server.
@@ -85,8 +86,7 @@ func (a *API) Register(r *mux.Router) {
 	both("/version", a.version)
 	both("/functions", a.functions)
 	r.Handle("/functions/{name}", http.HandlerFunc(a.function)).Methods(http.MethodGet, http.MethodHead)
-	both("/tags", emptyList)
-	r.PathPrefix("/tags/").Handler(http.HandlerFunc(emptyList))
+	a.registerTags(r)
 	both("/events/get_data", emptyList)
 	both("/events", emptyList)
 }

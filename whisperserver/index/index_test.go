@@ -14,7 +14,7 @@ import (
 	"github.com/dreamcatcher-monitoring/dreamcatcher/internal/testutil"
 )
 
-func touch(t *testing.T, root string, names ...string) {
+func touch(t testing.TB, root string, names ...string) {
 	t.Helper()
 	for _, n := range names {
 		p := filepath.Join(root, filepath.FromSlash(n))

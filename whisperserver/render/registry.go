@@ -72,6 +72,7 @@ func init() {
 		calculateFunctions(),
 		specialFunctions(),
 		graphFunctions(),
+		tagFunctions(),
 	)
 }
 
