@@ -17,6 +17,7 @@ FUZZ_TARGETS := ./plugins/carbon/plaintext:FuzzParseLine \
 	./plugins/statsd/protocol:FuzzParseLine ./plugins/statsd/protocol:FuzzSimpleLine \
 	./whisperserver/render:FuzzParse ./whisperserver/attime:FuzzParse \
 	./whisperserver/index:FuzzCompile ./whisperserver/index:FuzzTagExpr ./whisperserver/dashboards:FuzzParse ./internal/metricpath:FuzzParseTagged \
+	./whisperserver/render:FuzzPyPercent \
 	./whisperserver/graphiteapi:FuzzAppendJSONString ./whisperserver/alert:FuzzParseRules
 
 .PHONY: all build heka web run test lint gotest fuzz webtest bench clean
