@@ -17,7 +17,8 @@ FUZZ_TARGETS := ./plugins/carbon/plaintext:FuzzParseLine \
 	./plugins/statsd/protocol:FuzzParseLine ./plugins/statsd/protocol:FuzzSimpleLine \
 	./whisperserver/render:FuzzParse ./whisperserver/attime:FuzzParse \
 	./whisperserver/index:FuzzCompile ./whisperserver/index:FuzzTagExpr ./whisperserver/dashboards:FuzzParse ./internal/metricpath:FuzzParseTagged \
-	./whisperserver/graphiteapi:FuzzAppendJSONString
+	./whisperserver/render:FuzzPyPercent \
+	./whisperserver/graphiteapi:FuzzAppendJSONString ./whisperserver/alert:FuzzParseRules
 
 .PHONY: all build heka web run test lint gotest fuzz webtest bench clean
 

@@ -7,7 +7,11 @@
 //   - /metrics/find of a 100-match glob and of a 1,000-match glob over an
 //     index of 100,000 names (format=json: with each leaf's intervals),
 //   - /render of 1 metric over 1 day at 10 s (8,640 points),
-//   - /render of a 100-metric glob over 1 day, and a sumSeries of it.
+//   - /render of a 100-metric glob over 1 day, and a sumSeries of it,
+//   - /render of groupByNode, highest and movingAverage over that glob
+//     (issue 17).
+//
+// -only picks scenarios by a regular expression.
 //
 // Every scenario is bounded by a request count and a duration; -runs
 // repeats the whole set, the targets alternating within each scenario, and
@@ -27,6 +31,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 	"sync"
@@ -48,6 +53,8 @@ var (
 	runsF        = flag.Int("runs", 3, "runs of every scenario on every server; the table holds medians")
 	gcBin        = flag.String("go-carbon", "/tmp/bin/go-carbon", "go-carbon 0.19.1, for carbonserver")
 	vmBin        = flag.String("victoria-metrics", "/tmp/bin/victoria-metrics", "VictoriaMetrics single-node v1.151.0")
+	only         = flag.String("only", "", "run only the scenarios whose name matches this regular expression")
+	queueWait    = flag.Duration("queue-wait", 30*time.Second, "whisperserver's -queue-wait: requests over its max_concurrent queue (as behind gunicorn's workers) instead of a 503 after the default 2 s")
 )
 
 func main() {
@@ -72,15 +79,44 @@ type scenario struct {
 	query string
 }
 
+// findScenario is the request that tells a server is up.
+var findScenario = scenario{"up", "find", "bench.find.*.m000*"}
+
 var scenarios = []scenario{
 	{"find, 100-match glob (`bench.glob.*`), format=json", "find", "bench.glob.*"},
 	{"find over 100,000 names, 1,000 matches (`bench.find.*.m000*`), format=json", "find", "bench.find.*.m000*"},
 	{"render 1 metric, 1 day at 10 s (8,640 points)", "render", "bench.single"},
 	{"render 100-metric glob, 1 day at 10 s", "render", "bench.glob.*"},
 	{"render sumSeries of the 100-metric glob, 1 day", "render", "sumSeries(bench.glob.*)"},
+	// issue 17: a 100-series groupByNode / highest / movingAverage request
+	{"render groupByNode(bench.glob.*,1,\"sum\"), 1 day", "render", `groupByNode(bench.glob.*,1,"sum")`},
+	{"render highest(bench.glob.*,10,\"average\"), 1 day", "render", `highest(bench.glob.*,10,"average")`},
+	{"render movingAverage(bench.glob.*,\"5min\"), 1 day", "render", `movingAverage(bench.glob.*,"5min")`},
+}
+
+// selectScenarios keeps the scenarios -only matches (all without it).
+func selectScenarios() ([]scenario, error) {
+	re, err := regexp.Compile(*only)
+	if err != nil {
+		return nil, fmt.Errorf("-only: %w", err)
+	}
+	var out []scenario
+	for _, sc := range scenarios {
+		if re.MatchString(sc.name) {
+			out = append(out, sc)
+		}
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("-only %q matches no scenario", *only)
+	}
+	return out, nil
 }
 
 func run() error {
+	scenarios, err := selectScenarios()
+	if err != nil {
+		return err
+	}
 	if err := makeData(*dataDir); err != nil {
 		return err
 	}
@@ -108,7 +144,7 @@ func run() error {
 			if addr, err = freeAddr(); err != nil {
 				return err
 			}
-			cmd = exec.CommandContext(ctx, *serverBin, "-whisper-dir", *dataDir, "-listen", addr, "-max-find", "0")
+			cmd = exec.CommandContext(ctx, *serverBin, "-whisper-dir", *dataDir, "-listen", addr, "-max-find", "0", "-queue-wait", queueWait.String())
 			cmd.Stderr = io.Discard
 			if err = cmd.Start(); err != nil {
 				return fmt.Errorf("starting %s: %w", *serverBin, err)
@@ -168,7 +204,7 @@ func run() error {
 		servers = append(servers, srv)
 	}
 	for _, s := range servers {
-		if err := waitUp(s.url + s.path(scenarios[1])); err != nil {
+		if err := waitUp(s.url + s.path(findScenario)); err != nil {
 			return fmt.Errorf("%s: %w", s.name, err)
 		}
 	}

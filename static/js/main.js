@@ -1,5 +1,6 @@
 // Dreamcatcher's page: wires the metric list, the charts, the time range,
 // auto-refresh, the info panel and the address bar together.
+import { Alerts } from './alerts.js';
 import { api, plainName } from './api.js';
 import { Chart } from './chart.js';
 import { builtin, builtinList, chartsOf, hostDashboardName, hostsIn, toFile } from './dashboards.js';
@@ -182,7 +183,10 @@ function selectMetric(name, add) {
   loadAll();
 }
 
+const alerts = new Alerts(document.querySelector('#alerts'), () => app.charts.forEach((c) => c.draw()));
+
 const chartHandlers = {
+  onDrawn(chart, g) { alerts.decorate(g, chart.scales); },
   onClose(chart) {
     const i = app.charts.indexOf(chart);
     if (i < 0) return;
@@ -928,6 +932,7 @@ function setup() {
   loadDashboards();
   if (app.view.dashboard) openDashboard(app.view.dashboard, { push: false });
   else loadAll();
+  alerts.start();
 }
 
 setup();

@@ -1,8 +1,8 @@
 // Package graphiteapi serves graphite-web's HTTP API over the whisper
 // folder: /render (json, csv, raw, pickle, msgpack), /metrics/find,
-// /metrics/expand, /metrics/index.json, /version, /functions, the tag API
-// (/tags, /tags/<tag>, /tags/findSeries, /tags/autoComplete/*) and the empty
-// /events/get_data answer Grafana asks for. GET and POST form
+// /metrics/expand, /metrics/index.json, /version, /functions and the tag API
+// (/tags, /tags/<tag>, /tags/findSeries, /tags/autoComplete/*) Grafana asks
+// for (/events/get_data is whisperserver/alert's). GET and POST form
 // requests, with or without a trailing slash, are answered the same way.
 // The pickle and msgpack formats are graphite-web's cluster protocol, so a
 // graphite-web with CLUSTER_SERVERS pointing here federates this server.
@@ -87,8 +87,7 @@ func (a *API) Register(r *mux.Router) {
 	both("/functions", a.functions)
 	r.Handle("/functions/{name}", http.HandlerFunc(a.function)).Methods(http.MethodGet, http.MethodHead)
 	a.registerTags(r)
-	both("/events/get_data", emptyList)
-	both("/events", emptyList)
+	// /events and /events/get_data: whisperserver/alert (alert transitions).
 }
 
 func emptyList(w http.ResponseWriter, r *http.Request) {

@@ -327,7 +327,11 @@ func writeSeriesJSON(w io.Writer, series []*render.Series, noNull bool) error {
 		}
 		first = false
 		b = append(b, `{"target": `...)
-		b = appendJSONString(b, s.Name)
+		if s.NoName {
+			b = append(b, "null"...)
+		} else {
+			b = appendJSONString(b, s.Name)
+		}
 		b = append(b, `, "tags": `...)
 		b = appendJSONTags(b, s)
 		b = append(b, `, "datapoints": [`...)
