@@ -127,3 +127,18 @@ func (e *Engine) Periods() []Period {
 	}
 	return out
 }
+
+// EventTimes returns the times (Unix seconds) of the kept events in
+// [start, end] carrying every one of tags (all events for nil tags), for
+// the render function events(). A nil engine has none.
+func (e *Engine) EventTimes(start, end int64, tags []string) []int64 {
+	if e == nil {
+		return nil
+	}
+	evs := e.events.between(time.Unix(start, 0), time.Unix(end, 0), tags, false)
+	out := make([]int64, 0, len(evs))
+	for _, ev := range evs {
+		out = append(out, ev.When.Unix())
+	}
+	return out
+}

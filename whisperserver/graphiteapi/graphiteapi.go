@@ -45,8 +45,10 @@ type Config struct {
 	// aggregation method (sum for counters, max for maxima…) unless
 	// consolidateBy() says otherwise.
 	MaxDataPointsMethod string
-	Log                 *slog.Logger
-	Now                 func() time.Time // for tests; default time.Now
+	// Events feeds the events() function (alert transitions); nil: none.
+	Events render.EventSource
+	Log    *slog.Logger
+	Now    func() time.Time // for tests; default time.Now
 }
 
 // The values of Config.MaxDataPointsMethod.

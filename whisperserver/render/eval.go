@@ -47,6 +47,8 @@ type Context struct {
 	// hands to the functions (the fetched originals stay cached) before
 	// they are made; its error ends the evaluation.
 	Reserve func(bytes int64) error
+	// Events gives events() its events (alert transitions); nil: none.
+	Events EventSource
 
 	cache map[fetchKey][]*Series
 	reads *int // series read so far, shared with reEval's contexts
@@ -395,7 +397,7 @@ func (a *args) seriesLists() [][]*Series {
 // (movingAverage's bootstrap, timeShift).
 func (a *args) reEval(start, end int64) ([]*Series, error) {
 	sub := &Context{Ctx: a.ctx.Ctx, Start: start, End: end, Now: a.ctx.Now, XFilesFactor: a.ctx.XFilesFactor,
-		Location: a.ctx.Location, Fetch: a.ctx.Fetch, MaxSeries: a.ctx.MaxSeries, Reserve: a.ctx.Reserve, cache: a.ctx.cache, reads: a.ctx.reads,
+		Location: a.ctx.Location, Fetch: a.ctx.Fetch, MaxSeries: a.ctx.MaxSeries, Reserve: a.ctx.Reserve, Events: a.ctx.Events, cache: a.ctx.cache, reads: a.ctx.reads,
 		stacks: a.ctx.stacks, nested: a.ctx.nested}
 	if sub.reads == nil && sub.MaxSeries > 0 {
 		a.ctx.reads = new(int)

@@ -63,6 +63,7 @@ func init() {
 		mathFunctions(),
 		windowFunctions(),
 		generatorFunctions(),
+		eventFunctions(),
 		forecastFunctions(),
 		timeRangeFunctions(),
 		combineFunctions(),
