@@ -476,16 +476,26 @@ func (in *Input) closeListeners() {
 	// still holds (closing it would discard that) and return; Run closes
 	// the sockets after them.
 	if in.tcp != nil {
-		in.tcp.Close()
+		// Connections the kernel accepted but Accept has not returned yet
+		// hold lines their clients consider sent: closing the listener
+		// would reset them. A deadline lets acceptTCP take them first; it
+		// closes the listener when the deadline passes.
+		if dl, ok := in.tcp.(interface{ SetDeadline(time.Time) error }); !ok || dl.SetDeadline(time.Now().Add(stopGrace)) != nil {
+			in.tcp.Close()
+		}
 	}
 	in.connMu.Lock()
 	for c := range in.conns {
 		// Let a connection deliver what it already sent: its reader sees
 		// EOF or the deadline shortly.
-		_ = c.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+		_ = c.SetReadDeadline(time.Now().Add(stopGrace))
 	}
 	in.connMu.Unlock()
 }
+
+// stopGrace is how long a stop waits for TCP clients' lines already sent:
+// queued connections are still accepted, open ones still read.
+const stopGrace = 200 * time.Millisecond
 
 func (in *Input) stopping() bool {
 	select {

@@ -24,6 +24,12 @@ func (in *Input) acceptTCP(ir pipeline.InputRunner, l net.Listener, disp *aggreg
 			if isClosed(err) {
 				return
 			}
+			if in.stopping() {
+				// closeListeners' deadline: the connections the kernel
+				// had queued are served, the listener can go.
+				l.Close()
+				return
+			}
 			if time.Since(lastErr) > time.Minute {
 				ir.LogError(fmt.Errorf("accepting on tcp %s: %w", l.Addr(), err))
 				lastErr = time.Now()
@@ -43,6 +49,11 @@ func (in *Input) acceptTCP(ir pipeline.InputRunner, l net.Listener, disp *aggreg
 			continue
 		}
 		in.conns[c] = struct{}{}
+		if in.stopping() {
+			// Accepted while stopping (it was queued before Stop): take
+			// what it already sent, then close.
+			_ = c.SetReadDeadline(time.Now().Add(stopGrace))
+		}
 		in.connMu.Unlock()
 		in.wg.Add(1)
 		go in.serveTCP(c, disp)
@@ -67,6 +78,7 @@ func (in *Input) serveTCP(c net.Conn, disp *aggregate.Dispatcher) {
 	buf := make([]byte, in.cfg.MaxDatagramSize)
 	have := 0
 	skipping := false // inside an over-long line
+	var drain stopDrain
 	for {
 		if idle > 0 {
 			select {
@@ -78,6 +90,9 @@ func (in *Input) serveTCP(c net.Conn, disp *aggregate.Dispatcher) {
 		}
 		n, err := c.Read(buf[have:])
 		have += n
+		if n > 0 {
+			drain.retried = false
+		}
 		if n > 0 {
 			chunk := buf[:have]
 			if skipping {
@@ -101,6 +116,9 @@ func (in *Input) serveTCP(c net.Conn, disp *aggregate.Dispatcher) {
 				have = 0
 			}
 		}
+		if err != nil && n == 0 && in.drainAgain(c, err, &drain) {
+			continue
+		}
 		if err != nil {
 			if have > 0 && !skipping && (errors.Is(err, io.EOF) || errors.Is(err, os.ErrDeadlineExceeded)) {
 				w.AddPacket(buf[:have])
@@ -108,4 +126,32 @@ func (in *Input) serveTCP(c net.Conn, disp *aggregate.Dispatcher) {
 			return
 		}
 	}
+}
+
+// stopDrain is a connection's state while the input stops.
+type stopDrain struct {
+	until   time.Time // the last moment a read may wait, two seconds after the first timeout
+	retried bool      // the last read was a retry and got nothing since
+}
+
+// drainAgain decides, for a read that failed on its deadline while the
+// input stops, whether to read once more: a goroutine that was not
+// scheduled before the stop's short deadline passed would otherwise drop
+// lines its client sent before the stop (Go fails a read whose deadline
+// has passed without looking at the socket). One retry of a quarter of
+// stopGrace after each read that got data; none two seconds after the
+// first timeout.
+func (in *Input) drainAgain(c net.Conn, err error, d *stopDrain) bool {
+	if d.retried || !errors.Is(err, os.ErrDeadlineExceeded) || !in.stopping() {
+		return false
+	}
+	now := time.Now()
+	if d.until.IsZero() {
+		d.until = now.Add(2 * time.Second)
+	}
+	if now.After(d.until) {
+		return false
+	}
+	d.retried = true
+	return c.SetReadDeadline(now.Add(stopGrace/4)) == nil
 }
