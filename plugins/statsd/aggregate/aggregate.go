@@ -215,10 +215,14 @@ func (a *Aggregator) merge() {
 				a.counters[k] += v
 			}
 		})
-		for k, t := range s.timers {
+		for raw, t := range s.timers {
 			if !t.touched {
-				delete(s.timers, k)
+				delete(s.timers, raw)
 				continue
+			}
+			k := raw
+			if t.norm != "" {
+				k = t.norm // raw keys of one series merge here
 			}
 			g := a.timers[k]
 			if g == nil && !a.storable(a.timerNS, k) {

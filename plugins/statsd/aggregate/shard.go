@@ -10,6 +10,7 @@ import (
 )
 
 type timerAcc struct {
+	norm    string // the normalised key when the map's key is a raw key (see addTagged)
 	values  []float64
 	count   float64
 	touched bool
@@ -195,8 +196,12 @@ func (s *Shard) Stats() (packets, metrics, bad, ignored int64) {
 // addLine processes one non-empty line; h is its nameHash.
 func (s *Shard) addLine(line []byte, h uint64) {
 	s.metrics++
-	if name, smp, ok := protocol.SimpleLine(line); ok {
-		s.addSample(name, h, smp) // the name is the key, h its hash
+	if name, tags, smp, ok := protocol.SimpleTaggedLine(line); ok {
+		if len(tags) == 0 || !s.keepTags {
+			s.addSample(name, h, smp) // the name is the key, h its hash
+			return
+		}
+		s.addTagged(line, name, tags, smp)
 		return
 	}
 	l := protocol.SplitLine(line)
@@ -343,4 +348,75 @@ func (s *Shard) resetMemo() {
 	if len(s.memo) >= memoEntries {
 		clear(s.memo)
 	}
+}
+
+// addTagged adds the one sample of a simple tagged line (see
+// protocol.SimpleTaggedLine). Counters and timers are kept under the raw
+// key as sent (name + "|#" + tags, unambiguous as a clean name holds no
+// '|'), so a series' later lines only hash and look up those bytes; the
+// key is normalised (Etsy's cleaning, carbon's tag rules) once, when a raw
+// key is new to the shard, and kept with it for the merge, where raw keys
+// that normalise alike (tags in another order) become one series. A raw
+// key whose tags are refused is not kept: each of its lines is normalised
+// again and counted as a bad line, as on the general path.
+//
+// Gauges are last-write: two raw keys of one series would lose the order
+// of their writes, so they take the general path's memo to the normalised
+// key.
+func (s *Shard) addTagged(line, name, tags []byte, smp protocol.Sample) {
+	if smp.Type == protocol.Gauge {
+		key, h, ok := s.lineKey(line, protocol.Line{Name: name, Tags: tags}, 0)
+		if ok {
+			s.addSample(key, h, smp)
+		}
+		return
+	}
+	raw := append(append(append(s.memoID[:0], name...), '|', '#'), tags...)
+	s.memoID = raw
+	switch smp.Type {
+	case protocol.Counter:
+		h := keyHash(s.seed, raw)
+		t := &s.counters
+		e, slot := t.find(h, raw)
+		if e < 0 {
+			norm, ok := s.normalise(line, name, tags)
+			if !ok {
+				return
+			}
+			e = t.insert(h, raw, slot)
+			t.norms[e] = norm
+		}
+		en := &t.entries[e]
+		en.sum += smp.Value
+		en.touched = true
+	case protocol.Timer:
+		t := s.timers[string(raw)]
+		if t == nil {
+			norm, ok := s.normalise(line, name, tags)
+			if !ok {
+				return
+			}
+			t = &timerAcc{norm: norm}
+			s.timers[string(raw)] = t
+		}
+		t.values = append(t.values, smp.Value)
+		t.count += smp.Count
+		t.touched = true
+	}
+}
+
+// normalise returns the key of a tagged name as the general path builds
+// it, or ok false for tags Graphite cannot keep (the line is counted).
+func (s *Shard) normalise(line, name, tags []byte) (string, bool) {
+	key, scratch := protocol.Key(s.scratch, name, tags, true)
+	s.scratch = scratch
+	if bytes.IndexByte(key, ';') >= 0 {
+		var err error
+		key, s.tagWork, err = protocol.NormalizeTags(key, s.tagWork)
+		if err != nil {
+			s.badTag(line, err)
+			return "", false
+		}
+	}
+	return string(key), true
 }
