@@ -242,6 +242,11 @@ func (a *Aggregator) merge() {
 			}
 			t.count, t.touched = 0, false
 		}
+		for raw, g := range s.rawGauges {
+			if !g.touched {
+				delete(s.rawGauges, raw) // its series is dropped below
+			}
+		}
 		for k, g := range s.gauges {
 			if !g.touched {
 				delete(s.gauges, k)

@@ -447,30 +447,30 @@ func TestTaggedSeries(t *testing.T) {
 	}
 }
 
-// TestTaggedKeyMemoBounded: the memo of normalised keys (gauges' and the
-// general path's tagged lines) stops at its bound and empties when full.
+// TestTaggedKeyMemoBounded: the memo of normalised keys (the general
+// path's tagged lines: here a sample rate) stops at its bound and empties when full.
 func TestTaggedKeyMemoBounded(t *testing.T) {
 	a := New(DefaultConfig(), 1)
 	s := a.Shards()[0]
 	n := memoEntries + 10
 	var b strings.Builder
 	for i := 0; i < n; i++ {
-		fmt.Fprintf(&b, "m%d:1|g|#z:1,a:2\n", i)
+		fmt.Fprintf(&b, "m%d:1|c|@1|#z:1,a:2\n", i)
 		if b.Len() > 60000 {
 			s.AddPacket([]byte(b.String()))
 			b.Reset()
 		}
 	}
 	s.AddPacket([]byte(b.String()))
-	s.AddPacket([]byte(fmt.Sprintf("m%d:2|g|#z:1,a:2\nm0:2|g|#z:1,a:2", n-1))) // one past the memo, one in it
+	s.AddPacket([]byte(fmt.Sprintf("m%d:2|c|@1|#z:1,a:2\nm0:2|c|@1|#z:1,a:2", n-1))) // one past the memo, one in it
 	if len(s.memo) != memoEntries {
 		t.Errorf("memo holds %d keys, want the bound %d", len(s.memo), memoEntries)
 	}
 	got := flush(t, a, 10)
 	expect(t, got, map[string]float64{
-		"stats.gauges.m0;a=2;z=1":                    2,
-		fmt.Sprintf("stats.gauges.m%d;a=2;z=1", n-1): 2,
-		"stats.gauges.m5;a=2;z=1":                    1,
+		"stats_counts.m0;a=2;z=1":                    3,
+		fmt.Sprintf("stats_counts.m%d;a=2;z=1", n-1): 3,
+		"stats_counts.m5;a=2;z=1":                    1,
 	})
 	if len(s.memo) != 0 {
 		t.Errorf("full memo not emptied at the flush: %d", len(s.memo))

@@ -23,6 +23,19 @@ type gaugeAcc struct {
 	touched bool
 }
 
+// add applies one gauge sample.
+func (g *gaugeAcc) add(smp protocol.Sample) {
+	switch {
+	case !smp.Delta:
+		g.set, g.base, g.delta = true, smp.Value, 0
+	case g.set:
+		g.base += smp.Value
+	default:
+		g.delta += smp.Value
+	}
+	g.touched = true
+}
+
 type setAcc struct {
 	members map[string]struct{}
 	touched bool
@@ -40,7 +53,11 @@ type Shard struct {
 	counters counterTable
 	timers   map[string]*timerAcc
 	gauges   map[string]*gaugeAcc
-	sets     map[string]*setAcc
+	// rawGauges: a simple tagged line's raw key (see addTagged) → the
+	// accumulator in gauges of its normalised key.
+	rawGauges map[string]*gaugeAcc
+	rawID     []byte // the raw key being looked up
+	sets      map[string]*setAcc
 
 	packets, metrics, bad, ignored int64
 
@@ -55,14 +72,15 @@ type Shard struct {
 
 func newShard(keepTags bool, seed maphash.Seed) *Shard {
 	return &Shard{
-		keepTags: keepTags,
-		seed:     seed,
-		scratch:  make([]byte, 0, 256),
-		tagWork:  make([]byte, 0, 256),
-		counters: newCounterTable(),
-		timers:   map[string]*timerAcc{},
-		gauges:   map[string]*gaugeAcc{},
-		sets:     map[string]*setAcc{},
+		keepTags:  keepTags,
+		seed:      seed,
+		scratch:   make([]byte, 0, 256),
+		tagWork:   make([]byte, 0, 256),
+		counters:  newCounterTable(),
+		timers:    map[string]*timerAcc{},
+		gauges:    map[string]*gaugeAcc{},
+		rawGauges: map[string]*gaugeAcc{},
+		sets:      map[string]*setAcc{},
 	}
 }
 
@@ -249,15 +267,7 @@ func (s *Shard) addSample(key []byte, h uint64, smp protocol.Sample) {
 			g = &gaugeAcc{}
 			s.gauges[string(key)] = g
 		}
-		switch {
-		case !smp.Delta:
-			g.set, g.base, g.delta = true, smp.Value, 0
-		case g.set:
-			g.base += smp.Value
-		default:
-			g.delta += smp.Value
-		}
-		g.touched = true
+		g.add(smp)
 	case protocol.Set:
 		st := s.sets[string(key)]
 		if st == nil {
@@ -360,20 +370,27 @@ func (s *Shard) resetMemo() {
 // key whose tags are refused is not kept: each of its lines is normalised
 // again and counted as a bad line, as on the general path.
 //
-// Gauges are last-write: two raw keys of one series would lose the order
-// of their writes, so they take the general path's memo to the normalised
-// key.
+// Gauges are last-write: the raw keys of one series share the one
+// accumulator kept under its normalised key (rawGauges), so their writes
+// stay in order.
 func (s *Shard) addTagged(line, name, tags []byte, smp protocol.Sample) {
-	if smp.Type == protocol.Gauge {
-		key, h, ok := s.lineKey(line, protocol.Line{Name: name, Tags: tags}, 0)
-		if ok {
-			s.addSample(key, h, smp)
-		}
-		return
-	}
-	raw := append(append(append(s.memoID[:0], name...), '|', '#'), tags...)
-	s.memoID = raw
+	raw := append(append(append(s.rawID[:0], name...), '|', '#'), tags...)
+	s.rawID = raw
 	switch smp.Type {
+	case protocol.Gauge:
+		g := s.rawGauges[string(raw)]
+		if g == nil {
+			norm, ok := s.normalise(line, name, tags)
+			if !ok {
+				return
+			}
+			if g = s.gauges[norm]; g == nil {
+				g = &gaugeAcc{}
+				s.gauges[norm] = g
+			}
+			s.rawGauges[string(raw)] = g
+		}
+		g.add(smp)
 	case protocol.Counter:
 		h := keyHash(s.seed, raw)
 		t := &s.counters
