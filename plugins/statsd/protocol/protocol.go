@@ -147,7 +147,14 @@ func SimpleTaggedLine(line []byte) (name, tags []byte, s Sample, ok bool) {
 		return nil, nil, s, false
 	}
 	num, typ := rest[:j], rest[j+1:]
-	if k := bytes.IndexByte(typ, '|'); k >= 0 {
+	k := 0 // a simple type is at most 2 bytes: look no further for its end
+	for k < len(typ) && k < 3 && typ[k] != '|' {
+		k++
+	}
+	if k < len(typ) {
+		if typ[k] != '|' {
+			return nil, nil, s, false
+		}
 		tags = typ[k+1:]
 		typ = typ[:k]
 		if len(tags) < 1 || tags[0] != '#' || bytes.IndexByte(tags, '|') >= 0 {
