@@ -16,8 +16,9 @@ FUZZ_TARGETS := ./plugins/carbon/plaintext:FuzzParseLine \
 	./internal/whisperfile:FuzzUpdate ./internal/whisperfile:FuzzReadHeader ./plugins/whisper/dump:FuzzRead \
 	./plugins/statsd/protocol:FuzzParseLine ./plugins/statsd/protocol:FuzzSimpleLine \
 	./whisperserver/render:FuzzParse ./whisperserver/attime:FuzzParse \
-	./whisperserver/index:FuzzCompile ./whisperserver/dashboards:FuzzParse ./internal/metricpath:FuzzParseTagged \
-	./whisperserver/graphiteapi:FuzzAppendJSONString
+	./whisperserver/index:FuzzCompile ./whisperserver/index:FuzzTagExpr ./whisperserver/dashboards:FuzzParse ./internal/metricpath:FuzzParseTagged \
+	./whisperserver/render:FuzzPyPercent \
+	./whisperserver/graphiteapi:FuzzAppendJSONString ./whisperserver/alert:FuzzParseRules
 
 .PHONY: all build heka web run test lint gotest fuzz webtest bench clean
 

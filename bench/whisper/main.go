@@ -31,6 +31,7 @@
 //
 //	go build -o bin/ ./cmd/hekad && go run ./bench/whisper -metrics 10000,100000
 //	go run ./bench/whisper -targets dreamcatcher -memory 1000000
+//	go run ./bench/whisper -targets dreamcatcher,gocarbon,vm -metrics 100000 -runs 3 -flood 20
 package main
 
 import (
@@ -42,6 +43,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -54,7 +57,7 @@ import (
 )
 
 var (
-	targetsF  = flag.String("targets", "dreamcatcher,carbon", "programs to measure")
+	targetsF  = flag.String("targets", "dreamcatcher,carbon", "programs to measure, alternating: dreamcatcher, carbon (carbon-cache), gocarbon, vm (VictoriaMetrics)")
 	metricsF  = flag.String("metrics", "10000,100000", "distinct metric counts, comma-separated")
 	interval  = flag.Duration("interval", 10*time.Second, "flush interval of the paced phase")
 	rounds    = flag.Int("rounds", 4, "measured flushes in the paced phase")
@@ -62,6 +65,10 @@ var (
 	retention = flag.String("retention", "10s:1h", "storage schema retentions for the metrics")
 	hekadBin  = flag.String("hekad", "bin/hekad", "the project's hekad")
 	carbonBin = flag.String("carbon-cache", "/usr/bin/carbon-cache", "Graphite's carbon-cache")
+	gcBin     = flag.String("go-carbon", "/tmp/bin/go-carbon", "go-carbon 0.19.1 (target gocarbon; docs/performance.md says how to build it)")
+	gcWorkers = flag.Int("go-carbon-workers", runtime.NumCPU(), "go-carbon's [whisper] workers")
+	vmBin     = flag.String("victoria-metrics", "/tmp/bin/victoria-metrics", "VictoriaMetrics single-node v1.151.0 (target vm)")
+	runsF     = flag.Int("runs", 1, "runs per metric count; each run alternates the targets; with more than one, medians are printed at the end")
 	writers   = flag.Int("writers", 4, "Dreamcatcher writers")
 	writeIvl  = flag.Int("write-interval-ms", 1000, "Dreamcatcher's write_interval_ms")
 	conns     = flag.Int("conns", 4, "sending TCP connections")
@@ -95,46 +102,94 @@ func main() {
 	}
 	fmt.Printf("# whisper persistence: %s, retention %s, interval %s, %d paced + %d flood rounds, %s\n",
 		*targetsF, *retention, *interval, *rounds, *flood, time.Now().UTC().Format(time.RFC3339))
-	fmt.Printf("%-12s %8s %10s %8s %10s %12s %12s %10s %6s %8s\n",
-		"target", "metrics", "offered/s", "kept_up", "max_lag", "max_cache", "sustained/s", "flood/s", "cpu", "rss_MiB")
+	fmt.Printf("%-12s %8s %3s %10s %10s %8s %10s %12s %12s %10s %6s %8s\n",
+		"target", "metrics", "run", "create/s", "offered/s", "kept_up", "max_lag", "max_cache", "sustained/s", "flood/s", "cpu", "rss_MiB")
+	all := map[string][]result{}
+	var order []string
 	for _, m := range ints(*metricsF) {
-		for _, t := range strings.Split(*targetsF, ",") {
-			dir := filepath.Join(work, fmt.Sprintf("%s-%d", t, m))
-			check(os.MkdirAll(dir, 0o755))
-			if *precreate {
-				began := time.Now()
-				precreateFiles(filepath.Join(dir, "data"), m)
-				fmt.Fprintf(os.Stderr, "%s: %d files created in %s\n", t, m, time.Since(began).Round(time.Second))
+		for run := 1; run <= *runsF; run++ {
+			for _, t := range strings.Split(*targetsF, ",") {
+				r := runTarget(work, t, m, run)
+				key := fmt.Sprintf("%s %d", t, m)
+				if _, ok := all[key]; !ok {
+					order = append(order, key)
+				}
+				all[key] = append(all[key], r)
+				fmt.Printf("%-12s %8d %3d %10.0f %10.0f %8v %10s %12d %12.0f %10.0f %6.2f %8.0f\n", t, m, run, r.create, r.offered, r.maxLag < *interval,
+					r.maxLag.Round(10*time.Millisecond), r.maxCache, r.sustained, r.flood, r.cpu, r.rssMiB)
 			}
-			var tg *target
-			switch t {
-			case "dreamcatcher":
-				tg = startDreamcatcher(dir)
-			case "carbon":
-				tg = startCarbon(dir)
-			default:
-				check(fmt.Errorf("unknown target %q", t))
+		}
+	}
+	if *runsF > 1 {
+		fmt.Printf("# medians of %d runs\n", *runsF)
+		for _, key := range order {
+			rs := all[key]
+			pick := func(f func(result) float64) float64 {
+				v := make([]float64, len(rs))
+				for i, r := range rs {
+					v[i] = f(r)
+				}
+				return median(v)
 			}
-			tg.name = t
-			r := run(tg, m)
-			tg.stop()
-			fmt.Printf("%-12s %8d %10.0f %8v %10s %12d %12.0f %10.0f %6.2f %8.0f\n", t, m, r.offered, r.maxLag < *interval,
-				r.maxLag.Round(10*time.Millisecond), r.maxCache, r.sustained, r.flood, r.cpu, r.rssMiB)
-			if !*keep {
-				// Minutes of CPU at a million files: a run started
-				// meanwhile would be measured on a busy machine.
-				began := time.Now()
-				os.RemoveAll(dir)
-				fmt.Fprintf(os.Stderr, "%s: work folder removed in %s\n", t, time.Since(began).Round(time.Second))
-			}
+			fmt.Printf("%-21s create/s %8.0f  sustained/s %9.0f  max_lag %6.2fs  flood/s %9.0f  cpu %5.2f  rss_MiB %6.0f\n", key,
+				pick(func(r result) float64 { return r.create }), pick(func(r result) float64 { return r.sustained }),
+				pick(func(r result) float64 { return r.maxLag.Seconds() }), pick(func(r result) float64 { return r.flood }),
+				pick(func(r result) float64 { return r.cpu }), pick(func(r result) float64 { return r.rssMiB }))
 		}
 	}
 }
 
+// runTarget starts one program in a fresh folder, measures it and removes
+// the folder.
+func runTarget(work, t string, m, rn int) result {
+	dir := filepath.Join(work, fmt.Sprintf("%s-%d-%d", t, m, rn))
+	check(os.MkdirAll(dir, 0o755))
+	if *precreate && t != "vm" {
+		began := time.Now()
+		precreateFiles(filepath.Join(dir, "data"), m)
+		fmt.Fprintf(os.Stderr, "%s: %d files created in %s\n", t, m, time.Since(began).Round(time.Second))
+	}
+	var tg *target
+	switch t {
+	case "dreamcatcher":
+		tg = startDreamcatcher(dir)
+	case "carbon":
+		tg = startCarbon(dir)
+	case "gocarbon":
+		tg = startGoCarbon(dir)
+	case "vm":
+		tg = startVM(dir)
+	default:
+		check(fmt.Errorf("unknown target %q", t))
+	}
+	tg.name = t
+	r := run(tg, m)
+	tg.stop()
+	if !*keep {
+		// Minutes of CPU at a million files: a run started
+		// meanwhile would be measured on a busy machine.
+		began := time.Now()
+		os.RemoveAll(dir)
+		fmt.Fprintf(os.Stderr, "%s: work folder removed in %s\n", t, time.Since(began).Round(time.Second))
+	}
+	return r
+}
+
+func median(v []float64) float64 {
+	sort.Float64s(v)
+	if len(v) == 0 {
+		return math.NaN()
+	}
+	if len(v)%2 == 1 {
+		return v[len(v)/2]
+	}
+	return (v[len(v)/2-1] + v[len(v)/2]) / 2
+}
+
 type result struct {
-	offered, sustained, flood, cpu, rssMiB float64
-	maxLag                                 time.Duration
-	maxCache                               int64
+	create, offered, sustained, flood, cpu, rssMiB float64
+	maxLag                                         time.Duration
+	maxCache                                       int64
 }
 
 type target struct {
@@ -194,10 +249,11 @@ func run(t *target, metrics int) result {
 		names[i] = benchName(i)
 	}
 	now := time.Now().Unix()
-	// Round 0 creates the files.
+	// Round 0 creates the files (unless -precreate).
+	began0 := time.Now()
 	send(t.addr, names, []int64{now - now%10})
 	want := int64(metrics)
-	waitPersisted(t, want, *maxWait)
+	r.create = float64(metrics) / waitPersisted(t, want, *maxWait).Sub(began0).Seconds()
 	t.sampler.reset()
 	// Paced rounds.
 	start := time.Now()
@@ -356,6 +412,7 @@ base_path = %q
 default_retentions = %q
 max_creates_per_second = %d
 max_cache_points = 50000000
+statsd_aggregation = false
 writers = %d
 write_interval_ms = %d
 self_metrics = "benchself"

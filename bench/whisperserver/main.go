@@ -1,13 +1,22 @@
-// Command bench/whisperserver measures whisperserver beside graphite-web
-// (Debian graphite-web under gunicorn) over the same whisper folder, in one
-// run: requests per second and p50/p99 latency for
+// Command bench/whisperserver measures whisperserver beside its peers in one
+// run: graphite-web (Debian graphite-web under gunicorn) and go-carbon's
+// carbonserver over the same whisper folder, and VictoriaMetrics' Graphite
+// API over the same points (sent to it as carbon plaintext first). Requests
+// per second and p50/p99 latency for
 //
+//   - /metrics/find of a 100-match glob and of a 1,000-match glob over an
+//     index of 100,000 names (format=json: with each leaf's intervals),
 //   - /render of 1 metric over 1 day at 10 s (8,640 points),
-//   - /render of a 100-metric glob over 1 day,
-//   - /metrics/find over an index of 100,000 names.
+//   - /render of a 100-metric glob over 1 day, and a sumSeries of it,
+//   - /render of groupByNode, highest and movingAverage over that glob
+//     (issue 17).
 //
-// Every scenario is bounded by a request count and a duration. Run it with
-// `go run ./bench/whisperserver` (see -h); it prints a Markdown table.
+// -only picks scenarios by a regular expression.
+//
+// Every scenario is bounded by a request count and a duration; -runs
+// repeats the whole set, the targets alternating within each scenario, and
+// the table holds the medians. Run it with `go run ./bench/whisperserver`
+// (see -h); it prints a Markdown table.
 package main
 
 import (
@@ -18,10 +27,13 @@ import (
 	"math/rand"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"sort"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -36,7 +48,13 @@ var (
 	maxRequests  = flag.Int("n", 2000, "most requests per scenario")
 	maxDuration  = flag.Duration("d", 10*time.Second, "longest time per scenario")
 	workers      = flag.Int("gunicorn-workers", 2, "graphite-web gunicorn workers")
-	skipGraphite = flag.Bool("no-graphite", false, "measure whisperserver only")
+	skipGraphite = flag.Bool("no-graphite", false, "leave graphite-web out")
+	targetsF     = flag.String("targets", "whisperserver,carbonserver,vm,graphite-web", "servers to measure (those whose program is missing are skipped with a note)")
+	runsF        = flag.Int("runs", 3, "runs of every scenario on every server; the table holds medians")
+	gcBin        = flag.String("go-carbon", "/tmp/bin/go-carbon", "go-carbon 0.19.1, for carbonserver")
+	vmBin        = flag.String("victoria-metrics", "/tmp/bin/victoria-metrics", "VictoriaMetrics single-node v1.151.0")
+	only         = flag.String("only", "", "run only the scenarios whose name matches this regular expression")
+	queueWait    = flag.Duration("queue-wait", 30*time.Second, "whisperserver's -queue-wait: requests over its max_concurrent queue (as behind gunicorn's workers) instead of a 503 after the default 2 s")
 )
 
 func main() {
@@ -47,54 +65,197 @@ func main() {
 	}
 }
 
+type server struct {
+	name, url string
+	// path gives the request for a scenario, "" when the server does
+	// not have the feature.
+	path func(sc scenario) string
+}
+
+type scenario struct {
+	name string
+	kind string // find, render
+	// query is the find query or the render target.
+	query string
+}
+
+// findScenario is the request that tells a server is up.
+var findScenario = scenario{"up", "find", "bench.find.*.m000*"}
+
+var scenarios = []scenario{
+	{"find, 100-match glob (`bench.glob.*`), format=json", "find", "bench.glob.*"},
+	{"find over 100,000 names, 1,000 matches (`bench.find.*.m000*`), format=json", "find", "bench.find.*.m000*"},
+	{"render 1 metric, 1 day at 10 s (8,640 points)", "render", "bench.single"},
+	{"render 100-metric glob, 1 day at 10 s", "render", "bench.glob.*"},
+	{"render sumSeries of the 100-metric glob, 1 day", "render", "sumSeries(bench.glob.*)"},
+	// issue 17: a 100-series groupByNode / highest / movingAverage request
+	{"render groupByNode(bench.glob.*,1,\"sum\"), 1 day", "render", `groupByNode(bench.glob.*,1,"sum")`},
+	{"render highest(bench.glob.*,10,\"average\"), 1 day", "render", `highest(bench.glob.*,10,"average")`},
+	{"render movingAverage(bench.glob.*,\"5min\"), 1 day", "render", `movingAverage(bench.glob.*,"5min")`},
+}
+
+// selectScenarios keeps the scenarios -only matches (all without it).
+func selectScenarios() ([]scenario, error) {
+	re, err := regexp.Compile(*only)
+	if err != nil {
+		return nil, fmt.Errorf("-only: %w", err)
+	}
+	var out []scenario
+	for _, sc := range scenarios {
+		if re.MatchString(sc.name) {
+			out = append(out, sc)
+		}
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("-only %q matches no scenario", *only)
+	}
+	return out, nil
+}
+
 func run() error {
+	scenarios, err := selectScenarios()
+	if err != nil {
+		return err
+	}
 	if err := makeData(*dataDir); err != nil {
 		return err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	wsAddr, err := freeAddr()
-	if err != nil {
-		return err
-	}
-	ws := exec.CommandContext(ctx, *serverBin, "-whisper-dir", *dataDir, "-listen", wsAddr, "-max-find", "0")
-	ws.Stderr = io.Discard
-	if err := ws.Start(); err != nil {
-		return fmt.Errorf("starting %s: %w", *serverBin, err)
-	}
-	defer stop(ws)
-	targets := []struct{ name, url string }{{"whisperserver", "http://" + wsAddr}}
-	if !*skipGraphite {
-		gw, url, err := startGraphiteWeb(ctx, *dataDir)
-		if err != nil {
-			return err
+	now := time.Now().Unix()
+	from, until := now-86400, now
+	graphitePath := func(sc scenario) string {
+		if sc.kind == "find" {
+			return "/metrics/find?format=json&query=" + url.QueryEscape(sc.query)
 		}
-		defer stop(gw)
-		targets = append(targets, struct{ name, url string }{"graphite-web", url})
+		return fmt.Sprintf("/render?format=json&from=%d&until=%d&target=%s", from, until, url.QueryEscape(sc.query))
 	}
-	for _, t := range targets {
-		if err := waitUp(t.url + "/version"); err != nil {
-			return fmt.Errorf("%s: %w", t.name, err)
-		}
-	}
-	scenarios := []struct{ name, path string }{
-		{"render 1 metric, 1 day at 10 s (8,640 points)", "/render?target=bench.single&from=-1d&format=json"},
-		{"render 100-metric glob, 1 day at 10 s", "/render?target=bench.glob.*&from=-1d&format=json"},
-		{"find over 100,000 names (bench.find.*.m000*: 1,000 matches in 100 folders)", "/metrics/find?query=bench.find.*.m000*"},
-	}
-	fmt.Printf("concurrency %d, at most %d requests or %s per scenario\n\n", *concurrency, *maxRequests, *maxDuration)
-	fmt.Println("| scenario | server | requests | req/s | p50 ms | p99 ms |")
-	fmt.Println("|---|---|---:|---:|---:|---:|")
-	for _, s := range scenarios {
-		for _, t := range targets {
-			r, err := load(t.url + s.path)
-			if err != nil {
-				return fmt.Errorf("%s on %s: %w", s.name, t.name, err)
+	var servers []server
+	for _, t := range strings.Split(*targetsF, ",") {
+		var (
+			srv  server
+			cmd  *exec.Cmd
+			err  error
+			skip string
+		)
+		switch t {
+		case "whisperserver":
+			var addr string
+			if addr, err = freeAddr(); err != nil {
+				return err
 			}
-			fmt.Printf("| %s | %s | %d | %.1f | %.2f | %.2f |\n", s.name, t.name, r.n, r.rps, r.p50, r.p99)
+			cmd = exec.CommandContext(ctx, *serverBin, "-whisper-dir", *dataDir, "-listen", addr, "-max-find", "0", "-queue-wait", queueWait.String())
+			cmd.Stderr = io.Discard
+			if err = cmd.Start(); err != nil {
+				return fmt.Errorf("starting %s: %w", *serverBin, err)
+			}
+			srv = server{name: t, url: "http://" + addr, path: graphitePath}
+		case "graphite-web":
+			if *skipGraphite {
+				continue
+			}
+			var u string
+			if cmd, u, err = startGraphiteWeb(ctx, *dataDir); err != nil {
+				return err
+			}
+			srv = server{name: t, url: u, path: graphitePath}
+		case "carbonserver":
+			if _, err := os.Stat(*gcBin); err != nil {
+				skip = *gcBin + " missing"
+				break
+			}
+			var u string
+			if cmd, u, err = startCarbonserver(ctx, *dataDir); err != nil {
+				return err
+			}
+			srv = server{name: "go-carbon carbonserver", url: u, path: func(sc scenario) string {
+				if sc.kind == "find" {
+					return "/metrics/find/?format=json&query=" + url.QueryEscape(sc.query)
+				}
+				if strings.Contains(sc.query, "(") {
+					return "" // a storage back end: no functions (carbonapi's job)
+				}
+				return fmt.Sprintf("/render/?format=json&from=%d&until=%d&target=%s", from, until, url.QueryEscape(sc.query))
+			}}
+		case "vm":
+			if _, err := os.Stat(*vmBin); err != nil {
+				skip = *vmBin + " missing"
+				break
+			}
+			var u string
+			if cmd, u, err = startVM(ctx, *dataDir, from); err != nil {
+				return err
+			}
+			srv = server{name: "VictoriaMetrics", url: u, path: func(sc scenario) string {
+				if sc.kind == "find" {
+					// Its find has no json format; treejson is its default.
+					return "/metrics/find?format=treejson&query=" + url.QueryEscape(sc.query)
+				}
+				return graphitePath(sc)
+			}}
+		default:
+			return fmt.Errorf("unknown target %q", t)
+		}
+		if skip != "" {
+			fmt.Fprintf(os.Stderr, "bench: %s skipped: %s\n", t, skip)
+			continue
+		}
+		defer stop(cmd)
+		servers = append(servers, srv)
+	}
+	for _, s := range servers {
+		if err := waitUp(s.url + s.path(findScenario)); err != nil {
+			return fmt.Errorf("%s: %w", s.name, err)
+		}
+	}
+	fmt.Printf("concurrency %d, at most %d requests or %s per scenario, median of %d runs (servers alternating)\n\n", *concurrency, *maxRequests, *maxDuration, *runsF)
+	results := make(map[[2]int][]result)
+	for run := 0; run < *runsF; run++ {
+		for si, sc := range scenarios {
+			for ti, s := range servers {
+				p := s.path(sc)
+				if p == "" {
+					continue
+				}
+				r, err := load(s.url + p)
+				if err != nil {
+					return fmt.Errorf("%s on %s: %w", sc.name, s.name, err)
+				}
+				fmt.Fprintf(os.Stderr, "run %d | %s | %s | %d | %.1f | %.2f | %.2f\n", run+1, sc.name, s.name, r.n, r.rps, r.p50, r.p99)
+				results[[2]int{si, ti}] = append(results[[2]int{si, ti}], r)
+			}
+		}
+	}
+	fmt.Println("| scenario | server | requests (median) | req/s | p50 ms | p99 ms |")
+	fmt.Println("|---|---|---:|---:|---:|---:|")
+	for si, sc := range scenarios {
+		for ti, s := range servers {
+			rs := results[[2]int{si, ti}]
+			if len(rs) == 0 {
+				fmt.Printf("| %s | %s | — | not supported | | |\n", sc.name, s.name)
+				continue
+			}
+			m := medianResult(rs)
+			fmt.Printf("| %s | %s | %d | %.1f | %.2f | %.2f |\n", sc.name, s.name, m.n, m.rps, m.p50, m.p99)
 		}
 	}
 	return nil
+}
+
+func medianResult(rs []result) result {
+	med := func(f func(result) float64) float64 {
+		v := make([]float64, len(rs))
+		for i, r := range rs {
+			v[i] = f(r)
+		}
+		sort.Float64s(v)
+		if len(v)%2 == 1 {
+			return v[len(v)/2]
+		}
+		return (v[len(v)/2-1] + v[len(v)/2]) / 2
+	}
+	return result{n: int(med(func(r result) float64 { return float64(r.n) })), rps: med(func(r result) float64 { return r.rps }),
+		p50: med(func(r result) float64 { return r.p50 }), p99: med(func(r result) float64 { return r.p99 })}
 }
 
 type result struct {

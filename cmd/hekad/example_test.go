@@ -16,16 +16,15 @@ import (
 // `make run` uses), with only its port and folders moved into the test's
 // temp dir: statsd over UDP must end up in whisper files, also after SIGTERM.
 func TestExampleConfig(t *testing.T) {
-	bin := testutil.Binary(t, "hekad")
+	h := testutil.NewHekad(t)
+	dir := h.Dir
 	example, err := os.ReadFile(filepath.Join(testutil.ModuleRoot(t), "hekad.toml.example"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := t.TempDir()
-	port := testutil.FreePort(t)
 	cfg := string(example)
 	for old, new := range map[string]string{
-		`"127.0.0.1:8125"`: fmt.Sprintf(`"127.0.0.1:%d"`, port),
+		`"127.0.0.1:8125"`: fmt.Sprintf("%q", h.Addr()),
 		// base_path = "whisper" is relative to base_dir, as in Heka.
 		`base_dir = "data"`: fmt.Sprintf("base_dir = %q", dir),
 	} {
@@ -36,10 +35,8 @@ func TestExampleConfig(t *testing.T) {
 	}
 	path := testutil.WriteFile(t, dir, "hekad.toml", cfg)
 
-	p := testutil.Start(t, bin, "-config", path)
-	p.WaitOutput("Input started: DreamcatcherStatsdInput", 20*time.Second)
-	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	testutil.SendUDP(t, addr, "example.hits:3|c\nexample.temp:21.5|g")
+	p := h.Start(path, "Input started: DreamcatcherStatsdInput")
+	testutil.SendUDP(t, h.Addr(), "example.hits:3|c\nexample.temp:21.5|g")
 
 	// The host input is on by default: its load file appears without any
 	// traffic (it collects once at start).
@@ -50,9 +47,7 @@ func TestExampleConfig(t *testing.T) {
 
 	// SIGTERM before the first 10 s flush: the statsd input's final flush and
 	// the whisper cache must still reach disk.
-	if code := p.Stop(syscall.SIGTERM, 60*time.Second); code != 0 {
-		t.Fatalf("exit code %d after SIGTERM", code)
-	}
+	p.StopClean(syscall.SIGTERM, 60*time.Second)
 	for _, f := range []string{"stats_counts/example/hits.wsp", "stats/gauges/example/temp.wsp"} {
 		if _, err := os.Stat(filepath.Join(dir, "whisper", f)); err != nil {
 			t.Errorf("%s not written: %v", f, err)

@@ -15,35 +15,14 @@ import (
 // TestStockStatsdPipeline drives the real hekad: Heka's stock StatsdInput →
 // StatAccumInput → FileOutput with PayloadEncoder, statsd over real UDP.
 func TestStockStatsdPipeline(t *testing.T) {
-	bin := testutil.Binary(t, "hekad")
-	dir := t.TempDir()
-	port := testutil.FreePort(t)
-	out := filepath.Join(dir, "out.txt")
-	cfg := testutil.WriteFile(t, dir, "hekad.toml", fmt.Sprintf(`
-[hekad]
-base_dir = %q
+	h := testutil.NewHekad(t)
+	out := filepath.Join(h.Dir, "out.txt")
+	// The first keys belong to StockStatsd's [StatAccumInput].
+	cfg := h.WriteConfig(h.StockStatsd() + "emit_in_fields = false\n" +
+		testutil.PayloadFileOutput("Type == 'heka.statmetric'", out))
 
-[StatsdInput]
-address = "127.0.0.1:%d"
-
-[StatAccumInput]
-ticker_interval = 1
-emit_in_fields = false
-
-[PayloadEncoder]
-append_newlines = false
-
-[FileOutput]
-message_matcher = "Type == 'heka.statmetric'"
-path = %q
-encoder = "PayloadEncoder"
-flush_interval = 100
-`, filepath.Join(dir, "base"), port, out))
-
-	p := testutil.Start(t, bin, "-config", cfg)
-	p.WaitOutput("Input started: StatsdInput", 10*time.Second)
-	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	testutil.SendUDP(t, addr,
+	p := h.Start(cfg, "Input started: StatsdInput")
+	testutil.SendUDP(t, h.Addr(),
 		"app.hits:1|c\napp.hits:2|c\napp.hits:3|c|@0.5",
 		"app.latency:10|ms\napp.latency:20|ms\napp.latency:30|ms",
 		"app.temp:21|g")
@@ -73,9 +52,7 @@ flush_interval = 100
 		}
 	}
 
-	if code := p.Stop(syscall.SIGTERM, 5*time.Second); code != 0 {
-		t.Fatalf("exit code after SIGTERM = %d, want 0", code)
-	}
+	p.StopClean(syscall.SIGTERM, 5*time.Second)
 	if !strings.Contains(p.Output(), "Shutdown complete") {
 		t.Errorf("no clean shutdown in the log")
 	}
@@ -151,14 +128,7 @@ func TestBadConfig(t *testing.T) {
 				path = testutil.WriteFile(t, t.TempDir(), "bad.toml", c.config)
 			}
 			code, out := testutil.Run(t, 10*time.Second, bin, "-config", path)
-			if code == 0 {
-				t.Fatalf("exit code 0, want non-zero; output:\n%s", out)
-			}
-			for _, w := range c.want {
-				if !strings.Contains(out, w) {
-					t.Errorf("output lacks %q:\n%s", w, out)
-				}
-			}
+			testutil.ExpectFailure(t, code, out, c.want...)
 			if n := strings.Count(out, "hekad: error:"); n != 1 {
 				t.Errorf("%d error messages, want 1:\n%s", n, out)
 			}
@@ -168,64 +138,38 @@ func TestBadConfig(t *testing.T) {
 
 // TestConfigFolder loads every *.toml of a folder, as Heka does.
 func TestConfigFolder(t *testing.T) {
-	bin := testutil.Binary(t, "hekad")
-	dir := t.TempDir()
-	port := testutil.FreePort(t)
-	testutil.WriteFile(t, dir, "00-hekad.toml", fmt.Sprintf("[hekad]\nbase_dir = %q\n", filepath.Join(dir, "base")))
-	testutil.WriteFile(t, dir, "10-input.toml", fmt.Sprintf("[StatsdInput]\naddress = \"127.0.0.1:%d\"\n", port))
+	h := testutil.NewHekad(t)
+	dir := filepath.Join(h.Dir, "conf.d")
+	testutil.WriteFile(t, dir, "00-hekad.toml", fmt.Sprintf("[hekad]\nbase_dir = %q\n", h.BaseDir()))
+	testutil.WriteFile(t, dir, "10-input.toml", fmt.Sprintf("[StatsdInput]\naddress = %q\n", h.Addr()))
 	testutil.WriteFile(t, dir, "20-accum.toml", "[StatAccumInput]\nticker_interval = 1\n")
 	testutil.WriteFile(t, dir, "README.txt", "not a config file [")
-	p := testutil.Start(t, bin, "-config", dir)
-	p.WaitOutput("Input started: StatsdInput", 10*time.Second)
-	if code := p.Stop(syscall.SIGINT, 5*time.Second); code != 0 {
-		t.Fatalf("exit code after SIGINT = %d", code)
-	}
+	h.Start(dir, "Input started: StatsdInput").StopClean(syscall.SIGINT, 5*time.Second)
 }
 
 // TestInitFailureNamesFileAndSection: a setting that decodes but that the
 // plugin's Init refuses (a bad listen address) still yields one message
 // naming the file and the section.
 func TestInitFailureNamesFileAndSection(t *testing.T) {
-	bin := testutil.Binary(t, "hekad")
-	dir := t.TempDir()
-	cfg := testutil.WriteFile(t, dir, "init.toml", fmt.Sprintf(`
+	h := testutil.NewHekad(t)
+	cfg := testutil.WriteFile(t, h.Dir, "init.toml", fmt.Sprintf(`
 [hekad]
 base_dir = %q
 [StatsdInput]
 address = "not-an-address"
-`, filepath.Join(dir, "base")))
-	code, out := testutil.Run(t, 10*time.Second, bin, "-config", cfg)
-	if code == 0 {
-		t.Fatalf("exit code 0; output:\n%s", out)
-	}
-	for _, w := range []string{"hekad: error:", "init.toml: [StatsdInput]"} {
-		if !strings.Contains(out, w) {
-			t.Errorf("output lacks %q:\n%s", w, out)
-		}
-	}
+`, h.BaseDir()))
+	code, out := h.Run(cfg, 10*time.Second)
+	testutil.ExpectFailure(t, code, out, "hekad: error:", "init.toml: [StatsdInput]")
 }
 
 // TestProfilesWrittenOnShutdown: cpuprof and memprof hold a profile after a
 // SIGTERM, although Heka's pipeline ends the process with os.Exit.
 func TestProfilesWrittenOnShutdown(t *testing.T) {
-	bin := testutil.Binary(t, "hekad")
-	dir := t.TempDir()
-	cpu, mem := filepath.Join(dir, "cpu.prof"), filepath.Join(dir, "mem.prof")
-	cfg := testutil.WriteFile(t, dir, "prof.toml", fmt.Sprintf(`
-[hekad]
-base_dir = %q
-cpuprof = %q
-memprof = %q
-[StatsdInput]
-address = "127.0.0.1:%d"
-[StatAccumInput]
-ticker_interval = 1
-`, filepath.Join(dir, "base"), cpu, mem, testutil.FreePort(t)))
-	p := testutil.Start(t, bin, "-config", cfg)
-	p.WaitOutput("Input started: StatsdInput", 10*time.Second)
-	if code := p.Stop(syscall.SIGTERM, 10*time.Second); code != 0 {
-		t.Fatalf("exit code %d", code)
-	}
+	h := testutil.NewHekad(t)
+	cpu, mem := filepath.Join(h.Dir, "cpu.prof"), filepath.Join(h.Dir, "mem.prof")
+	// cpuprof and memprof belong to WriteConfig's [hekad] section.
+	cfg := h.WriteConfig(fmt.Sprintf("cpuprof = %q\nmemprof = %q\n", cpu, mem) + h.StockStatsd())
+	h.Start(cfg, "Input started: StatsdInput").StopClean(syscall.SIGTERM, 10*time.Second)
 	for _, f := range []string{cpu, mem} {
 		fi, err := os.Stat(f)
 		if err != nil || fi.Size() == 0 {

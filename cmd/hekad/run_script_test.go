@@ -7,7 +7,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -15,48 +14,26 @@ import (
 	"github.com/dreamcatcher-monitoring/dreamcatcher/internal/testutil"
 )
 
-type lockedBuf struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuf) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuf) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // TestRunScriptCtrlC runs `make run`'s script (scripts/run.sh) with both
 // binaries, sends SIGINT to its whole process group as a terminal's Ctrl-C
 // does, and expects status 0, the pending statsd counts on disk, and a
 // quiet terminal: no per-section "Loading" lines, no access lines.
 func TestRunScriptCtrlC(t *testing.T) {
-	hekadBin := testutil.Binary(t, "hekad")
+	h := testutil.NewHekad(t)
 	testutil.Binary(t, "whisperserver") // same folder
-	dir := t.TempDir()
-	port := testutil.FreePort(t)
 	listen := fmt.Sprintf("127.0.0.1:%d", testutil.FreePort(t))
-	cfg := testutil.WriteFile(t, dir, "hekad.toml", fmt.Sprintf(`
-[hekad]
-base_dir = %q
-[DreamcatcherStatsdInput]
-address = "127.0.0.1:%d"
+	cfg := h.WriteConfig(fmt.Sprintf(`[DreamcatcherStatsdInput]
+address = %q
 flush_interval = 30
 [DreamcatcherWhisperOutput]
 base_path = "whisper"
 self_metrics = ""
-`, dir, port))
+`, h.Addr()))
 	cmd := exec.Command("bash", filepath.Join(testutil.ModuleRoot(t), "scripts", "run.sh"))
-	cmd.Env = append(os.Environ(), "HEKAD_CONFIG="+cfg, "WHISPER_DIR="+filepath.Join(dir, "whisper"),
-		"LISTEN="+listen, "BIN="+filepath.Dir(hekadBin))
+	cmd.Env = append(os.Environ(), "HEKAD_CONFIG="+cfg, "WHISPER_DIR="+filepath.Join(h.BaseDir(), "whisper"),
+		"LISTEN="+listen, "BIN="+filepath.Dir(h.Bin))
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	out := &lockedBuf{}
+	out := &testutil.SyncBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -67,7 +44,7 @@ self_metrics = ""
 	testutil.Eventually(t, 30*time.Second, func() bool {
 		return strings.Contains(out.String(), "listening on udp") && strings.Contains(out.String(), "whisperserver listening")
 	}, "not started:\n%s", out)
-	testutil.SendUDP(t, fmt.Sprintf("127.0.0.1:%d", port), "ctrlc.hits:3|c")
+	testutil.SendUDP(t, h.Addr(), "ctrlc.hits:3|c")
 	resp, err := (&httpClient{}).get("http://" + listen + "/")
 	if err != nil || resp != 200 {
 		t.Fatalf("GET /: %d %v", resp, err)
@@ -82,7 +59,7 @@ self_metrics = ""
 	case <-time.After(60 * time.Second):
 		t.Fatalf("run.sh still running 60 s after Ctrl-C:\n%s", out)
 	}
-	if _, err := os.Stat(filepath.Join(dir, "whisper", "stats_counts", "ctrlc", "hits.wsp")); err != nil {
+	if _, err := os.Stat(filepath.Join(h.BaseDir(), "whisper", "stats_counts", "ctrlc", "hits.wsp")); err != nil {
 		t.Errorf("pending count not flushed at Ctrl-C: %v", err)
 	}
 	for _, noisy := range []string{"Loading: [", "Pre-loading: [", "msg=access"} {

@@ -52,6 +52,24 @@ var crossTargets = []string{
 	"divideSeries(cc.avg.*,cc.avg.c)", "divideSeries(cc.avg.a,cc.nope)", `grep(cc.*.*,"avg|sum")`, `exclude(cc.*.*,"^cc\.avg")`,
 	"removeAboveValue(cc.avg.a,10)", "removeBelowValue(cc.avg.b,0.5)", "removeEmptySeries(cc.*.*)", "removeEmptySeries(cc.avg.*,0.95)",
 	"lowestAverage(cc.avg.*,2)", "lowestCurrent(cc.*.*,3)",
+	// issue 17: graph, filter, list and map/reduce functions. Series of
+	// different steps are combined only where the files average
+	// (whisperserver consolidates by the file's method, see docs/api.md).
+	`color(cc.avg.*,"red")`, "alpha(cc.avg.a,0.5)", "lineWidth(cc.avg.*,2)", "dashed(cc.avg.*)", "stacked(cc.avg.*)", `stacked(cc.*.*,"s")`,
+	"secondYAxis(cc.avg.b)", "drawAsInfinite(cc.avg.*)", "areaBetween(cc.tree.*.leaf)", "cactiStyle(cc.avg.*)", `cactiStyle(scale(cc.*.*,5000),"si","B")`,
+	`legendValue(cc.avg.*,"avg","max","count")`, `legendValue(cc.*.*,"last","binary")`,
+	"averageAbove(cc.*.*,3)", "averageBelow(cc.*.*,3)", "currentAbove(cc.*.*,5)", "currentBelow(cc.*.*,5)", "maximumAbove(cc.*.*,10)",
+	"maximumBelow(cc.*.*,10)", "minimumAbove(cc.*.*,0)", "minimumBelow(cc.*.*,0)", `filterSeries(cc.*.*,"stddev",">=",2)`,
+	"averageOutsidePercentile(cc.*.*,80)", "removeBetweenPercentile(transformNull(cc.avg.*),20)", "removeBetweenPercentile(transformNull(cc.tree.*.leaf),45)",
+	"mostDeviant(cc.*.*,3)", `useSeriesAbove(transformNull(cc.{sum,neg}.*),3,"transformNull\((.*),0\)","\1")`, "unique(cc.avg.*,cc.avg.a,cc.sum.x)",
+	"fallbackSeries(cc.nope,cc.avg.a)", "fallbackSeries(cc.avg.*,cc.sum.x)",
+	`aggregateSeriesLists(cc.avg.{a,b},cc.tree.*.leaf,"avg")`, "sumSeriesLists(cc.avg.{a,b},cc.{m1,sum}.*)", "diffSeriesLists(cc.avg.{a,b},cc.tree.*.leaf)",
+	"multiplySeriesLists(cc.avg.{a,b},cc.tree.*.leaf)", "divideSeriesLists(cc.avg.{a,b},cc.tree.*.leaf)", `aggregateWithWildcards(cc.*.*,"median",1)`,
+	"multiplySeriesWithWildcards(cc.tree.*.leaf,2)", "percentileOfSeries(cc.{avg,m1}.*,50)", "percentileOfSeries(cc.avg.*,30,true)",
+	"weightedAverage(cc.avg.{a,b},cc.tree.*.leaf)", "weightedAverage(cc.avg.{a,b},group(cc.avg.c,cc.m1.y),0)", "weightedAverage(cc.avg.*,cc.avg.*,2)", "group(cc.avg.a,cc.nope,cc.m1.y)",
+	`applyByNode(cc.*.*,1,"sumSeries(%.*)")`, `applyByNode(cc.tree.*.leaf,2,"scale(%.leaf,2)","%.double")`,
+	`reduceSeries(mapSeries(cc.tree.*.leaf,2),"sumSeries",3,"leaf")`, `reduce(map(cc.avg.*,0),"divideSeries",2,"a","b")`,
+	`aliasQuery(cc.tree.p.leaf,"p","q","q ends at %.1f")`, "substr(cc.tree.*.leaf,1,-1)", "substr(scale(cc.avg.*,2),2)",
 }
 
 func graphiteJSON(t *testing.T, base, target string, extra ...string) ([]graphiteSeries, string) {
@@ -113,7 +131,8 @@ func TestCrossCheckGraphiteWeb(t *testing.T) {
 	}
 
 	// noNullPoints, and several targets in one request.
-	for _, extra := range [][]string{{"target", "cc.avg.c", "noNullPoints", "1"}, {"target", "cc.avg.a", "target", "constantLine(5)", "target", "cc.avg.b", "noNullPoints", "1"}} {
+	for _, extra := range [][]string{{"target", "cc.avg.c", "noNullPoints", "1"}, {"target", "cc.avg.a", "target", "constantLine(5)", "target", "cc.avg.b", "noNullPoints", "1"},
+		{"target", "stacked(cc.avg.a)", "target", "stacked(cc.avg.b)", "target", `stacked(cc.sum.x,"other")`}} {
 		u := "/render?" + q(append([]string{"format", "json", "now", now, "from", "-1h"}, extra...)...)
 		var want, got []graphiteSeries
 		getJSON(t, gw.URL+u, &want)

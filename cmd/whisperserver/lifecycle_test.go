@@ -1,11 +1,8 @@
 package main
 
 import (
-	"bufio"
 	"fmt"
 	"net/http"
-	"os"
-	"os/exec"
 	"strings"
 	"syscall"
 	"testing"
@@ -20,23 +17,7 @@ import (
 func TestClosedLogPipe(t *testing.T) {
 	bin := testutil.Binary(t, "whisperserver")
 	addr := fmt.Sprintf("127.0.0.1:%d", testutil.FreePort(t))
-	r, w, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(bin, "-whisper-dir", t.TempDir(), "-listen", addr)
-	cmd.Stdout, cmd.Stderr = w, w
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	w.Close()
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	t.Cleanup(func() { _ = cmd.Process.Kill() })
-	sc := bufio.NewScanner(r)
-	for sc.Scan() && !strings.Contains(sc.Text(), "whisperserver listening") {
-	}
-	r.Close()
+	p := testutil.StartClosedLogPipe(t, "whisperserver listening", 30*time.Second, bin, "-whisper-dir", t.TempDir(), "-listen", addr)
 	for i := 0; i < 3; i++ { // bad requests are logged
 		if code, _ := get(t, "http://"+addr+"/render?target=sumSeries(&format=json"); code != http.StatusBadRequest {
 			t.Fatalf("status %d, want 400", code)
@@ -45,15 +26,7 @@ func TestClosedLogPipe(t *testing.T) {
 	if code, _ := get(t, "http://"+addr+"/"); code != http.StatusOK {
 		t.Fatalf("server stopped answering after its log pipe closed: %d", code)
 	}
-	_ = cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("whisperserver exited with %v, want status 0", err)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("whisperserver did not stop")
-	}
+	p.StopClean(syscall.SIGTERM, 30*time.Second)
 }
 
 // TestAccessLogQuietByDefault: successful requests log nothing unless

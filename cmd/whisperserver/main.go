@@ -19,6 +19,7 @@ import (
 
 	"github.com/dreamcatcher-monitoring/dreamcatcher/internal/version"
 	"github.com/dreamcatcher-monitoring/dreamcatcher/static"
+	"github.com/dreamcatcher-monitoring/dreamcatcher/whisperserver/alert"
 	"github.com/dreamcatcher-monitoring/dreamcatcher/whisperserver/server"
 )
 
@@ -52,6 +53,11 @@ func run(args []string) error {
 	case inv.CheckConfig:
 		if err := cfg.Validate(); err != nil {
 			return err
+		}
+		if cfg.Alerts != "" {
+			if _, err := alert.LoadFile(cfg.Alerts); err != nil {
+				return err
+			}
 		}
 		fmt.Println("whisperserver: configuration OK")
 		return nil

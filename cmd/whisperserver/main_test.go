@@ -213,10 +213,19 @@ func TestServer(t *testing.T) {
 		if code, _ := get(t, ws.URL+"/functions/nope"); code != 404 {
 			t.Errorf("/functions/nope: %d", code)
 		}
-		for _, u := range []string{"/tags/autoComplete/tags?expr=x", "/tags/autoComplete/values?tag=a", "/events/get_data?from=-1h", "/tags"} {
+		for _, u := range []string{"/tags/autoComplete/values?tag=a", "/events/get_data?from=-1h"} {
 			if code, b := get(t, ws.URL+u); code != 200 || strings.TrimSpace(string(b)) != "[]" {
 				t.Errorf("%s: %d %s", u, code, b)
 			}
+		}
+		// The tag API (graphite-web's answers over carbon's folder are the
+		// golden test's): untagged metrics have the tag name, as carbon
+		// registers them; a malformed expression is graphite-web's 400.
+		if code, b := get(t, ws.URL+"/tags"); code != 200 || !strings.Contains(string(b), `"tag":"name"`) {
+			t.Errorf("/tags: %d %s", code, b)
+		}
+		if code, b := get(t, ws.URL+"/tags/autoComplete/tags?expr=x"); code != 400 || !strings.Contains(string(b), `Invalid tagspec x`) {
+			t.Errorf("/tags/autoComplete/tags?expr=x: %d %s", code, b)
 		}
 		var names []string
 		getJSON(t, ws.URL+"/metrics/index.json", &names)

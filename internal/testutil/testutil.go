@@ -75,7 +75,7 @@ func Binary(t testing.TB, name string) string {
 type Proc struct {
 	t    testing.TB
 	cmd  *exec.Cmd
-	out  *syncBuffer
+	out  *SyncBuffer
 	done chan struct{}
 	err  error
 }
@@ -92,7 +92,7 @@ func Start(t testing.TB, bin string, args ...string) *Proc {
 // and killed only if it has not exited within grace.
 func startCmd(t testing.TB, cmd *exec.Cmd, grace time.Duration) *Proc {
 	t.Helper()
-	p := &Proc{t: t, cmd: cmd, out: &syncBuffer{}, done: make(chan struct{})}
+	p := &Proc{t: t, cmd: cmd, out: &SyncBuffer{}, done: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = p.out, p.out
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("starting %s: %v", cmd.Path, err)
@@ -178,6 +178,20 @@ func Run(t testing.TB, timeout time.Duration, bin string, args ...string) (int, 
 	return code, p.Output()
 }
 
+// ExpectFailure fails the test unless a run (see Run) exited non-zero with
+// output holding every one of want.
+func ExpectFailure(t testing.TB, code int, out string, want ...string) {
+	t.Helper()
+	if code == 0 {
+		t.Fatalf("exit code 0, want non-zero; output:\n%s", out)
+	}
+	for _, w := range want {
+		if !strings.Contains(out, w) {
+			t.Errorf("exit code %d; output lacks %q:\n%s", code, w, out)
+		}
+	}
+}
+
 // WriteFile writes contents to name in dir and returns the path.
 func WriteFile(t testing.TB, dir, name, contents string) string {
 	t.Helper()
@@ -228,6 +242,21 @@ func SendUDP(t testing.TB, addr string, payloads ...string) {
 	}
 }
 
+// SendTCP sends payload over one TCP connection to addr (dial bounded by
+// 5 s, the write by 30 s) and closes it.
+func SendTCP(t testing.TB, addr, payload string) {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		t.Fatalf("dial %s: %v", addr, err)
+	}
+	defer c.Close()
+	_ = c.SetWriteDeadline(time.Now().Add(30 * time.Second))
+	if _, err := c.Write([]byte(payload)); err != nil {
+		t.Fatalf("send to %s: %v", addr, err)
+	}
+}
+
 // WaitTCPListening waits until a TCP connection to addr succeeds.
 func WaitTCPListening(t testing.TB, addr string, timeout time.Duration) {
 	t.Helper()
@@ -258,18 +287,20 @@ func Eventually(t testing.TB, timeout time.Duration, cond func() bool, msg strin
 	}
 }
 
-type syncBuffer struct {
+// SyncBuffer is a bytes.Buffer safe for concurrent writes and reads, for a
+// process's output.
+type SyncBuffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer
 }
 
-func (s *syncBuffer) Write(p []byte) (int, error) {
+func (s *SyncBuffer) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.Write(p)
 }
 
-func (s *syncBuffer) String() string {
+func (s *SyncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()

@@ -120,15 +120,6 @@ func (as Archives) MaxRetention() int {
 	return m
 }
 
-// FileSize is the size in bytes of a whisper file with these archives.
-func (as Archives) FileSize() int64 {
-	size := int64(MetadataSize + ArchiveInfoSize*len(as))
-	for _, a := range as {
-		size += int64(a.Points) * PointSize
-	}
-	return size
-}
-
 // Validate sorts the list finest first and applies whisper.py's
 // validateArchiveList rules, so a file created from it is one Graphite
 // accepts.

@@ -1,7 +1,6 @@
 package host_test
 
 import (
-	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -16,26 +15,14 @@ import (
 	"github.com/dreamcatcher-monitoring/dreamcatcher/plugins/carbon/plaintext"
 )
 
-// fileOutputConfig runs the host input into Heka's FileOutput with the
-// PayloadEncoder, so the file holds exactly the injected carbon lines.
-func fileOutputConfig(dir, hostSection string) (cfg, out string) {
-	out = filepath.Join(dir, "out.txt")
-	return fmt.Sprintf(`
-[hekad]
-base_dir = %q
-hostname = "test.host.example"
-
-%s
-
-[PayloadEncoder]
-append_newlines = false
-
-[FileOutput]
-message_matcher = "Type == 'heka.statmetric' && Logger == 'DreamcatcherHostInput'"
-path = %q
-encoder = "PayloadEncoder"
-flush_interval = 100
-`, filepath.Join(dir, "base"), hostSection, out), out
+// fileOutputConfig writes a config for h that runs the host input into
+// Heka's FileOutput with the PayloadEncoder, so the file (out) holds exactly
+// the injected carbon lines.
+func fileOutputConfig(h *testutil.Hekad, hostSection string) (cfg, out string) {
+	out = filepath.Join(h.Dir, "out.txt")
+	// hostname belongs to WriteConfig's [hekad] section.
+	return h.WriteConfig("hostname = \"test.host.example\"\n" + hostSection + "\n" +
+		testutil.PayloadFileOutput("Type == 'heka.statmetric' && Logger == 'DreamcatcherHostInput'", out)), out
 }
 
 // collections reads the output file and groups its lines by timestamp,
@@ -71,11 +58,9 @@ func collections(t *testing.T, path string) (byTS map[int64]map[string]float64, 
 // TestHostInputAllGroups runs the real plugin in the real hekad and checks
 // a collection with rates (the second or later) for plausible values.
 func TestHostInputAllGroups(t *testing.T) {
-	bin := testutil.Binary(t, "hekad")
-	dir := t.TempDir()
-	cfg, out := fileOutputConfig(dir, "[DreamcatcherHostInput]\ninterval = 1\n")
-	p := testutil.Start(t, bin, "-config", testutil.WriteFile(t, dir, "hekad.toml", cfg))
-	p.WaitOutput("Input started: DreamcatcherHostInput", 10*time.Second)
+	h := testutil.NewHekad(t)
+	cfg, out := fileOutputConfig(h, "[DreamcatcherHostInput]\ninterval = 1\n")
+	p := h.Start(cfg, "Input started: DreamcatcherHostInput")
 
 	const pre = "hosts.test_host_example."
 	var m map[string]float64
@@ -141,22 +126,18 @@ func TestHostInputAllGroups(t *testing.T) {
 		t.Errorf("no %v metrics in %v", groups, m)
 	}
 
-	if code := p.Stop(syscall.SIGTERM, 10*time.Second); code != 0 {
-		t.Fatalf("exit code after SIGTERM = %d", code)
-	}
+	p.StopClean(syscall.SIGTERM, 10*time.Second)
 }
 
 // TestHostInputOptions checks prefix and collect.
 func TestHostInputOptions(t *testing.T) {
-	bin := testutil.Binary(t, "hekad")
-	dir := t.TempDir()
-	cfg, out := fileOutputConfig(dir, `[DreamcatcherHostInput]
+	h := testutil.NewHekad(t)
+	cfg, out := fileOutputConfig(h, `[DreamcatcherHostInput]
 interval = 1
 prefix = "servers.box-1"
 collect = ["load", "mem"]
 `)
-	p := testutil.Start(t, bin, "-config", testutil.WriteFile(t, dir, "hekad.toml", cfg))
-	p.WaitOutput("Input started: DreamcatcherHostInput", 10*time.Second)
+	p := h.Start(cfg, "Input started: DreamcatcherHostInput")
 	var order []int64
 	var byTS map[int64]map[string]float64
 	testutil.Eventually(t, 30*time.Second, func() bool {
@@ -182,7 +163,6 @@ collect = ["load", "mem"]
 // TestHostInputBadConfig checks that bad settings stop hekad at start with
 // a message naming the problem.
 func TestHostInputBadConfig(t *testing.T) {
-	bin := testutil.Binary(t, "hekad")
 	cases := map[string]struct{ section, want string }{
 		"unknown group": {`collect = ["cpu", "gpu"]`, `unknown group "gpu"`},
 		"zero interval": {`interval = 0`, "interval must be at least 1"},
@@ -193,12 +173,10 @@ func TestHostInputBadConfig(t *testing.T) {
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
-			dir := t.TempDir()
-			cfg, _ := fileOutputConfig(dir, "[DreamcatcherHostInput]\n"+c.section+"\n")
-			code, out := testutil.Run(t, 20*time.Second, bin, "-config", testutil.WriteFile(t, dir, "hekad.toml", cfg))
-			if code == 0 || !strings.Contains(out, c.want) || !strings.Contains(out, "DreamcatcherHostInput") {
-				t.Errorf("exit %d, want non-zero and %q in:\n%s", code, c.want, out)
-			}
+			h := testutil.NewHekad(t)
+			cfg, _ := fileOutputConfig(h, "[DreamcatcherHostInput]\n"+c.section+"\n")
+			code, out := h.Run(cfg, 20*time.Second)
+			testutil.ExpectFailure(t, code, out, c.want, "DreamcatcherHostInput")
 		})
 	}
 }

@@ -52,13 +52,10 @@ func readPoints(t *testing.T, path string) map[int]float64 {
 // the CPU states add up to about 100, load is not negative and memory used
 // is at most the total. One file is cross-checked with Graphite's whisper.py.
 func TestHostInputWritesWhisper(t *testing.T) {
-	bin := testutil.Binary(t, "hekad")
-	dir := t.TempDir()
-	base := filepath.Join(dir, "whisper")
-	cfg := testutil.WriteFile(t, dir, "hekad.toml", fmt.Sprintf(`
-[hekad]
-base_dir = %q
-hostname = "whisper.test.host"
+	h := testutil.NewHekad(t)
+	base := h.Whisper
+	// hostname belongs to WriteConfig's [hekad] section.
+	cfg := h.WriteConfig(fmt.Sprintf(`hostname = "whisper.test.host"
 
 [DreamcatcherHostInput]
 interval = 1
@@ -67,9 +64,8 @@ collect = ["cpu", "load", "mem"]
 [DreamcatcherWhisperOutput]
 base_path = %q
 default_retentions = "1s:10m"
-`, filepath.Join(dir, "heka"), base))
-	p := testutil.Start(t, bin, "-config", cfg)
-	p.WaitOutput("Input started: DreamcatcherHostInput", 15*time.Second)
+`, base))
+	p := h.Start(cfg, "Input started: DreamcatcherHostInput")
 
 	root := filepath.Join(base, "hosts", "whisper_test_host")
 	file := func(name string) string {
@@ -127,9 +123,7 @@ default_retentions = "1s:10m"
 	if pct := points["memory.used_percent"][at]; pct <= 0 || pct > 100 || math.Abs(pct-used/total*100) > 0.01 {
 		t.Errorf("memory.used_percent %v, used/total %v", pct, used/total*100)
 	}
-	if code := p.Stop(syscall.SIGTERM, 15*time.Second); code != 0 {
-		t.Fatalf("exit code after SIGTERM = %d", code)
-	}
+	p.StopClean(syscall.SIGTERM, 15*time.Second)
 
 	t.Run("whisper.py reads the same", func(t *testing.T) {
 		testutil.RequireWhisperPy(t)

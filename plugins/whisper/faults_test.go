@@ -13,26 +13,17 @@ import (
 	"github.com/dreamcatcher-monitoring/dreamcatcher/internal/testutil"
 )
 
-func statsdConfig(dir, base string, port int, extra string) string {
-	return fmt.Sprintf(`
-[hekad]
-base_dir = %q
-[StatsdInput]
-address = "127.0.0.1:%d"
-[StatAccumInput]
-ticker_interval = 1
-[PayloadEncoder]
-append_newlines = false
-[FileOutput]
-message_matcher = "Type == 'heka.statmetric' && Logger == 'StatAccumInput'"
-path = %q
-encoder = "PayloadEncoder"
-flush_interval = 100
-[DreamcatcherWhisperOutput]
+// statsdConfig writes a config for h: Heka's stock statsd input, a
+// FileOutput of every flush to Dir/seen.txt and the project's whisper
+// output writing to h.Whisper with the extra options; it returns the path.
+func statsdConfig(h *testutil.Hekad, extra string) string {
+	return h.WriteConfig(h.StockStatsd() +
+		testutil.PayloadFileOutput("Type == 'heka.statmetric' && Logger == 'StatAccumInput'", filepath.Join(h.Dir, "seen.txt")) +
+		fmt.Sprintf(`[DreamcatcherWhisperOutput]
 base_path = %q
 default_retentions = "1s:10m,1m:1d"
 %s
-`, filepath.Join(dir, "heka"), port, filepath.Join(dir, "seen.txt"), base, extra)
+`, h.Whisper, extra))
 }
 
 // TestBadNamesFaultsAndSelfMetrics: traversal attempts arriving as metric
@@ -41,9 +32,8 @@ default_retentions = "1s:10m,1m:1d"
 // counted; hekad keeps running and other metrics keep being written; the
 // output's own metrics are stored like everything else.
 func TestBadNamesFaultsAndSelfMetrics(t *testing.T) {
-	bin := testutil.Binary(t, "hekad")
-	dir := t.TempDir()
-	base := filepath.Join(dir, "whisper")
+	h := testutil.NewHekad(t)
+	dir, base := h.Dir, h.Whisper
 	outside := filepath.Join(dir, "outside")
 	for _, d := range []string{filepath.Join(base, "stats", "counters"), outside, filepath.Join(base, "stats", "gauges", "broken")} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
@@ -61,15 +51,13 @@ func TestBadNamesFaultsAndSelfMetrics(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(base, "stats", "timers"), []byte("x"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	port := testutil.FreePort(t)
-	cfg := testutil.WriteFile(t, dir, "hekad.toml", statsdConfig(dir, base, port, `
+	cfg := statsdConfig(h, `
 self_metrics = "self.whisper"
 self_metrics_interval = 1
 log_interval = 1
-`))
-	p := testutil.Start(t, bin, "-config", cfg)
-	p.WaitOutput("Input started: StatsdInput", 15*time.Second)
-	addr := fmt.Sprintf("127.0.0.1:%d", port)
+`)
+	p := h.Start(cfg, "Input started: StatsdInput")
+	addr := h.Addr()
 	testutil.SendUDP(t, addr,
 		"../../../etc/evil:1|c", "a..b:1|c", "..:1|c", "x/../../y:1|c", "escape.x:1|c", "escape..:1|c",
 		"broken.file:5|g", "slow:10|ms", "good.hits:7|c")
@@ -114,9 +102,7 @@ log_interval = 1
 	testutil.Eventually(t, 40*time.Second, func() bool {
 		return exists(corrupt) && goWhisperSum(t, corrupt) >= 5
 	}, "repaired metric never written")
-	if code := p.Stop(syscall.SIGTERM, 60*time.Second); code != 0 {
-		t.Fatalf("exit code %d", code)
-	}
+	p.StopClean(syscall.SIGTERM, 60*time.Second)
 }
 
 // TestSIGTERMWritesCache: with file creation throttled to 10 per second,
@@ -127,22 +113,19 @@ log_interval = 1
 // its last tick: a counter's zero from that flush replaces the count in the
 // same 1 s slot (whisper keeps the last write for a slot, as Graphite does).
 func TestSIGTERMWritesCache(t *testing.T) {
-	bin := testutil.Binary(t, "hekad")
-	dir := t.TempDir()
-	base := filepath.Join(dir, "whisper")
-	port := testutil.FreePort(t)
-	cfg := testutil.WriteFile(t, dir, "hekad.toml", statsdConfig(dir, base, port, `
+	h := testutil.NewHekad(t)
+	dir, base := h.Dir, h.Whisper
+	cfg := statsdConfig(h, `
 max_creates_per_second = 10
 self_metrics = ""
-`))
-	p := testutil.Start(t, bin, "-config", cfg)
-	p.WaitOutput("Input started: StatsdInput", 15*time.Second)
+`)
+	p := h.Start(cfg, "Input started: StatsdInput")
 	const n = 60
 	var lines []string
 	for i := 0; i < n; i++ {
 		lines = append(lines, fmt.Sprintf("term.m%d:%d|g", i, i+1))
 	}
-	testutil.SendUDP(t, fmt.Sprintf("127.0.0.1:%d", port), strings.Join(lines[:n/2], "\n"), strings.Join(lines[n/2:], "\n"))
+	testutil.SendUDP(t, h.Addr(), strings.Join(lines[:n/2], "\n"), strings.Join(lines[n/2:], "\n"))
 	// Wait until the router has delivered the flush carrying them (the
 	// FileOutput next to the whisper output has it).
 	testutil.Eventually(t, 20*time.Second, func() bool {
@@ -156,9 +139,7 @@ self_metrics = ""
 	}, "flush never seen")
 	created := 0
 	filepath.Walk(base, func(string, os.FileInfo, error) error { created++; return nil })
-	if code := p.Stop(syscall.SIGTERM, 60*time.Second); code != 0 {
-		t.Fatalf("exit code %d", code)
-	}
+	p.StopClean(syscall.SIGTERM, 60*time.Second)
 	for i := 0; i < n; i++ {
 		path := wsp(base, fmt.Sprintf("stats.gauges.term.m%d", i))
 		if !exists(path) {
@@ -181,9 +162,8 @@ self_metrics = ""
 // full, and when it is read-only, writes fail, are logged and retried;
 // hekad keeps running; once space is back every point lands.
 func TestDiskFullAndReadOnly(t *testing.T) {
-	bin := testutil.Binary(t, "hekad")
-	dir := t.TempDir()
-	base := filepath.Join(dir, "whisper")
+	h := testutil.NewHekad(t)
+	base := h.Whisper
 	if err := os.MkdirAll(base, 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -207,15 +187,13 @@ func TestDiskFullAndReadOnly(t *testing.T) {
 		}
 		t.Fatalf("remount %s: %v %s", opts, err, out)
 	}
-	port := testutil.FreePort(t)
 	// 1s:10m,1m:1d files are 24 kB: about 8 fit in 200 kB.
-	cfg := testutil.WriteFile(t, dir, "hekad.toml", statsdConfig(dir, base, port, `
+	cfg := statsdConfig(h, `
 self_metrics = ""
 log_interval = 1
-`))
-	p := testutil.Start(t, bin, "-config", cfg)
-	p.WaitOutput("Input started: StatsdInput", 15*time.Second)
-	addr := fmt.Sprintf("127.0.0.1:%d", port)
+`)
+	p := h.Start(cfg, "Input started: StatsdInput")
+	addr := h.Addr()
 	const n = 20
 	var lines []string
 	for i := 0; i < n; i++ {
@@ -251,21 +229,15 @@ log_interval = 1
 		}
 		return nil
 	})
-	if code := p.Stop(syscall.SIGTERM, 60*time.Second); code != 0 {
-		t.Fatalf("exit code %d", code)
-	}
+	p.StopClean(syscall.SIGTERM, 60*time.Second)
 }
 
 // TestStartWarning: hekad warns at start when a storage rule statsd
 // metrics fall under is finer than the statsd flush interval.
 func TestStartWarning(t *testing.T) {
-	bin := testutil.Binary(t, "hekad")
-	dir := t.TempDir()
-	cfg := testutil.WriteFile(t, dir, "hekad.toml", fmt.Sprintf(`
-[hekad]
-base_dir = %q
-[StatsdInput]
-address = "127.0.0.1:%d"
+	h := testutil.NewHekad(t)
+	cfg := h.WriteConfig(fmt.Sprintf(`[StatsdInput]
+address = %q
 [StatAccumInput]
 ticker_interval = 10
 [WhisperOutput]
@@ -275,9 +247,8 @@ default_archive_info = [[0,1,600],[0,600,144],[0,3600,168]]
 name = "carbon"
 pattern = "^carbon\\."
 retentions = "1s:1h"
-`, filepath.Join(dir, "heka"), testutil.FreePort(t)))
-	p := testutil.Start(t, bin, "-config", cfg)
-	p.WaitOutput("Input started: StatsdInput", 15*time.Second)
+`, h.Addr()))
+	p := h.Start(cfg, "Input started: StatsdInput")
 	out := p.Output()
 	if !strings.Contains(out, "warning: [WhisperOutput]: storage rule [default] (1:600,600:144,3600:168) keeps a point every 1s, but [StatAccumInput] flushes every 10s") {
 		t.Errorf("no flush-interval warning:\n%s", out)
@@ -290,7 +261,6 @@ retentions = "1s:1h"
 
 // TestConfigErrors: bad settings stop hekad with a message naming them.
 func TestConfigErrors(t *testing.T) {
-	bin := testutil.Binary(t, "hekad")
 	for what, c := range map[string]struct{ body, want string }{
 		"retention":   {`default_retentions = "10s:6h,15s:7d"`, "evenly divide"},
 		"archive":     {`default_archive_info = [[0,60]]`, "default_archive_info"},
@@ -303,13 +273,10 @@ func TestConfigErrors(t *testing.T) {
 		"regexp":      {"[[DreamcatcherWhisperOutput.schemas]]\npattern = \"(?<=x)\"\nretentions = \"1s:1h\"", "pattern"},
 	} {
 		t.Run(what, func(t *testing.T) {
-			dir := t.TempDir()
-			cfg := testutil.WriteFile(t, dir, "hekad.toml", fmt.Sprintf(
-				"[hekad]\nbase_dir = %q\n[DreamcatcherWhisperOutput]\nbase_path = \"w\"\n%s\n", dir, c.body))
-			code, out := testutil.Run(t, 30*time.Second, bin, "-config", cfg)
-			if code == 0 || !strings.Contains(out, c.want) {
-				t.Errorf("exit %d, output lacks %q:\n%s", code, c.want, out)
-			}
+			h := testutil.NewHekad(t)
+			cfg := h.WriteConfig("[DreamcatcherWhisperOutput]\nbase_path = \"w\"\n" + c.body + "\n")
+			code, out := h.Run(cfg, 30*time.Second)
+			testutil.ExpectFailure(t, code, out, c.want)
 		})
 	}
 }
@@ -322,18 +289,16 @@ func TestFileSizeLimit(t *testing.T) {
 	if err != nil {
 		t.Skip("prlimit (util-linux) not installed")
 	}
-	bin := testutil.Binary(t, "hekad")
-	dir := t.TempDir()
-	base := filepath.Join(dir, "whisper")
-	port := testutil.FreePort(t)
+	h := testutil.NewHekad(t)
+	base := h.Whisper
 	// 1s:10m,1m:1d files are 24,520 bytes; the limit is 20,000.
-	cfg := testutil.WriteFile(t, dir, "hekad.toml", statsdConfig(dir, base, port, `
+	cfg := statsdConfig(h, `
 self_metrics = ""
 log_interval = 1
-`))
-	p := testutil.Start(t, prlimit, "--fsize=20000:unlimited", bin, "-config", cfg)
+`)
+	p := testutil.Start(t, prlimit, "--fsize=20000:unlimited", h.Bin, "-config", cfg)
 	p.WaitOutput("Input started: StatsdInput", 15*time.Second)
-	testutil.SendUDP(t, fmt.Sprintf("127.0.0.1:%d", port), "big.a:3|c\nbig.b:4|c")
+	testutil.SendUDP(t, h.Addr(), "big.a:3|c\nbig.b:4|c")
 	p.WaitOutput("file too large", 30*time.Second)
 	if exists(wsp(base, "stats.counters.big.a.count")) {
 		t.Fatal("file created despite the limit")
@@ -350,7 +315,5 @@ log_interval = 1
 		a, b := wsp(base, "stats.counters.big.a.count"), wsp(base, "stats.counters.big.b.count")
 		return exists(a) && exists(b) && goWhisperSum(t, a) == 3 && goWhisperSum(t, b) == 4
 	}, "points not written after the limit was lifted")
-	if code := p.Stop(syscall.SIGTERM, 60*time.Second); code != 0 {
-		t.Fatalf("exit code %d", code)
-	}
+	p.StopClean(syscall.SIGTERM, 60*time.Second)
 }

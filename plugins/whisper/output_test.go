@@ -70,29 +70,16 @@ func sumArchive0(t *testing.T, path string) (float64, int, testutil.WhisperPy) {
 // the archives Heka's config asked for and the right values.
 func TestStockHekaStatsdConfig(t *testing.T) {
 	testutil.RequireWhisperPy(t)
-	bin := testutil.Binary(t, "hekad")
-	dir := t.TempDir()
-	base := filepath.Join(dir, "whisper")
-	port := testutil.FreePort(t)
-	cfg := testutil.WriteFile(t, dir, "hekad.toml", fmt.Sprintf(`
-[hekad]
-base_dir = %q
-
-[StatsdInput]
-address = "127.0.0.1:%d"
-
-[StatAccumInput]
-ticker_interval = 1
-
+	h := testutil.NewHekad(t)
+	base := h.Whisper
+	cfg := h.WriteConfig(h.StockStatsd() + fmt.Sprintf(`
 [WhisperOutput]
 base_path = %q
 message_matcher = "Type == 'heka.statmetric'"
 default_archive_info = [[0,1,600],[0,600,144],[0,3600,168]]
-`, filepath.Join(dir, "heka"), port, base))
-	p := testutil.Start(t, bin, "-config", cfg)
-	p.WaitOutput("Input started: StatsdInput", 15*time.Second)
-	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	testutil.SendUDP(t, addr,
+`, base))
+	p := h.Start(cfg, "Input started: StatsdInput")
+	testutil.SendUDP(t, h.Addr(),
 		"app.hits:1|c\napp.hits:2|c\napp.hits:3|c|@0.5",
 		"app.latency:10|ms\napp.latency:20|ms\napp.latency:30|ms",
 		"app.temp:21|g")
@@ -143,9 +130,7 @@ default_archive_info = [[0,1,600],[0,600,144],[0,3600,168]]
 	if gsum != 21*float64(n) || gpy.AggregationMethod != "last" {
 		t.Errorf("gauge: %d points summing to %v, method %s", n, gsum, gpy.AggregationMethod)
 	}
-	if code := p.Stop(syscall.SIGTERM, 30*time.Second); code != 0 {
-		t.Fatalf("exit code %d", code)
-	}
+	p.StopClean(syscall.SIGTERM, 30*time.Second)
 	if !strings.Contains(p.Output(), "cache written out") {
 		t.Errorf("no final write-out in the log:\n%s", p.Output())
 	}
@@ -154,27 +139,18 @@ default_archive_info = [[0,1,600],[0,600,144],[0,3600,168]]
 // TestFieldsMessages: StatAccumInput emitting stats as message fields only
 // (emit_in_fields) is stored the same way.
 func TestFieldsMessages(t *testing.T) {
-	bin := testutil.Binary(t, "hekad")
-	dir := t.TempDir()
-	base := filepath.Join(dir, "whisper")
-	port := testutil.FreePort(t)
-	cfg := testutil.WriteFile(t, dir, "hekad.toml", fmt.Sprintf(`
-[hekad]
-base_dir = %q
-[StatsdInput]
-address = "127.0.0.1:%d"
-[StatAccumInput]
-ticker_interval = 1
-emit_in_payload = false
+	h := testutil.NewHekad(t)
+	base := h.Whisper
+	// The keys after StockStatsd belong to its [StatAccumInput].
+	cfg := h.WriteConfig(h.StockStatsd() + fmt.Sprintf(`emit_in_payload = false
 emit_in_fields = true
 [DreamcatcherWhisperOutput]
 base_path = %q
 default_retentions = "1s:10m,1m:1d"
 self_metrics = ""
-`, filepath.Join(dir, "heka"), port, base))
-	p := testutil.Start(t, bin, "-config", cfg)
-	p.WaitOutput("Input started: StatsdInput", 15*time.Second)
-	testutil.SendUDP(t, fmt.Sprintf("127.0.0.1:%d", port), "f.hits:5|c\nf.hits:6|c")
+`, base))
+	p := h.Start(cfg, "Input started: StatsdInput")
+	testutil.SendUDP(t, h.Addr(), "f.hits:5|c\nf.hits:6|c")
 	count := wsp(base, "stats.counters.f.hits.count")
 	testutil.Eventually(t, 20*time.Second, func() bool {
 		h, err := whisperfile.ReadHeaderFile(count)
@@ -191,9 +167,8 @@ self_metrics = ""
 // xFilesFactor those files say (first match wins), read back by whisper.py.
 func TestGraphiteConfFiles(t *testing.T) {
 	testutil.RequireWhisperPy(t)
-	bin := testutil.Binary(t, "hekad")
-	dir := t.TempDir()
-	base := filepath.Join(dir, "whisper")
+	h := testutil.NewHekad(t)
+	dir, base := h.Dir, h.Whisper
 	schemas := testutil.WriteFile(t, dir, "storage-schemas.conf", `
 # first match wins
 [timers]
@@ -215,23 +190,14 @@ pattern = .*
 xFilesFactor = 0.7
 aggregationMethod = average
 `)
-	port := testutil.FreePort(t)
-	cfg := testutil.WriteFile(t, dir, "hekad.toml", fmt.Sprintf(`
-[hekad]
-base_dir = %q
-[StatsdInput]
-address = "127.0.0.1:%d"
-[StatAccumInput]
-ticker_interval = 1
-[DreamcatcherWhisperOutput]
+	cfg := h.WriteConfig(h.StockStatsd() + fmt.Sprintf(`[DreamcatcherWhisperOutput]
 base_path = %q
 storage_schemas_file = %q
 storage_aggregation_file = %q
 self_metrics = ""
-`, filepath.Join(dir, "heka"), port, base, schemas, aggs))
-	p := testutil.Start(t, bin, "-config", cfg)
-	p.WaitOutput("Input started: StatsdInput", 15*time.Second)
-	testutil.SendUDP(t, fmt.Sprintf("127.0.0.1:%d", port), "g.hits:1|c\ng.rt:5|ms")
+`, base, schemas, aggs))
+	p := h.Start(cfg, "Input started: StatsdInput")
+	testutil.SendUDP(t, h.Addr(), "g.hits:1|c\ng.rt:5|ms")
 	files := map[string]struct {
 		archives, method string
 		xff              float64

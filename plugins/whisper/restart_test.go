@@ -1,7 +1,6 @@
 package whisper_test
 
 import (
-	"bufio"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -17,22 +16,23 @@ import (
 	"github.com/dreamcatcher-monitoring/dreamcatcher/plugins/whisper/dump"
 )
 
-// projectConfig is a hekad config with the project's statsd input (options
-// appended) and whisper output (options appended) writing under dir.
-func projectConfig(dir string, port int, statsdOpts, whisperOpts string) string {
-	return fmt.Sprintf(`
-[hekad]
-base_dir = %q
-[DreamcatcherStatsdInput]
-address = "127.0.0.1:%d"
+// projectConfig writes a config for h with the project's statsd input on
+// h.Addr() (options appended) and whisper output (options appended)
+// writing to projectWhisper(h); it returns the path.
+func projectConfig(h *testutil.Hekad, statsdOpts, whisperOpts string) string {
+	return h.WriteConfig(fmt.Sprintf(`[DreamcatcherStatsdInput]
+address = %q
 %s
 [DreamcatcherWhisperOutput]
 base_path = "whisper"
 default_retentions = "1s:10m,10s:1h"
 self_metrics = ""
 %s
-`, filepath.Join(dir, "heka"), port, statsdOpts, whisperOpts)
+`, h.Addr(), statsdOpts, whisperOpts))
 }
+
+// projectWhisper is the data folder of projectConfig (relative to base_dir).
+func projectWhisper(h *testutil.Hekad) string { return filepath.Join(h.BaseDir(), "whisper") }
 
 // TestClosedLogPipe: hekad's stdout and stderr are a pipe whose reader goes
 // away (a `| tee` killed by the same Ctrl-C, a supervisor's log pipe
@@ -40,47 +40,13 @@ self_metrics = ""
 // still flushes the pending statsd aggregates to disk and it exits 0.
 func TestClosedLogPipe(t *testing.T) {
 	testutil.RequireWhisperPy(t)
-	bin := testutil.Binary(t, "hekad")
-	dir := t.TempDir()
-	port := testutil.FreePort(t)
-	cfg := testutil.WriteFile(t, dir, "hekad.toml", projectConfig(dir, port, "flush_interval = 30", ""))
-	r, w, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(bin, "-config", cfg)
-	cmd.Stdout, cmd.Stderr = w, w
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	w.Close()
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	t.Cleanup(func() { _ = cmd.Process.Kill() })
-	var seen strings.Builder
-	sc := bufio.NewScanner(r)
-	for sc.Scan() {
-		seen.WriteString(sc.Text() + "\n")
-		if strings.Contains(sc.Text(), "listening on udp") {
-			break
-		}
-	}
-	if !strings.Contains(seen.String(), "listening on udp") {
-		t.Fatalf("hekad never listened:\n%s", seen.String())
-	}
-	r.Close() // the reader is gone: every later write to the pipe gets EPIPE
-	testutil.SendUDP(t, fmt.Sprintf("127.0.0.1:%d", port), "pipe.hits:5|c\npipe.hits:7|c")
+	h := testutil.NewHekad(t)
+	cfg := projectConfig(h, "flush_interval = 30", "")
+	p := testutil.StartClosedLogPipe(t, "listening on udp", testutil.HekadReadyTimeout, h.Bin, "-config", cfg)
+	testutil.SendUDP(t, h.Addr(), "pipe.hits:5|c\npipe.hits:7|c")
 	time.Sleep(500 * time.Millisecond) // let the packet be read
-	_ = cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("hekad exited with %v (%s), want status 0", err, cmd.ProcessState)
-		}
-	case <-time.After(60 * time.Second):
-		t.Fatal("hekad did not stop within 60 s")
-	}
-	path := wsp(filepath.Join(dir, "heka", "whisper"), "stats_counts.pipe.hits")
+	p.StopClean(syscall.SIGTERM, 60*time.Second)
+	path := wsp(projectWhisper(h), "stats_counts.pipe.hits")
 	if !exists(path) {
 		t.Fatalf("%s not written: the final flush was lost", path)
 	}
@@ -167,21 +133,16 @@ func checkGauges(t *testing.T, base, prefix string, n int) {
 // next start, written out, and the dump removed: all 3,000 are on disk.
 func TestBacklogAtStopDumped(t *testing.T) {
 	testutil.RequireWhisperPy(t)
-	bin := testutil.Binary(t, "hekad")
-	dir := t.TempDir()
-	port := testutil.FreePort(t)
-	cfg := testutil.WriteFile(t, dir, "hekad.toml", projectConfig(dir, port, "flush_interval = 1",
-		"max_creates_per_second = 100\nflush_timeout = 2"))
-	base := filepath.Join(dir, "heka", "whisper")
-	dumpFile := filepath.Join(dir, "heka", "whisper-cache.DreamcatcherWhisperOutput.dump")
+	h := testutil.NewHekad(t)
+	cfg := projectConfig(h, "flush_interval = 1",
+		"max_creates_per_second = 100\nflush_timeout = 2")
+	base := projectWhisper(h)
+	dumpFile := filepath.Join(h.BaseDir(), "whisper-cache.DreamcatcherWhisperOutput.dump")
 	const n = 3000
-	p := testutil.Start(t, bin, "-config", cfg)
-	p.WaitOutput("listening on udp", 15*time.Second)
-	testutil.SendUDP(t, fmt.Sprintf("127.0.0.1:%d", port), gaugeLines("bl", n)...)
+	p := h.Start(cfg, "listening on udp")
+	testutil.SendUDP(t, h.Addr(), gaugeLines("bl", n)...)
 	time.Sleep(2500 * time.Millisecond) // a flush or two reach the cache
-	if code := p.Stop(syscall.SIGTERM, 60*time.Second); code != 0 {
-		t.Fatalf("exit code %d", code)
-	}
+	p.StopClean(syscall.SIGTERM, 60*time.Second)
 	if !strings.Contains(p.Output(), "kept in "+dumpFile) {
 		t.Fatalf("no dump written at stop:\n%s", p.Output())
 	}
@@ -193,8 +154,7 @@ func TestBacklogAtStopDumped(t *testing.T) {
 		t.Fatalf("all %d files were made before the stop: the backlog case was not exercised", before)
 	}
 
-	p2 := testutil.Start(t, bin, "-config", cfg)
-	p2.WaitOutput("restored ", 15*time.Second)
+	p2 := h.Start(cfg, "restored ")
 	if exists(dumpFile) {
 		t.Errorf("dump not removed after restore")
 	}
@@ -208,9 +168,7 @@ func TestBacklogAtStopDumped(t *testing.T) {
 		})
 		return c >= n
 	}, "not all %d files made after the restart", n)
-	if code := p2.Stop(syscall.SIGTERM, 60*time.Second); code != 0 {
-		t.Fatalf("exit code %d", code)
-	}
+	p2.StopClean(syscall.SIGTERM, 60*time.Second)
 	checkGauges(t, base, "bl", n)
 	t.Logf("%d of %d files existed at the first stop", before, n)
 }
@@ -220,7 +178,6 @@ func TestBacklogAtStopDumped(t *testing.T) {
 // writes new points normally. A valid dump for this data folder is restored.
 func TestRefusedDumps(t *testing.T) {
 	testutil.RequireWhisperPy(t)
-	bin := testutil.Binary(t, "hekad")
 	for _, tc := range []struct {
 		name, want string
 		write      func(path, base string) error
@@ -245,25 +202,21 @@ func TestRefusedDumps(t *testing.T) {
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			dir := t.TempDir()
-			port := testutil.FreePort(t)
-			cfg := testutil.WriteFile(t, dir, "hekad.toml", projectConfig(dir, port, "flush_interval = 1", ""))
-			base := filepath.Join(dir, "heka", "whisper")
-			path := filepath.Join(dir, "heka", "whisper-cache.DreamcatcherWhisperOutput.dump")
+			h := testutil.NewHekad(t)
+			cfg := projectConfig(h, "flush_interval = 1", "")
+			base := projectWhisper(h)
+			path := filepath.Join(h.BaseDir(), "whisper-cache.DreamcatcherWhisperOutput.dump")
 			if err := os.MkdirAll(base, 0o755); err != nil {
 				t.Fatal(err)
 			}
 			if err := tc.write(path, base); err != nil {
 				t.Fatal(err)
 			}
-			p := testutil.Start(t, bin, "-config", cfg)
-			p.WaitOutput(tc.want, 15*time.Second)
+			p := h.Start(cfg, tc.want)
 			p.WaitOutput("listening on udp", 15*time.Second)
-			testutil.SendUDP(t, fmt.Sprintf("127.0.0.1:%d", port), "d.after:3|g")
+			testutil.SendUDP(t, h.Addr(), "d.after:3|g")
 			testutil.Eventually(t, 20*time.Second, func() bool { return exists(wsp(base, "stats.gauges.d.after")) }, "no metric written after the start")
-			if code := p.Stop(syscall.SIGTERM, 60*time.Second); code != 0 {
-				t.Fatalf("exit code %d", code)
-			}
+			p.StopClean(syscall.SIGTERM, 60*time.Second)
 			if exists(path) {
 				t.Errorf("the dump is still in place after the start")
 			}
@@ -295,15 +248,12 @@ func TestRefusedDumps(t *testing.T) {
 // file it made reads back with whisper.py, and new points are written.
 func TestSIGKILLThenStart(t *testing.T) {
 	testutil.RequireWhisperPy(t)
-	bin := testutil.Binary(t, "hekad")
-	dir := t.TempDir()
-	port := testutil.FreePort(t)
-	cfg := testutil.WriteFile(t, dir, "hekad.toml", projectConfig(dir, port, "flush_interval = 1",
-		"max_creates_per_second = 200\nflush_timeout = 2"))
-	base := filepath.Join(dir, "heka", "whisper")
-	p := testutil.Start(t, bin, "-config", cfg)
-	p.WaitOutput("listening on udp", 15*time.Second)
-	testutil.SendUDP(t, fmt.Sprintf("127.0.0.1:%d", port), gaugeLines("k", 1000)...)
+	h := testutil.NewHekad(t)
+	cfg := projectConfig(h, "flush_interval = 1",
+		"max_creates_per_second = 200\nflush_timeout = 2")
+	base := projectWhisper(h)
+	p := h.Start(cfg, "listening on udp")
+	testutil.SendUDP(t, h.Addr(), gaugeLines("k", 1000)...)
 	time.Sleep(2 * time.Second)
 	if code := p.Stop(syscall.SIGKILL, 10*time.Second); code != -1 {
 		t.Fatalf("exit code %d after SIGKILL", code)
@@ -312,16 +262,13 @@ func TestSIGKILLThenStart(t *testing.T) {
 	if len(made) == 0 || len(made) >= 1000 {
 		t.Fatalf("%d files at SIGKILL: the kill did not land mid-backlog", len(made))
 	}
-	p2 := testutil.Start(t, bin, "-config", cfg)
-	p2.WaitOutput("listening on udp", 15*time.Second)
+	p2 := h.Start(cfg, "listening on udp")
 	if strings.Contains(p2.Output(), "refusing cache dump") {
 		t.Errorf("a dump was refused after SIGKILL:\n%s", p2.Output())
 	}
-	testutil.SendUDP(t, fmt.Sprintf("127.0.0.1:%d", port), gaugeLines("k2", 10)...)
+	testutil.SendUDP(t, h.Addr(), gaugeLines("k2", 10)...)
 	testutil.Eventually(t, 20*time.Second, func() bool { return exists(wsp(base, "stats.gauges.k2.m9")) }, "no new metric after the restart")
-	if code := p2.Stop(syscall.SIGTERM, 60*time.Second); code != 0 {
-		t.Fatalf("exit code %d", code)
-	}
+	p2.StopClean(syscall.SIGTERM, 60*time.Second)
 	after := whisperPyTree(t, base)
 	for name, vals := range made {
 		if len(after[name]) < len(vals) {
@@ -346,30 +293,23 @@ func counts(name string, n int) []string {
 // and the file's total is 150 (nothing lost, nothing counted twice).
 func TestQuickRestartKeepsInterval(t *testing.T) {
 	testutil.RequireWhisperPy(t)
-	bin := testutil.Binary(t, "hekad")
-	dir := t.TempDir()
-	port := testutil.FreePort(t)
-	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	cfg := testutil.WriteFile(t, dir, "hekad.toml", projectConfig(dir, port, "flush_interval = 10", ""))
-	path := wsp(filepath.Join(dir, "heka", "whisper"), "stats_counts.qr.hits")
-	p := testutil.Start(t, bin, "-config", cfg)
-	p.WaitOutput("listening on udp", 15*time.Second)
+	h := testutil.NewHekad(t)
+	cfg := projectConfig(h, "flush_interval = 10", "")
+	path := wsp(projectWhisper(h), "stats_counts.qr.hits")
+	p := h.Start(cfg, "listening on udp")
 	// Begin early in an interval, so stop and start fit before its end.
 	for time.Now().Unix()%10 > 1 {
 		time.Sleep(100 * time.Millisecond)
 	}
 	slot := time.Now().Unix()/10*10 + 10
-	testutil.SendUDP(t, addr, counts("qr.hits", 100)...)
+	testutil.SendUDP(t, h.Addr(), counts("qr.hits", 100)...)
 	time.Sleep(300 * time.Millisecond)
-	if code := p.Stop(syscall.SIGTERM, 30*time.Second); code != 0 {
-		t.Fatalf("exit code %d", code)
-	}
-	p2 := testutil.Start(t, bin, "-config", cfg)
-	p2.WaitOutput("listening on udp", 15*time.Second)
+	p.StopClean(syscall.SIGTERM, 30*time.Second)
+	p2 := h.Start(cfg, "listening on udp")
 	if !strings.Contains(p2.Output(), "merged into the flush at "+fmt.Sprint(slot)) {
 		t.Fatalf("restart at %d: the kept interval was not merged into slot %d:\n%s", time.Now().Unix(), slot, p2.Output())
 	}
-	testutil.SendUDP(t, addr, counts("qr.hits", 50)...)
+	testutil.SendUDP(t, h.Addr(), counts("qr.hits", 50)...)
 	testutil.Eventually(t, 30*time.Second, func() bool {
 		if !exists(path) {
 			return false
@@ -377,9 +317,7 @@ func TestQuickRestartKeepsInterval(t *testing.T) {
 		v, ok := testutil.ReadWhisperPy(t, path, 0, 0).Archives[0].Values[fmt.Sprint(slot)]
 		return ok && v == 150
 	}, "slot %d never held 150", slot)
-	if code := p2.Stop(syscall.SIGTERM, 30*time.Second); code != 0 {
-		t.Fatalf("exit code %d", code)
-	}
+	p2.StopClean(syscall.SIGTERM, 30*time.Second)
 	if sum, _, py := sumArchive0(t, path); sum != 150 {
 		t.Errorf("total %v over the restart, want 150: %v", sum, py.Archives[0].Values)
 	}
@@ -390,33 +328,24 @@ func TestQuickRestartKeepsInterval(t *testing.T) {
 // stop's final flush), the 50 in a later one; the total is 150.
 func TestLongStopKeepsOwnSlot(t *testing.T) {
 	testutil.RequireWhisperPy(t)
-	bin := testutil.Binary(t, "hekad")
-	dir := t.TempDir()
-	port := testutil.FreePort(t)
-	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	cfg := testutil.WriteFile(t, dir, "hekad.toml", projectConfig(dir, port, "flush_interval = 2", ""))
-	path := wsp(filepath.Join(dir, "heka", "whisper"), "stats_counts.ls.hits")
-	p := testutil.Start(t, bin, "-config", cfg)
-	p.WaitOutput("listening on udp", 15*time.Second)
-	testutil.SendUDP(t, addr, counts("ls.hits", 100)...)
+	h := testutil.NewHekad(t)
+	cfg := projectConfig(h, "flush_interval = 2", "")
+	path := wsp(projectWhisper(h), "stats_counts.ls.hits")
+	p := h.Start(cfg, "listening on udp")
+	testutil.SendUDP(t, h.Addr(), counts("ls.hits", 100)...)
 	time.Sleep(200 * time.Millisecond)
-	if code := p.Stop(syscall.SIGTERM, 30*time.Second); code != 0 {
-		t.Fatalf("exit code %d", code)
-	}
+	p.StopClean(syscall.SIGTERM, 30*time.Second)
 	time.Sleep(5 * time.Second)
-	p2 := testutil.Start(t, bin, "-config", cfg)
-	p2.WaitOutput("listening on udp", 15*time.Second)
+	p2 := h.Start(cfg, "listening on udp")
 	if !strings.Contains(p2.Output(), "in its own slot") {
 		t.Errorf("no long-stop restore line:\n%s", p2.Output())
 	}
-	testutil.SendUDP(t, addr, counts("ls.hits", 50)...)
+	testutil.SendUDP(t, h.Addr(), counts("ls.hits", 50)...)
 	testutil.Eventually(t, 20*time.Second, func() bool {
 		sum, _, _ := sumArchive0(t, path)
 		return sum == 150
 	}, "total never 150")
-	if code := p2.Stop(syscall.SIGTERM, 30*time.Second); code != 0 {
-		t.Fatalf("exit code %d", code)
-	}
+	p2.StopClean(syscall.SIGTERM, 30*time.Second)
 	sum, _, py := sumArchive0(t, path)
 	has := map[float64]bool{}
 	for _, v := range py.Archives[0].Values {
@@ -430,20 +359,15 @@ func TestLongStopKeepsOwnSlot(t *testing.T) {
 // TestCorruptStatsdState: a damaged statsd state file is refused with a log
 // line and moved aside; the input starts and flushes normally.
 func TestCorruptStatsdState(t *testing.T) {
-	bin := testutil.Binary(t, "hekad")
-	dir := t.TempDir()
-	port := testutil.FreePort(t)
-	cfg := testutil.WriteFile(t, dir, "hekad.toml", projectConfig(dir, port, "flush_interval = 1", ""))
-	state := testutil.WriteFile(t, filepath.Join(dir, "heka"), "statsd-state.DreamcatcherStatsdInput.dump", "DCSTATSD 1 deadbeef\ngarbage")
-	p := testutil.Start(t, bin, "-config", cfg)
-	p.WaitOutput("refusing statsd state", 15*time.Second)
+	h := testutil.NewHekad(t)
+	cfg := projectConfig(h, "flush_interval = 1", "")
+	state := testutil.WriteFile(t, h.BaseDir(), "statsd-state.DreamcatcherStatsdInput.dump", "DCSTATSD 1 deadbeef\ngarbage")
+	p := h.Start(cfg, "refusing statsd state")
 	p.WaitOutput("listening on udp", 15*time.Second)
-	testutil.SendUDP(t, fmt.Sprintf("127.0.0.1:%d", port), "cs.hits:2|c")
-	path := wsp(filepath.Join(dir, "heka", "whisper"), "stats_counts.cs.hits")
+	testutil.SendUDP(t, h.Addr(), "cs.hits:2|c")
+	path := wsp(projectWhisper(h), "stats_counts.cs.hits")
 	testutil.Eventually(t, 20*time.Second, func() bool { return exists(path) && goWhisperSum(t, path) == 2 }, "no flush after a refused state")
-	if code := p.Stop(syscall.SIGTERM, 30*time.Second); code != 0 {
-		t.Fatalf("exit code %d", code)
-	}
+	p.StopClean(syscall.SIGTERM, 30*time.Second)
 	if aside, _ := filepath.Glob(state + ".refused-*"); len(aside) != 1 {
 		t.Errorf("refused state not moved aside: %v", aside)
 	}
@@ -454,11 +378,9 @@ func TestCorruptStatsdState(t *testing.T) {
 // (rate-limited, with counts and the reason) and counted, and the self
 // metrics show the metrics waiting for file creation.
 func TestOverloadLoggedAndCounted(t *testing.T) {
-	bin := testutil.Binary(t, "hekad")
-	dir := t.TempDir()
-	port := testutil.FreePort(t)
-	selfOut := filepath.Join(dir, "self.txt")
-	cfg := testutil.WriteFile(t, dir, "hekad.toml", projectConfig(dir, port, "flush_interval = 1", "")+fmt.Sprintf(`
+	h := testutil.NewHekad(t)
+	selfOut := filepath.Join(h.Dir, "self.txt")
+	cfg := projectConfig(h, "flush_interval = 1", `
 [OverloadWhisper]
 type = "DreamcatcherWhisperOutput"
 message_matcher = "Type == 'heka.statmetric' && Logger == 'DreamcatcherStatsdInput'"
@@ -469,17 +391,9 @@ flush_timeout = 1
 self_metrics = "self"
 self_metrics_interval = 1
 log_interval = 1
-[PayloadEncoder]
-append_newlines = false
-[FileOutput]
-message_matcher = "Type == 'heka.statmetric' && Logger == 'OverloadWhisper'"
-path = %q
-encoder = "PayloadEncoder"
-flush_interval = 50
-`, selfOut))
-	p := testutil.Start(t, bin, "-config", cfg)
-	p.WaitOutput("listening on udp", 15*time.Second)
-	testutil.SendUDP(t, fmt.Sprintf("127.0.0.1:%d", port), gaugeLines("ov", 1000)...)
+`+testutil.PayloadFileOutput("Type == 'heka.statmetric' && Logger == 'OverloadWhisper'", selfOut))
+	p := h.Start(cfg, "listening on udp")
+	testutil.SendUDP(t, h.Addr(), gaugeLines("ov", 1000)...)
 	p.WaitOutput("cache full (max_cache_points = 300", 20*time.Second)
 	value := func(name string) float64 {
 		b, _ := os.ReadFile(selfOut)
@@ -497,9 +411,7 @@ flush_interval = 50
 	testutil.Eventually(t, 20*time.Second, func() bool {
 		return value("dropped.cache_full") > 0 && value("cache.waiting_create") > 0 && value("cache.metrics") >= value("cache.waiting_create")
 	}, "self metrics never showed the drops and the waiting metrics:\n%s", func() string { b, _ := os.ReadFile(selfOut); return string(b) }())
-	if code := p.Stop(syscall.SIGTERM, 60*time.Second); code != 0 {
-		t.Fatalf("exit code %d", code)
-	}
+	p.StopClean(syscall.SIGTERM, 60*time.Second)
 	t.Logf("dropped.cache_full %v, cache.waiting_create %v, cache.metrics %v", value("dropped.cache_full"), value("cache.waiting_create"), value("cache.metrics"))
 }
 
@@ -509,19 +421,14 @@ flush_interval = 50
 // long) are refused once by the input, counted and logged, and never reach
 // the output; other metrics of the same flush are written.
 func TestOverflowRefusedOnce(t *testing.T) {
-	bin := testutil.Binary(t, "hekad")
-	dir := t.TempDir()
-	port := testutil.FreePort(t)
-	cfg := testutil.WriteFile(t, dir, "hekad.toml", projectConfig(dir, port, "flush_interval = 1", ""))
-	p := testutil.Start(t, bin, "-config", cfg)
-	p.WaitOutput("listening on udp", 15*time.Second)
-	testutil.SendUDP(t, fmt.Sprintf("127.0.0.1:%d", port), "inf.c:1e308|c\ninf.c:1e308|c\ninf.g:1e308|g\ninf.g:+1e308|g\ninf.ok:1|c\nbad..name:1|c\n"+strings.Repeat("long.", 900)+"x:1|g")
-	path := wsp(filepath.Join(dir, "heka", "whisper"), "stats_counts.inf.ok")
+	h := testutil.NewHekad(t)
+	cfg := projectConfig(h, "flush_interval = 1", "")
+	p := h.Start(cfg, "listening on udp")
+	testutil.SendUDP(t, h.Addr(), "inf.c:1e308|c\ninf.c:1e308|c\ninf.g:1e308|g\ninf.g:+1e308|g\ninf.ok:1|c\nbad..name:1|c\n"+strings.Repeat("long.", 900)+"x:1|g")
+	path := wsp(projectWhisper(h), "stats_counts.inf.ok")
 	testutil.Eventually(t, 20*time.Second, func() bool { return exists(path) }, "the finite metric was not written")
 	time.Sleep(3500 * time.Millisecond) // three more flushes
-	if code := p.Stop(syscall.SIGTERM, 30*time.Second); code != 0 {
-		t.Fatalf("exit code %d", code)
-	}
+	p.StopClean(syscall.SIGTERM, 30*time.Second)
 	out := p.Output()
 	if n := strings.Count(out, "overflowed to ±Inf"); n != 1 {
 		t.Errorf("%d overflow log lines, want 1:\n%s", n, out)
@@ -535,7 +442,7 @@ func TestOverflowRefusedOnce(t *testing.T) {
 	if strings.Contains(out, "bad metric line") {
 		t.Errorf("the output saw the overflowed values:\n%s", out)
 	}
-	if exists(wsp(filepath.Join(dir, "heka", "whisper"), "stats.gauges.inf.g")) {
+	if exists(wsp(projectWhisper(h), "stats.gauges.inf.g")) {
 		t.Errorf("the overflowed gauge was stored")
 	}
 }

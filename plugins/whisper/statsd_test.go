@@ -3,7 +3,6 @@ package whisper_test
 import (
 	"fmt"
 	"math"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -22,15 +21,10 @@ import (
 // (stamped with the next slot) is on disk too.
 func TestProjectStatsdToWhisper(t *testing.T) {
 	testutil.RequireWhisperPy(t)
-	bin := testutil.Binary(t, "hekad")
-	dir := t.TempDir()
-	base := filepath.Join(dir, "whisper")
-	port := testutil.FreePort(t)
-	cfg := testutil.WriteFile(t, dir, "hekad.toml", fmt.Sprintf(`
-[hekad]
-base_dir = %q
-[DreamcatcherStatsdInput]
-address = "127.0.0.1:%d"
+	h := testutil.NewHekad(t)
+	base := h.Whisper
+	cfg := h.WriteConfig(fmt.Sprintf(`[DreamcatcherStatsdInput]
+address = %q
 flush_interval = 1
 [DreamcatcherWhisperOutput]
 base_path = %q
@@ -40,10 +34,9 @@ self_metrics = ""
 name = "gauges"
 pattern = "^stats\\.gauges\\."
 retentions = "1s:5m,1m:1h"
-`, filepath.Join(dir, "heka"), port, base))
-	p := testutil.Start(t, bin, "-config", cfg)
-	p.WaitOutput("listening on udp", 15*time.Second)
-	addr := fmt.Sprintf("127.0.0.1:%d", port)
+`, h.Addr(), base))
+	p := h.Start(cfg, "listening on udp")
+	addr := h.Addr()
 	testutil.SendUDP(t, addr, "s.hits:1|c\ns.hits:2|c\ns.hits:3|c|@0.5\ns.rt:10|ms\ns.rt:20|ms\ns.rt:30|ms\ns.rt:40|ms\ns.temp:21|g")
 
 	count := wsp(base, "stats_counts.s.hits") // Etsy's default legacy namespace
@@ -53,9 +46,7 @@ retentions = "1s:5m,1m:1h"
 	// Later flushes: another counter increment and a new gauge value.
 	testutil.SendUDP(t, addr, "s.hits:4|c\ns.temp:22|g")
 	testutil.Eventually(t, 20*time.Second, func() bool { return goWhisperSum(t, count) == 13 }, "second increment not on disk")
-	if code := p.Stop(syscall.SIGTERM, 60*time.Second); code != 0 {
-		t.Fatalf("exit code %d", code)
-	}
+	p.StopClean(syscall.SIGTERM, 60*time.Second)
 	if !strings.Contains(p.Output(), "final flush stamped") {
 		t.Errorf("no final statsd flush in the log")
 	}

@@ -60,7 +60,7 @@ function query(params) {
 export const api = {
   health: (opts) => getJSON('healthz', opts),
   metrics: (q, opts) => getJSON(`api/metrics${query([['q', q]])}`, opts),
-  tree: (prefix, opts) => getJSON(`api/tree${query([['prefix', prefix]])}`, opts),
+  tagged: (opts) => getJSON('api/tagged', opts),
   metric: (name, opts) => getJSON(`api/metric/${encodeURIComponent(name)}`, opts),
   data: (targets, { from, until, archive, maxDataPoints }, opts) =>
     getJSON(`api/data${query([

@@ -272,6 +272,7 @@ export class Chart {
       lines.selectAll(null).data(lone).join('circle').attr('class', `lone ${color}`)
         .attr('cx', (p) => p[0]).attr('cy', (p) => p[1]).attr('r', 2.5);
     }
+    if (this.h.onDrawn) this.h.onDrawn(this, g); // alerts.js: thresholds, firing periods
     if (count === 0) {
       if (failed.length && !series.length) this.message('gone', '');
       else this.noData(series);

@@ -1,11 +1,13 @@
 // Dreamcatcher's page: wires the metric list, the charts, the time range,
 // auto-refresh, the info panel and the address bar together.
+import { Alerts } from './alerts.js';
 import { api, plainName } from './api.js';
 import { Chart } from './chart.js';
 import { builtin, builtinList, chartsOf, hostDashboardName, hostsIn, toFile } from './dashboards.js';
 import { formatClock, formatShortTime, formatTime, zoneLabel } from './format.js';
 import { renderInfo } from './info.js';
 import { MetricList } from './metric-list.js';
+import { TaggedList } from './tagged.js';
 import { endsNow, formatState, parseState, resolveTime } from './url-state.js';
 
 const PRESETS = [
@@ -52,6 +54,7 @@ app.lastRefresh = app.view.refresh || 10;
 app.asked = app.view.charts.length > 0 || !!app.view.dashboard;
 
 const list = new MetricList($('#metric-list'), { onSelect: selectMetric, onInfo: showInfo });
+const tagged = new TaggedList($('#tagged-list'), { onSelect: (name, add) => selectMetric(name, add) });
 
 // ---- address bar -----------------------------------------------------------
 
@@ -144,6 +147,7 @@ function sameList(a, b) {
 }
 
 function applyFilter() {
+  tagged.setQuery(app.view.q);
   const n = list.setQuery(app.view.q);
   const count = $('#count');
   if (!app.namesLoaded) count.textContent = '';
@@ -179,7 +183,10 @@ function selectMetric(name, add) {
   loadAll();
 }
 
+const alerts = new Alerts(document.querySelector('#alerts'), () => app.charts.forEach((c) => c.draw()));
+
 const chartHandlers = {
+  onDrawn(chart, g) { alerts.decorate(g, chart.scales); },
   onClose(chart) {
     const i = app.charts.indexOf(chart);
     if (i < 0) return;
@@ -925,6 +932,7 @@ function setup() {
   loadDashboards();
   if (app.view.dashboard) openDashboard(app.view.dashboard, { push: false });
   else loadAll();
+  alerts.start();
 }
 
 setup();

@@ -13,7 +13,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -131,19 +130,6 @@ func routes(t *testing.T, relay, conf string, lines []byte) map[string][]string 
 		}
 	}
 	return got
-}
-
-func sendTCP(t *testing.T, addr string, payload []byte) {
-	t.Helper()
-	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
-	if err != nil {
-		t.Fatalf("dial %s: %v", addr, err)
-	}
-	defer c.Close()
-	_ = c.SetWriteDeadline(time.Now().Add(30 * time.Second))
-	if _, err := c.Write(payload); err != nil {
-		t.Fatalf("send to %s: %v", addr, err)
-	}
 }
 
 // storedNames lists the metric names with a whisper file under dir.
@@ -332,7 +318,7 @@ func TestCarbonRelayCluster(t *testing.T) {
 			t.Fatalf("no metric placed on %s: the hash ring is not spread", ns[i].name)
 		}
 	}
-	sendTCP(t, relayAddr, lines.Bytes())
+	testutil.SendTCP(t, relayAddr, lines.String())
 
 	t.Logf("%s: sent %d metrics through the relay", time.Since(begin).Round(time.Millisecond), metrics)
 	// Each metric is stored on exactly the nodes the relay chose.
@@ -437,7 +423,7 @@ self_metrics = ""
 	for i := 0; i < metrics; i++ {
 		fmt.Fprintf(&lines, "%s %g %d\n", metricName(i), float64(i)+1000.5, t2)
 	}
-	sendTCP(t, relayAddr, lines.Bytes())
+	testutil.SendTCP(t, relayAddr, lines.String())
 	for i, n := range ns[:nodes-1] {
 		for name := range want[i] {
 			testutil.Eventually(t, 60*time.Second, func() bool {

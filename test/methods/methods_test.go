@@ -10,7 +10,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"os/exec"
@@ -133,21 +132,6 @@ func serverRender(t *testing.T, base, name string, from, until int64) fetched {
 	return f
 }
 
-func sendCarbon(t *testing.T, addr string, lines string) {
-	t.Helper()
-	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	if err := c.SetDeadline(time.Now().Add(10 * time.Second)); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := io.WriteString(c, lines); err != nil {
-		t.Fatal(err)
-	}
-}
-
 // points are the test's values: one every second except every third, signs
 // and magnitudes varied so that every method (absmax against max, avg_zero
 // against average) gives its own roll-up, and -42.5 among them.
@@ -176,11 +160,10 @@ func TestEveryMethodEndToEnd(t *testing.T) {
 		_, err := exec.LookPath(p)
 		testutil.RequireReference(t, p+" (Debian python3-whisper)", err)
 	}
-	hekad := testutil.Binary(t, "hekad")
+	hk := testutil.NewHekad(t)
 	server := testutil.Binary(t, "whisperserver")
-	dir := t.TempDir()
-	base := filepath.Join(dir, "whisper")
-	ref := filepath.Join(dir, "ref")
+	base := hk.Whisper
+	ref := filepath.Join(hk.Dir, "ref")
 
 	now := time.Now().Unix()
 	t0 := now - now%10 - 50 // the points: t0 … t0+49, within the fine archive
@@ -209,13 +192,9 @@ func TestEveryMethodEndToEnd(t *testing.T) {
 		}
 	}
 
-	carbon := fmt.Sprintf("127.0.0.1:%d", testutil.FreePort(t))
+	carbon := hk.Addr()
 	web := fmt.Sprintf("127.0.0.1:%d", testutil.FreePort(t))
-	cfg := testutil.WriteFile(t, dir, "hekad.toml", fmt.Sprintf(`
-[hekad]
-base_dir = %q
-
-[DreamcatcherCarbonInput]
+	cfg := hk.WriteConfig(fmt.Sprintf(`[DreamcatcherCarbonInput]
 address = %q
 self_metrics = ""
 
@@ -223,14 +202,13 @@ self_metrics = ""
 base_path = %q
 default_retentions = "1s:5m,10s:30m"
 self_metrics = ""
-`, filepath.Join(dir, "heka"), carbon, base))
-	h := testutil.Start(t, hekad, "-config", cfg)
-	h.WaitOutput("Input started: DreamcatcherCarbonInput", 20*time.Second)
+`, carbon, base))
+	h := hk.Start(cfg, "Input started: DreamcatcherCarbonInput")
 	testutil.WaitTCPListening(t, carbon, 10*time.Second)
 	ws := testutil.Start(t, server, "-whisper-dir", base, "-listen", web)
 	testutil.WaitTCPListening(t, web, 20*time.Second)
 	t.Cleanup(func() { ws.Stop(syscall.SIGTERM, 15*time.Second) })
-	sendCarbon(t, carbon, lines.String())
+	testutil.SendTCP(t, carbon, lines.String())
 
 	until := t0 + 50
 	fine := [2]int64{t0 - 50, until}    // 1 s archive
@@ -267,9 +245,7 @@ self_metrics = ""
 			t.Errorf("%s: the point -42.5 at %d reads %v", m, t0+1, v)
 		}
 	}
-	if code := h.Stop(syscall.SIGTERM, 30*time.Second); code != 0 {
-		t.Errorf("hekad exit %d", code)
-	}
+	h.StopClean(syscall.SIGTERM, 30*time.Second)
 	if out := h.Output(); strings.Contains(out, "corrupt") {
 		t.Errorf("hekad refused a file as corrupt:\n%s", out)
 	}

@@ -12,10 +12,8 @@ package tags
 import (
 	"encoding/json"
 	"fmt"
-	"io"
 	"io/fs"
 	"math"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -49,8 +47,8 @@ func startRig(t *testing.T) *rig { return startRigWith(t, true) }
 func startRigWith(t *testing.T, refs bool) *rig {
 	t.Helper()
 	testutil.RequireWhisperPy(t)
-	bin := testutil.Binary(t, "hekad")
-	dir := t.TempDir()
+	hk := testutil.NewHekad(t)
+	dir := hk.Dir
 	r := &rig{carbonDir: filepath.Join(dir, "carbon-whisper"), hekadDir: filepath.Join(dir, "hekad-whisper")}
 	if refs {
 		r.gw = testutil.StartGraphiteWeb(t, testutil.GraphiteWebOptions{WhisperDir: r.carbonDir})
@@ -58,13 +56,9 @@ func startRigWith(t *testing.T, refs bool) *rig {
 			Tags: true, GraphiteURL: r.gw.URL, DataDir: r.carbonDir, Retentions: "1s:10m"})
 	}
 	r.hekaCarbon = fmt.Sprintf("127.0.0.1:%d", testutil.FreePort(t))
-	r.hekaStatsP = testutil.FreePort(t)
-	r.hekaStatsd = fmt.Sprintf("127.0.0.1:%d", r.hekaStatsP)
-	cfg := testutil.WriteFile(t, dir, "hekad.toml", fmt.Sprintf(`
-[hekad]
-base_dir = %q
-
-[DreamcatcherCarbonInput]
+	r.hekaStatsP = hk.Port
+	r.hekaStatsd = hk.Addr()
+	cfg := hk.WriteConfig(fmt.Sprintf(`[DreamcatcherCarbonInput]
 address = %q
 self_metrics = ""
 batch_delay_ms = 50
@@ -77,26 +71,10 @@ flush_interval = 1
 base_path = %q
 default_retentions = "1s:10m"
 self_metrics = ""
-`, filepath.Join(dir, "heka"), r.hekaCarbon, r.hekaStatsd, r.hekadDir))
-	h := testutil.Start(t, bin, "-config", cfg)
-	h.WaitOutput("Input started: DreamcatcherCarbonInput", 20*time.Second)
+`, r.hekaCarbon, r.hekaStatsd, r.hekadDir))
+	hk.Start(cfg, "Input started: DreamcatcherCarbonInput")
 	testutil.WaitTCPListening(t, r.hekaCarbon, 10*time.Second)
 	return r
-}
-
-func sendCarbon(t *testing.T, addr, lines string) {
-	t.Helper()
-	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	if err := c.SetDeadline(time.Now().Add(10 * time.Second)); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := io.WriteString(c, lines); err != nil {
-		t.Fatal(err)
-	}
 }
 
 // series is one whisper file found in a folder.
@@ -248,9 +226,9 @@ func TestCarbonTaggedLinesAsCarbonCache(t *testing.T) {
 		fmt.Fprintf(&b, l+"\n", ts, ts+1)
 	}
 	if live {
-		sendCarbon(t, r.carbon.Addr, b.String())
+		testutil.SendTCP(t, r.carbon.Addr, b.String())
 	}
-	sendCarbon(t, r.hekaCarbon, b.String())
+	testutil.SendTCP(t, r.hekaCarbon, b.String())
 
 	keep := func(n string) bool { return strings.HasPrefix(n, "tg.") }
 	const want = 12 // series
@@ -323,7 +301,7 @@ func TestCarbonTaggedLinesAsCarbonCache(t *testing.T) {
 
 	// Malformed tags: carbon logs and still stores them unnormalised; hekad
 	// refuses them (counted as bad lines), so no file appears.
-	sendCarbon(t, r.hekaCarbon, fmt.Sprintf("tg.bad;=v 1 %[1]d\ntg.bad; 1 %[1]d\ntg.bad;k 1 %[1]d\n;k=v 1 %[1]d\ntg.ok2;k=v 1 %[1]d\n", ts))
+	testutil.SendTCP(t, r.hekaCarbon, fmt.Sprintf("tg.bad;=v 1 %[1]d\ntg.bad; 1 %[1]d\ntg.bad;k 1 %[1]d\n;k=v 1 %[1]d\ntg.ok2;k=v 1 %[1]d\n", ts))
 	testutil.Eventually(t, 30*time.Second, func() bool {
 		_, ok := walk(t, r.hekadDir, hekadName, keep)["tg.ok2;k=v"]
 		return ok

@@ -53,6 +53,7 @@ func New(cfg Config) *API {
 func (a *API) Register(r *mux.Router) {
 	r.HandleFunc("/api/metrics", a.metrics).Methods(http.MethodGet, http.MethodHead)
 	r.HandleFunc("/api/tree", a.tree).Methods(http.MethodGet, http.MethodHead)
+	r.HandleFunc("/api/tagged", a.tagged).Methods(http.MethodGet, http.MethodHead)
 	r.HandleFunc("/api/metric/{name}", a.metric).Methods(http.MethodGet, http.MethodHead)
 	r.HandleFunc("/api/data", a.data).Methods(http.MethodGet, http.MethodHead)
 }

@@ -7,13 +7,10 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"os"
 	"sort"
 	"strconv"
 	"strings"
 
-	"github.com/dreamcatcher-monitoring/dreamcatcher/internal/metricpath"
-	"github.com/dreamcatcher-monitoring/dreamcatcher/internal/whisperfile"
 	"github.com/dreamcatcher-monitoring/dreamcatcher/whisperserver/index"
 	"github.com/dreamcatcher-monitoring/dreamcatcher/whisperserver/render"
 	"github.com/gorilla/mux"
@@ -210,21 +207,12 @@ func nodeList(ms []index.Match) []index.Match {
 // intervals is graphite-web's WhisperReader.get_intervals: from now minus
 // the retention to the file's mtime.
 func (a *API) intervals(r *http.Request, name string, now int64) (int64, int64, bool) {
-	var start, end int64
-	err := a.cfg.Store.With(r.Context(), name, func(f *whisperfile.File) error {
-		start = now - int64(f.MaxRetention)
-		path, err := metricpath.Path(a.cfg.Store.Root, name)
-		if err != nil {
-			return err
-		}
-		st, err := os.Stat(path)
-		if err != nil {
-			return err
-		}
-		end = max(st.ModTime().Unix(), start)
-		return nil
-	})
-	return start, end, err == nil
+	maxRetention, mtime, err := a.cfg.Store.Intervals(r.Context(), name)
+	if err != nil {
+		return 0, 0, false
+	}
+	start := now - maxRetention
+	return start, max(mtime.Unix(), start), true
 }
 
 func treeJSON(matches []index.Match, basePath string, wildcards bool) []map[string]any {

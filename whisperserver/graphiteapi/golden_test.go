@@ -142,6 +142,10 @@ func TestGoldenGraphiteWeb(t *testing.T) {
 			}
 		}
 	}
+	// The tag functions are compared in TestTagsGoldenGraphiteWeb.
+	for _, target := range loadGoldenTags(t, "testdata/tags/tags.json").targets() {
+		collectFuncs(t, target, used)
+	}
 	var missing []string
 	for _, n := range render.Names() {
 		if !used[n] {

@@ -1,7 +1,8 @@
 // Package graphiteapi serves graphite-web's HTTP API over the whisper
 // folder: /render (json, csv, raw, pickle, msgpack), /metrics/find,
-// /metrics/expand, /metrics/index.json, /version, /functions, and the empty
-// /tags/* and /events/get_data answers Grafana asks for. GET and POST form
+// /metrics/expand, /metrics/index.json, /version, /functions and the tag API
+// (/tags, /tags/<tag>, /tags/findSeries, /tags/autoComplete/*) Grafana asks
+// for (/events/get_data is whisperserver/alert's). GET and POST form
 // requests, with or without a trailing slash, are answered the same way.
 // The pickle and msgpack formats are graphite-web's cluster protocol, so a
 // graphite-web with CLUSTER_SERVERS pointing here federates this server.
@@ -44,8 +45,10 @@ type Config struct {
 	// aggregation method (sum for counters, max for maxima…) unless
 	// consolidateBy() says otherwise.
 	MaxDataPointsMethod string
-	Log                 *slog.Logger
-	Now                 func() time.Time // for tests; default time.Now
+	// Events feeds the events() function (alert transitions); nil: none.
+	Events render.EventSource
+	Log    *slog.Logger
+	Now    func() time.Time // for tests; default time.Now
 }
 
 // The values of Config.MaxDataPointsMethod.
@@ -85,10 +88,8 @@ func (a *API) Register(r *mux.Router) {
 	both("/version", a.version)
 	both("/functions", a.functions)
 	r.Handle("/functions/{name}", http.HandlerFunc(a.function)).Methods(http.MethodGet, http.MethodHead)
-	both("/tags", emptyList)
-	r.PathPrefix("/tags/").Handler(http.HandlerFunc(emptyList))
-	both("/events/get_data", emptyList)
-	both("/events", emptyList)
+	a.registerTags(r)
+	// /events and /events/get_data: whisperserver/alert (alert transitions).
 }
 
 func emptyList(w http.ResponseWriter, r *http.Request) {

@@ -92,7 +92,7 @@ func (a *API) render(w http.ResponseWriter, r *http.Request) {
 	acct := membudget.FromContext(r.Context())
 	reserve := func(n int64) error { return acct.Reserve(r.Context(), n) }
 	ctx := &render.Context{Ctx: r.Context(), Start: start, End: end, Now: now, XFilesFactor: xff, Location: loc,
-		MaxSeries: a.cfg.MaxSeries, Reserve: reserve,
+		MaxSeries: a.cfg.MaxSeries, Reserve: reserve, Events: a.cfg.Events,
 		Fetch: func(c2 context.Context, pattern string, s, e, n int64) ([]*render.Series, error) {
 			list, err := a.cfg.Store.Fetch(c2, pattern, s, e, n, store.FetchOptions{XFilesFactor: xff, Budget: &budget, Reserve: reserve})
 			if a.cfg.MaxDataPointsMethod != MethodFile {
@@ -327,7 +327,11 @@ func writeSeriesJSON(w io.Writer, series []*render.Series, noNull bool) error {
 		}
 		first = false
 		b = append(b, `{"target": `...)
-		b = appendJSONString(b, s.Name)
+		if s.NoName {
+			b = append(b, "null"...)
+		} else {
+			b = appendJSONString(b, s.Name)
+		}
 		b = append(b, `, "tags": `...)
 		b = appendJSONTags(b, s)
 		b = append(b, `, "datapoints": [`...)

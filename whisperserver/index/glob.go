@@ -30,6 +30,15 @@ func (c *component) match(s string) bool {
 	return c.re.MatchString(s)
 }
 
+// prefix is the literal text every name the component matches starts
+// with ("" when unknown or none).
+func (c *component) prefix() string {
+	if c.re == nil || c.stars == nil {
+		return ""
+	}
+	return c.stars[0]
+}
+
 // HasWildcard reports whether pattern uses any glob syntax.
 func HasWildcard(pattern string) bool { return strings.ContainsAny(pattern, "*?[{") }
 

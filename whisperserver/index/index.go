@@ -71,6 +71,7 @@ type Index struct {
 	pendingAdd []string
 	pendingDel map[string]struct{}
 	count      int
+	tags       *tagIndex // series under _tagged/, by tag and value
 
 	watcher       *fsnotify.Watcher
 	watchFailures atomic.Int64
@@ -101,7 +102,7 @@ func New(root string, opts Options) (*Index, error) {
 	if opts.RescanInterval == 0 {
 		opts.RescanInterval = time.Minute
 	}
-	x := &Index{root: abs, opts: opts, log: opts.Logger, top: newNode(), done: make(chan struct{})}
+	x := &Index{root: abs, opts: opts, log: opts.Logger, top: newNode(), tags: newTagIndex(), done: make(chan struct{})}
 	if !opts.NoWatch {
 		w, err := fsnotify.NewWatcher()
 		if err != nil {
@@ -235,8 +236,14 @@ func (x *Index) apply(n *node, parts []string, dirs, leaves map[string]struct{})
 	if len(parts) > 0 {
 		prefix = strings.Join(parts, ".") + "."
 	}
+	if len(parts) > 0 && parts[0] == TaggedDir {
+		return x.applyTagged(n, parts, dirs, leaves)
+	}
 	track := x.names != nil
 	del := func(name string) {
+		if !track {
+			return
+		}
 		if x.pendingDel == nil {
 			x.pendingDel = map[string]struct{}{}
 		}
@@ -244,11 +251,15 @@ func (x *Index) apply(n *node, parts []string, dirs, leaves map[string]struct{})
 	}
 	changed := false
 	for d := range n.dirs {
+		if _, ok := dirs[d]; !ok && len(parts) == 0 && d == TaggedDir {
+			x.dropTagged(n.dirs[d], TaggedDir)
+			delete(n.dirs, d)
+			changed = true
+			continue
+		}
 		if _, ok := dirs[d]; !ok {
 			x.count -= countLeaves(n.dirs[d])
-			if track {
-				walkNames(n.dirs[d], prefix+d+".", del)
-			}
+			walkNames(n.dirs[d], prefix+d+".", del)
 			delete(n.dirs, d)
 			changed = true
 		}
@@ -265,9 +276,7 @@ func (x *Index) apply(n *node, parts []string, dirs, leaves map[string]struct{})
 			delete(n.leaves, l)
 			x.count--
 			changed = true
-			if track {
-				del(prefix + l)
-			}
+			del(prefix + l)
 		}
 	}
 	for l := range leaves {
@@ -281,9 +290,59 @@ func (x *Index) apply(n *node, parts []string, dirs, leaves map[string]struct{})
 		}
 	}
 	if changed || n.kids == nil {
-		n.kids = buildKids(n)
+		n.kids = buildKids(n, len(parts) == 0)
 	}
 	return added
+}
+
+// applyTagged is apply for a folder under _tagged/: its leaves are tagged
+// series (metricpath.Name decodes them), kept in the tag index rather than
+// the name list and count. x.mu must be held for writing.
+func (x *Index) applyTagged(n *node, parts []string, dirs, leaves map[string]struct{}) (added []string) {
+	rel := strings.Join(parts, "/") + "/"
+	for d, c := range n.dirs {
+		if _, ok := dirs[d]; !ok {
+			x.dropTagged(c, rel+d)
+			delete(n.dirs, d)
+		}
+	}
+	for d := range dirs {
+		if _, ok := n.dirs[d]; !ok {
+			n.dirs[d] = newNode()
+			added = append(added, d)
+		}
+	}
+	for l := range n.leaves {
+		if _, ok := leaves[l]; !ok {
+			delete(n.leaves, l)
+			if name, ok := metricpath.Name(rel + l + metricpath.Ext); ok {
+				x.tags.remove(name)
+			}
+		}
+	}
+	for l := range leaves {
+		if _, ok := n.leaves[l]; !ok {
+			n.leaves[l] = struct{}{}
+			if name, ok := metricpath.Name(rel + l + metricpath.Ext); ok {
+				x.tags.add(name)
+			}
+		}
+	}
+	n.kids = buildKids(n, false)
+	return added
+}
+
+// dropTagged removes the tagged series of a removed folder (rel, below
+// the data folder) from the tag index; x.mu held for writing.
+func (x *Index) dropTagged(n *node, rel string) {
+	for l := range n.leaves {
+		if name, ok := metricpath.Name(rel + "/" + l + metricpath.Ext); ok {
+			x.tags.remove(name)
+		}
+	}
+	for d, c := range n.dirs {
+		x.dropTagged(c, rel+"/"+d)
+	}
 }
 
 // refreshTree refreshes a folder and, recursively, every folder below it,
@@ -404,9 +463,13 @@ func countLeaves(n *node) int {
 }
 
 // buildKids returns the node's children, sorted by name; x.mu must be held.
-func buildKids(n *node) []Entry {
+// The top level leaves out _tagged: tagged series are not path fragments.
+func buildKids(n *node, top bool) []Entry {
 	kids := make([]Entry, 0, len(n.dirs)+len(n.leaves))
 	for d := range n.dirs {
+		if top && d == TaggedDir {
+			continue
+		}
 		_, leaf := n.leaves[d]
 		kids = append(kids, Entry{Name: d, Leaf: leaf, Branch: true})
 	}
@@ -466,13 +529,25 @@ func (x *Index) Find(ctx context.Context, pattern string, limit int) ([]Match, e
 		if c.re == nil {
 			_, isDir := n.dirs[c.literal]
 			_, isLeaf := n.leaves[c.literal]
+			if depth == 0 && c.literal == TaggedDir {
+				isDir = false
+			}
 			if isDir || isLeaf {
 				names = []string{c.literal}
 			}
 		} else {
-			for _, k := range n.kids {
+			// kids is sorted by name: a literal prefix ("m000*")
+			// narrows the scan to its range.
+			kids := n.kids
+			pre := c.prefix()
+			if pre != "" {
+				kids = kids[sort.Search(len(kids), func(i int) bool { return kids[i].Name >= pre }):]
+			}
+			for _, k := range kids {
 				if c.match(k.Name) {
 					names = append(names, k.Name)
+				} else if !strings.HasPrefix(k.Name, pre) {
+					break
 				}
 			}
 		}
@@ -515,6 +590,9 @@ func (x *Index) Find(ctx context.Context, pattern string, limit int) ([]Match, e
 // Leaves returns the metric names matching pattern (leaves only), sorted.
 func (x *Index) Leaves(ctx context.Context, pattern string, limit int) ([]string, error) {
 	if !HasWildcard(pattern) {
+		if strings.HasPrefix(pattern, TaggedDir+".") {
+			return nil, nil // tagged series go by their names, not _tagged paths
+		}
 		// An exact name: the file system is the truth, no index needed.
 		p, err := metricpath.Path(x.root, pattern)
 		if err != nil {
@@ -624,6 +702,9 @@ func walkNames(n *node, prefix string, fn func(string)) {
 		fn(prefix + l)
 	}
 	for d, c := range n.dirs {
+		if prefix == "" && d == TaggedDir {
+			continue // tagged series are listed by TaggedNames
+		}
 		walkNames(c, prefix+d+".", fn)
 	}
 }
@@ -644,6 +725,9 @@ func (x *Index) Children(prefix string) (kids []Entry, ok bool) {
 	var parts []string
 	if prefix != "" {
 		parts = strings.Split(prefix, ".")
+		if parts[0] == TaggedDir {
+			return nil, false
+		}
 		for _, p := range parts {
 			if !validComponent(p) {
 				return nil, false

@@ -14,7 +14,7 @@ import (
 	"github.com/dreamcatcher-monitoring/dreamcatcher/internal/testutil"
 )
 
-func touch(t *testing.T, root string, names ...string) {
+func touch(t testing.TB, root string, names ...string) {
 	t.Helper()
 	for _, n := range names {
 		p := filepath.Join(root, filepath.FromSlash(n))
@@ -258,5 +258,45 @@ func TestRemovedFolderGoneAtOnce(t *testing.T) {
 	touch(t, root, "a/b/g.wsp")
 	if got, _ := x.Find(ctx, "a.b.*", 0); !reflect.DeepEqual(paths(got), []string{"a.b.g!"}) {
 		t.Errorf("after re-creation: %v", paths(got))
+	}
+}
+
+// TestFindPrefixRange: a glob with a literal prefix ("m00*", "m00*9")
+// is answered from the prefix's range of the sorted children; the answer
+// must be what a scan of every child gives, with names sorting just
+// before, inside and after the range.
+func TestFindPrefixRange(t *testing.T) {
+	root := t.TempDir()
+	names := []string{"l999", "m", "m0", "m00", "m000", "m0009", "m001", "m00a9", "m01", "m0/", "n00", ".m00x"}
+	var files []string
+	for _, n := range names {
+		if strings.HasSuffix(n, "/") {
+			files = append(files, "d/"+n+"x.wsp") // a folder m0
+			continue
+		}
+		files = append(files, "d/"+n+".wsp")
+	}
+	touch(t, root, files...)
+	x, err := New(root, Options{RescanInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer x.Close()
+	for pattern, want := range map[string][]string{
+		"d.m00*":  {"d.m00!", "d.m000!", "d.m0009!", "d.m001!", "d.m00a9!"},
+		"d.m00*9": {"d.m0009!", "d.m00a9!"},
+		"d.m0*":   {"d.m0!/", "d.m00!", "d.m000!", "d.m0009!", "d.m001!", "d.m00a9!", "d.m01!"},
+		"d.m*0":   {"d.m0!/", "d.m00!", "d.m000!"},
+		"d.l*":    {"d.l999!"},
+		"d.o*":    {},
+		"d.*0":    {"d.m0!/", "d.m00!", "d.m000!", "d.n00!"},
+	} {
+		ms, err := x.Find(context.Background(), pattern, 0)
+		if err != nil {
+			t.Fatalf("%s: %v", pattern, err)
+		}
+		if got := paths(ms); !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: %v, want %v", pattern, got, want)
+		}
 	}
 }

@@ -28,8 +28,8 @@ func aggKey(s *Series, nodes []Value) string {
 			if i >= 0 && i < len(parts) {
 				k = parts[i]
 			}
-		} else if n.Kind == KindString && n.Str == "name" {
-			k = s.Name
+		} else if n.Kind == KindString {
+			k = s.TagMap()[n.Str] // a tag (getNodeOrTag)
 		}
 		keys = append(keys, k)
 	}

@@ -30,8 +30,30 @@ func combineFunctions() []*Func {
 		{Name: "stddevSeries", Group: "Combine", Params: []Param{pSeriesLists}, Fn: combineBy("stddev")},
 		{Name: "rangeOfSeries", Group: "Combine", Params: []Param{pSeriesLists}, Fn: combineBy("rangeOf")},
 		{Name: "aggregate", Group: "Combine", Params: []Param{pSeries, {Name: "func", Type: "aggFunc", Required: true, Options: aggFuncOptions}, {Name: "xFilesFactor", Type: "float"}}, Fn: fnAggregate},
+		{Name: "aggregateSeriesLists", Group: "Combine", Params: []Param{pFirstPos, pSecondPos, {Name: "func", Type: "aggFunc", Required: true, Options: aggFuncOptions}, {Name: "xFilesFactor", Type: "float"}}, Fn: fnAggregateSeriesLists},
+		{Name: "sumSeriesLists", Group: "Combine", Params: []Param{pFirstPos, pSecondPos}, Fn: pairwiseBy("sum")},
+		{Name: "diffSeriesLists", Group: "Combine", Params: []Param{pFirstPos, pSecondPos}, Fn: pairwiseBy("diff")},
+		{Name: "multiplySeriesLists", Group: "Combine", Params: []Param{pFirstPos, pSecondPos}, Fn: pairwiseBy("multiply")},
+		{Name: "divideSeriesLists", Group: "Combine", Params: []Param{{Name: "dividendSeriesList", Type: "seriesList", Required: true}, {Name: "divisorSeriesList", Type: "seriesList", Required: true}}, Fn: fnDivideSeriesLists},
+		{Name: "aggregateWithWildcards", Group: "Combine", Params: []Param{pSeries, {Name: "func", Type: "aggFunc", Required: true, Options: aggFuncOptions}, {Name: "position", Type: "node", Multiple: true, Kwarg: "positions"}}, Fn: fnAggregateWithWildcards},
+		{Name: "multiplySeriesWithWildcards", Group: "Combine", Params: wildcards, Fn: fnMultiplySeriesWithWildcards},
+		{Name: "percentileOfSeries", Group: "Combine", Params: []Param{pSeries, {Name: "n", Type: "float", Required: true}, {Name: "interpolate", Type: "boolean", Default: false}}, Fn: fnPercentileOfSeries},
+		{Name: "weightedAverage", Group: "Combine", Params: []Param{{Name: "seriesListAvg", Type: "seriesList", Required: true}, {Name: "seriesListWeight", Type: "seriesList", Required: true}, {Name: "nodes", Type: "nodeOrTag", Multiple: true}}, Fn: fnWeightedAverage},
+		{Name: "group", Group: "Combine", Params: []Param{{Name: "seriesLists", Type: "seriesList", Multiple: true}}, Fn: fnGroup},
+		{Name: "applyByNode", Group: "Combine", Params: []Param{pSeries, {Name: "nodeNum", Type: "node", Required: true}, {Name: "templateFunction", Type: "string", Required: true}, {Name: "newName", Type: "string"}}, Fn: fnApplyByNode},
+		{Name: "mapSeries", Group: "Combine", Params: mapParams, ListsFn: fnMapSeries},
+		{Name: "map", Group: "Combine", Params: mapParams, ListsFn: fnMapSeries},
+		{Name: "reduceSeries", Group: "Combine", Params: reduceParams, Fn: fnReduceSeries},
+		{Name: "reduce", Group: "Combine", Params: reduceParams, Fn: fnReduceSeries},
 	}
 }
+
+var (
+	pFirstPos    = Param{Name: "seriesListFirstPos", Type: "seriesList", Required: true}
+	pSecondPos   = Param{Name: "seriesListSecondPos", Type: "seriesList", Required: true}
+	mapParams    = []Param{pSeries, {Name: "mapNodes", Type: "nodeOrTag", Required: true, Multiple: true}}
+	reduceParams = []Param{{Name: "seriesLists", Type: "seriesLists", Required: true}, {Name: "reduceFunction", Type: "string", Required: true}, {Name: "reduceNode", Type: "node", Required: true}, {Name: "reduceMatchers", Type: "string", Required: true, Multiple: true}}
+)
 
 // combineBy is the shape of sumSeries and its kin: every list combined
 // into one series by an aggregation function at each point.

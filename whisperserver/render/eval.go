@@ -47,9 +47,17 @@ type Context struct {
 	// hands to the functions (the fetched originals stay cached) before
 	// they are made; its error ends the evaluation.
 	Reserve func(bytes int64) error
+	// Events gives events() its events (alert transitions); nil: none.
+	Events EventSource
 
 	cache map[fetchKey][]*Series
 	reads *int // series read so far, shared with reEval's contexts
+	// stacks are stacked()'s running totals by stack name, shared by the
+	// request's targets as graphite-web's requestContext['totalStack'].
+	stacks map[string][]float64
+	// nested counts the targets being evaluated inside a function
+	// (aliasQuery's query built from a series name), bounded by MaxDepth.
+	nested int
 }
 
 // ErrTooManySeries matches (errors.Is) the error of a request that reads
@@ -85,6 +93,9 @@ type Value struct {
 	Str    string
 	Bool   bool
 	Expr   *Expr // the expression it came from
+	// Lists holds mapSeries' list of series lists (Series is them
+	// flattened); reduceSeries takes it.
+	Lists [][]*Series
 }
 
 func (v Value) isSeries() bool { return v.Kind == KindCall || v.Kind == KindPath }
@@ -99,6 +110,10 @@ func (c *Context) EvalTargets(targets []*Expr) ([]*Series, error) {
 		}
 		if !v.isSeries() {
 			return nil, inputErr("target %s is not a series expression", t)
+		}
+		if v.Lists != nil {
+			// graphite-web cannot render a list of lists: a 500 there.
+			return nil, inputErr("target %s is a list of series lists (mapSeries); give it to reduceSeries", t)
 		}
 		out = append(out, v.Series...)
 	}
@@ -178,14 +193,38 @@ func (c *Context) eval(e *Expr) (Value, error) {
 	if !ok {
 		return Value{}, inputErr("Received request for unknown function: %s", e.Func)
 	}
-	vals := make([]Value, len(f.Params))
-	set := make([]bool, len(f.Params))
-	var extra []Value
-	for i, a := range e.Args {
+	pos := make([]Value, 0, len(e.Args))
+	for _, a := range e.Args {
 		v, err := c.eval(a)
 		if err != nil {
 			return Value{}, err
 		}
+		pos = append(pos, v)
+	}
+	kws := make([]keywordValue, 0, len(e.Kwargs))
+	for _, kw := range e.Kwargs {
+		v, err := c.eval(kw.Value)
+		if err != nil {
+			return Value{}, err
+		}
+		kws = append(kws, keywordValue{kw.Name, v})
+	}
+	return c.apply(f, e, pos, kws)
+}
+
+// keywordValue is an evaluated keyword argument.
+type keywordValue struct {
+	name string
+	v    Value
+}
+
+// apply binds evaluated arguments to f's parameters, checks them and
+// calls f (eval, and reduceSeries calling its reduce function).
+func (c *Context) apply(f *Func, e *Expr, pos []Value, kws []keywordValue) (Value, error) {
+	vals := make([]Value, len(f.Params))
+	set := make([]bool, len(f.Params))
+	var extra []Value
+	for i, v := range pos {
 		switch {
 		case i < len(f.Params) && !f.Params[i].Multiple:
 			vals[i], set[i] = v, true
@@ -195,24 +234,20 @@ func (c *Context) eval(e *Expr) (Value, error) {
 			return Value{}, inputErr("too many arguments for %s; func: %q", e.Func, e.String())
 		}
 	}
-	for _, kw := range e.Kwargs {
+	for _, kw := range kws {
 		idx := -1
 		for i, p := range f.Params {
-			if p.Keyword() == kw.Name {
+			if p.Keyword() == kw.name {
 				idx = i
 			}
 		}
 		if idx < 0 || f.Params[idx].Multiple {
-			return Value{}, inputErr("unexpected keyword argument %s for %s", kw.Name, e.Func)
+			return Value{}, inputErr("unexpected keyword argument %s for %s", kw.name, e.Func)
 		}
 		if set[idx] {
-			return Value{}, inputErr("argument %s given twice to %s", kw.Name, e.Func)
+			return Value{}, inputErr("argument %s given twice to %s", kw.name, e.Func)
 		}
-		v, err := c.eval(kw.Value)
-		if err != nil {
-			return Value{}, err
-		}
-		vals[idx], set[idx] = v, true
+		vals[idx], set[idx] = kw.v, true
 	}
 	a := &args{ctx: c, call: e, fn: f, vals: vals, set: set, extra: extra}
 	for i, p := range f.Params {
@@ -236,6 +271,17 @@ func (c *Context) eval(e *Expr) (Value, error) {
 		if err := checkType(p, vals[i]); err != nil {
 			return Value{}, a.errf("%v", err)
 		}
+	}
+	if f.ListsFn != nil {
+		lists, err := f.ListsFn(a)
+		if err != nil {
+			return Value{}, err
+		}
+		var flat []*Series
+		for _, l := range lists {
+			flat = append(flat, l...)
+		}
+		return Value{Kind: KindCall, Series: flat, Lists: lists, Expr: e}, c.Ctx.Err()
 	}
 	out, err := f.Fn(a)
 	if err != nil {
@@ -271,7 +317,7 @@ func checkType(p Param, v Value) error {
 		if v.Kind != KindString {
 			return fmt.Errorf("%s: expected a string", p.Name)
 		}
-		if len(p.Options) > 0 {
+		if len(p.Options) > 0 && !p.AnyValue {
 			for _, o := range p.Options {
 				if o == any(v.Str) {
 					return nil
@@ -351,7 +397,8 @@ func (a *args) seriesLists() [][]*Series {
 // (movingAverage's bootstrap, timeShift).
 func (a *args) reEval(start, end int64) ([]*Series, error) {
 	sub := &Context{Ctx: a.ctx.Ctx, Start: start, End: end, Now: a.ctx.Now, XFilesFactor: a.ctx.XFilesFactor,
-		Location: a.ctx.Location, Fetch: a.ctx.Fetch, MaxSeries: a.ctx.MaxSeries, Reserve: a.ctx.Reserve, cache: a.ctx.cache, reads: a.ctx.reads}
+		Location: a.ctx.Location, Fetch: a.ctx.Fetch, MaxSeries: a.ctx.MaxSeries, Reserve: a.ctx.Reserve, Events: a.ctx.Events, cache: a.ctx.cache, reads: a.ctx.reads,
+		stacks: a.ctx.stacks, nested: a.ctx.nested}
 	if sub.reads == nil && sub.MaxSeries > 0 {
 		a.ctx.reads = new(int)
 		sub.reads = a.ctx.reads
@@ -359,6 +406,28 @@ func (a *args) reEval(start, end int64) ([]*Series, error) {
 	v, err := sub.eval(a.call.Args[0])
 	if err != nil {
 		return nil, err
+	}
+	return v.Series, nil
+}
+
+// evalTarget parses and evaluates a target built by a function
+// (useSeriesAbove, aliasQuery, applyByNode) over the request's range.
+func (a *args) evalTarget(target string) ([]*Series, error) {
+	if a.ctx.nested >= MaxDepth {
+		return nil, a.errf("targets built by functions nest deeper than %d levels", MaxDepth)
+	}
+	a.ctx.nested++
+	defer func() { a.ctx.nested-- }()
+	e, err := Parse(target)
+	if err != nil {
+		return nil, a.errf("target %q built by %s: %v", target, a.fn.Name, err)
+	}
+	v, err := a.ctx.eval(e)
+	if err != nil {
+		return nil, err
+	}
+	if !v.isSeries() {
+		return nil, a.errf("target %q built by %s is not a series expression", target, a.fn.Name)
 	}
 	return v.Series, nil
 }

@@ -55,3 +55,40 @@ func rankedBy(highest bool) func(a *args) ([]*Series, error) {
 		return firstN(list, int(a.num(1, 1))), nil
 	}
 }
+
+// operators are filterSeries' comparisons; a null summary passes only
+// "!=", "<" and "<=" (graphite-web's operatorFuncs).
+var operators = map[string]func(v, t float64) bool{
+	"=":  func(v, t float64) bool { return !math.IsNaN(v) && v == t },
+	"!=": func(v, t float64) bool { return math.IsNaN(v) || v != t },
+	">":  func(v, t float64) bool { return !math.IsNaN(v) && v > t },
+	">=": func(v, t float64) bool { return !math.IsNaN(v) && v >= t },
+	"<":  func(v, t float64) bool { return math.IsNaN(v) || v < t },
+	"<=": func(v, t float64) bool { return math.IsNaN(v) || v <= t },
+}
+
+// filterBySummary keeps the series whose fn summary compares to threshold
+// by op (graphite-web's filterSeries, behind averageAbove and its kin).
+func filterBySummary(list []*Series, fn, op string, threshold float64) ([]*Series, error) {
+	agg, ok := aggFuncs[fn]
+	if !ok {
+		return nil, inputErr("Unsupported aggregation function: %s", fn)
+	}
+	cmp, ok := operators[op]
+	if !ok {
+		return nil, inputErr("Unsupported operator: %s", op)
+	}
+	var out []*Series
+	for _, s := range list {
+		if cmp(agg(s.Points()), threshold) {
+			out = append(out, s)
+		}
+	}
+	return out, nil
+}
+
+// filterBy is averageAbove and its kin: filterSeries with a fixed
+// summary and operator.
+func filterBy(fn, op string) func(a *args) ([]*Series, error) {
+	return func(a *args) ([]*Series, error) { return filterBySummary(a.series(0), fn, op, a.num(1, 0)) }
+}

@@ -24,7 +24,7 @@ const (
 type Expr struct {
 	Kind   Kind
 	Path   string // KindPath (escapes decoded)
-	Raw    string // KindPath: the source text
+	Raw    string // KindPath, KindCall: the source text
 	Func   string // KindCall
 	Args   []*Expr
 	Kwargs []Kwarg
@@ -151,7 +151,13 @@ func (p *parser) term(depth int) (*Expr, error) {
 }
 
 // call parses funcname '(' args ')' if one starts here.
-func (p *parser) call(depth int) (*Expr, bool, error) {
+func (p *parser) call(depth int) (e *Expr, ok bool, err error) {
+	start := p.i
+	defer func() {
+		if ok && e != nil {
+			e.Raw = p.s[start:p.i]
+		}
+	}()
 	name := p.identAt(p.i)
 	if name == "" {
 		return nil, false, nil
@@ -164,7 +170,7 @@ func (p *parser) call(depth int) (*Expr, bool, error) {
 		return nil, false, nil
 	}
 	p.i = j + 1
-	e := &Expr{Kind: KindCall, Func: name}
+	e = &Expr{Kind: KindCall, Func: name}
 	p.ws()
 	if p.peek() == ')' {
 		p.i++

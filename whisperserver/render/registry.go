@@ -18,6 +18,9 @@ type Param struct {
 	// SigDefault is a Python default that the signature shows although
 	// the parameter is listed as required (highest's n=1).
 	SigDefault string `json:"-"`
+	// AnyValue: Options only suggest; the function handles any value
+	// (legendValue's unknown types show "(?)").
+	AnyValue bool `json:"-"`
 }
 
 // Keyword is the name a keyword argument must use.
@@ -36,6 +39,9 @@ type Func struct {
 	Description string
 	Params      []Param
 	Fn          func(a *args) ([]*Series, error)
+	// ListsFn, set instead of Fn, returns a list of series lists
+	// (mapSeries).
+	ListsFn func(a *args) ([][]*Series, error)
 }
 
 var (
@@ -57,6 +63,7 @@ func init() {
 		mathFunctions(),
 		windowFunctions(),
 		generatorFunctions(),
+		eventFunctions(),
 		forecastFunctions(),
 		timeRangeFunctions(),
 		combineFunctions(),
@@ -66,6 +73,7 @@ func init() {
 		calculateFunctions(),
 		specialFunctions(),
 		graphFunctions(),
+		tagFunctions(),
 	)
 }
 

@@ -26,6 +26,10 @@ type Series struct {
 	// writes them; nil stands for {"name": Name}. Read series carry
 	// their path as "name", which functions keep while they rename.
 	Tags map[string]string
+	// NoName: the name is Python's None (verticalLine without a label);
+	// Name is then "None", as graphite-web's pickle, tags and text
+	// formats write it, and the JSON target is null.
+	NoName bool
 	// IntValues marks values that Graphite holds as Python ints
 	// (constantLine(100)), which its raw format prints without ".0".
 	IntValues bool

@@ -46,6 +46,11 @@ type Config struct {
 	// reserve from for the series they read and the answers they build
 	// (membudget). 0: no budget.
 	MemoryBudget int `toml:"memory_budget" help:"memory the server aims to stay in, MiB; half of it is what requests may hold (0: none)"`
+	// Alerts is the alert rules file (docs/alerting.md); AlertsStateDir
+	// keeps the alerts' state across restarts.
+	Alerts         string `toml:"alerts" help:"alert rules file (TOML, see docs/alerting.md); empty: no alerting"`
+	AlertsStateDir string `toml:"alerts_state_dir" help:"folder for the alerts' state file (empty: state is lost on restart)"`
+	AlertWorkers   int    `toml:"alert_workers" help:"most alert rule evaluations at once (0: half the CPUs, at least 1)"`
 }
 
 // Defaults returns the default configuration.
@@ -85,7 +90,7 @@ func (c Config) Validate() error {
 		errs = append(errs, errors.New("tls_cert and tls_key go together"))
 	}
 	if c.MaxSeries < 0 || c.MaxPoints < 0 || c.MaxFind < 0 || c.MaxOpenFiles < 0 ||
-		c.MaxBodyBytes < 0 || c.MaxConcurrent < 0 || c.QueueWait < 0 || c.MemoryBudget < 0 {
+		c.MaxBodyBytes < 0 || c.MaxConcurrent < 0 || c.AlertWorkers < 0 || c.QueueWait < 0 || c.MemoryBudget < 0 {
 		errs = append(errs, errors.New("limits must not be negative"))
 	}
 	if c.RequestTimeout < 0 {

@@ -19,6 +19,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/dreamcatcher-monitoring/dreamcatcher/whisperserver/alert"
 	"github.com/dreamcatcher-monitoring/dreamcatcher/whisperserver/api"
 	"github.com/dreamcatcher-monitoring/dreamcatcher/whisperserver/dashboards"
 	"github.com/dreamcatcher-monitoring/dreamcatcher/whisperserver/graphiteapi"
@@ -36,6 +37,7 @@ type Server struct {
 	store   *store.Store
 	memory  *membudget.Pool
 	handler http.Handler
+	alerts  *alert.Engine // nil without rules
 }
 
 // New builds the index of the whisper folder and the handlers.
@@ -53,15 +55,27 @@ func New(cfg Config, static fs.FS, log *slog.Logger) (*Server, error) {
 	}
 	st := store.New(ix, cfg.MaxOpenFiles, log)
 	s := &Server{cfg: cfg, log: log, index: ix, store: st}
+	adm := newAdmission(cfg.MaxConcurrent, cfg.QueueWait, int64(cfg.MemoryBudget)<<20)
+	// Half the budget is for what requests (and alert evaluations) read
+	// and build; the rest for the index, the runtime and the garbage not
+	// yet collected.
+	s.memory = membudget.NewPool(int64(cfg.MemoryBudget)<<20/2, cfg.QueueWait)
+	if cfg.Alerts != "" {
+		if s.alerts, err = newAlerts(cfg, st, adm, s.memory, log); err != nil {
+			ix.Close()
+			return nil, err
+		}
+	}
 
 	r := mux.NewRouter()
 	r.SkipClean(true) // no redirects; ".." never reaches a handler as a path
 	r.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
 		api.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	}).Methods(http.MethodGet, http.MethodHead)
+	alert.Register(r, s.alerts, loc)
 	api.New(api.Config{Store: st, Location: loc, MaxSeries: cfg.MaxSeries, MaxPoints: cfg.MaxPoints, MaxFind: cfg.MaxFind}).Register(r)
 	graphiteapi.New(graphiteapi.Config{Store: st, Location: loc, MaxSeries: cfg.MaxSeries, MaxPoints: cfg.MaxPoints,
-		MaxFind: cfg.MaxFind, MaxDataPointsMethod: cfg.MaxDataPointsMethod, Log: log}).Register(r)
+		MaxFind: cfg.MaxFind, MaxDataPointsMethod: cfg.MaxDataPointsMethod, Events: s.alerts.EventTimes, Log: log}).Register(r)
 	dashboards.New(cfg.Dashboards, log).Register(r)
 	r.PathPrefix("/api/").HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		api.WriteError(w, http.StatusNotFound, "no such API endpoint: "+r.URL.Path)
@@ -90,14 +104,11 @@ func New(cfg Config, static fs.FS, log *slog.Logger) (*Server, error) {
 		api.WriteError(w, http.StatusMethodNotAllowed, "method not allowed (the server is read-only)")
 	})
 
-	// Half the budget is for what requests read and build; the rest for
-	// the index, the runtime and the garbage not yet collected.
-	s.memory = membudget.NewPool(int64(cfg.MemoryBudget)<<20/2, cfg.QueueWait)
 	var h http.Handler = withAccounts(r, s.memory)
 	if cfg.RequestTimeout > 0 {
 		h = timeout(h, cfg.RequestTimeout)
 	}
-	h = newAdmission(cfg.MaxConcurrent, cfg.QueueWait, int64(cfg.MemoryBudget)<<20).middleware(h)
+	h = adm.middleware(h)
 	if cfg.BasicAuthUser != "" {
 		h = basicAuth(h, cfg.BasicAuthUser, cfg.BasicAuthPassword)
 	}
@@ -114,6 +125,9 @@ func (s *Server) Handler() http.Handler { return s.handler }
 
 // Index is the name index (for tests and diagnostics).
 func (s *Server) Index() *index.Index { return s.index }
+
+// Alerts is the alert engine (nil without rules).
+func (s *Server) Alerts() *alert.Engine { return s.alerts }
 
 // MemoryHeld is the bytes requests hold now under the memory budget (for
 // tests and diagnostics).
@@ -139,6 +153,12 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 	// already sets one (the runtime then collects harder near it).
 	if _, set := os.LookupEnv("GOMEMLIMIT"); !set && s.cfg.MemoryBudget > 0 {
 		debug.SetMemoryLimit(int64(s.cfg.MemoryBudget) << 20)
+	}
+	if s.alerts != nil {
+		actx, stop := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() { defer close(done); s.alerts.Run(actx) }()
+		defer func() { stop(); <-done }()
 	}
 	errc := make(chan error, 1)
 	go func() {

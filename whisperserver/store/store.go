@@ -33,6 +33,8 @@ type Store struct {
 	Index *index.Index
 	Log   *slog.Logger
 	sem   chan struct{}
+	// headers caches each file's longest retention for Intervals.
+	headers headerCache
 	// FileErrors counts files that could not be read (corrupt, vanished).
 	FileErrors atomic.Int64
 }
@@ -111,7 +113,7 @@ func (s *Store) Fetch(ctx context.Context, pattern string, start, end, now int64
 	if o.Budget != nil {
 		limit = int(max(*o.Budget, 0))
 	}
-	names, err := s.Index.Leaves(ctx, pattern, limit)
+	names, err := s.names(ctx, pattern, limit)
 	if err != nil {
 		if errors.Is(err, index.ErrTooMany) {
 			return nil, fmt.Errorf("%w: %v", ErrTooMany, err)
@@ -151,7 +153,8 @@ func (s *Store) Fetch(ctx context.Context, pattern string, start, end, now int64
 				return err
 			}
 			ser = &render.Series{Name: name, PathExpression: pattern, Start: ws.Start, End: ws.End, Step: ws.Step,
-				Values: ws.Values, ValuesPerPoint: 1, ConsolidationFunc: f.Method.String(), XFilesFactor: o.XFilesFactor}
+				Values: ws.Values, ValuesPerPoint: 1, ConsolidationFunc: f.Method.String(), XFilesFactor: o.XFilesFactor,
+				Tags: s.tags(name)}
 			return nil
 		})
 		if refused != nil {
@@ -175,6 +178,33 @@ func (s *Store) Fetch(ctx context.Context, pattern string, start, end, now int64
 		}
 	}
 	return out, nil
+}
+
+// names resolves a pattern: a seriesByTag call through the tag index,
+// anything else as a path glob.
+func (s *Store) names(ctx context.Context, pattern string, limit int) ([]string, error) {
+	exprs, ok := render.TagExprs(pattern)
+	if !ok {
+		return s.Index.Leaves(ctx, pattern, limit)
+	}
+	names, err := s.Index.FindSeries(exprs)
+	var te *index.TagError
+	if errors.As(err, &te) {
+		return nil, &render.InputError{Msg: te.Msg}
+	}
+	return names, err
+}
+
+// tags returns a series' tags as graphite-web's TimeSeries has them.
+func (s *Store) tags(name string) map[string]string {
+	if t, ok := s.Index.SeriesTags(name); ok {
+		m := make(map[string]string, len(t))
+		for _, tg := range t {
+			m[tg.Key] = tg.Value
+		}
+		return m
+	}
+	return render.ParseTags(name)
 }
 
 // prepay reserves the memory of a glob's series: for all of them, at the

@@ -5,6 +5,7 @@ package servertest
 
 import (
 	"encoding/json"
+	"github.com/dreamcatcher-monitoring/dreamcatcher/internal/metricpath"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -83,6 +84,9 @@ type Archive struct{ Step, Points int }
 func WriteMetric(t testing.TB, dir, name, aggregation string, archives []Archive, points map[int64]float64) {
 	t.Helper()
 	path := filepath.Join(dir, filepath.FromSlash(strings.ReplaceAll(name, ".", "/"))+".wsp")
+	if rel, err := metricpath.Rel(name); err == nil {
+		path = filepath.Join(dir, rel) // tagged names in carbon's _tagged layout
+	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		t.Fatal(err)
 	}
