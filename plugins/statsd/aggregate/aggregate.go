@@ -39,12 +39,13 @@ type Aggregator struct {
 	bins                                                 [][]string
 	filter                                               map[string]bool
 
-	unstorable     int    // keys refused since the last TakeUnstorable
-	unstorableName string // the first of them
-	nonFinite      int    // lines refused in the last Flush as ±Inf or NaN
-	badTags        int64  // lines refused for their tags since the last TakeBadTags
-	badTagExample  string // the first of them, with the reason
-	nonFiniteName  string // the first of them
+	unstorable     int             // keys refused since the last TakeUnstorable
+	unstorableName string          // the first of them
+	nonFinite      int             // lines refused in the last Flush as ±Inf or NaN
+	badTags        int64           // lines refused for their tags since the last TakeBadTags
+	badTagExample  string          // the first of them, with the reason
+	nonFiniteName  string          // the first of them
+	refused        map[string]bool // namespace + "\x00" + key refused in this merge
 
 	out     []byte
 	cum     []float64
@@ -206,22 +207,46 @@ func (a *Aggregator) keepTimer(stat string) bool {
 	return a.filter[stat]
 }
 
+// storableOnce is storable for the keys of the merge (counters, timers),
+// where the raw keys of one tagged series (see Shard.addTagged) each bring
+// the same normalised key: a key refused is refused, and counted, once per
+// merge.
+func (a *Aggregator) storableOnce(namespace, key string) bool {
+	if len(a.refused) > 0 && a.refused[namespace+"\x00"+key] { // refusals are rare: no string built for most keys
+		return false
+	}
+	if a.storable(namespace, key) {
+		return true
+	}
+	id := namespace + "\x00" + key
+	if a.refused == nil {
+		a.refused = map[string]bool{}
+	}
+	a.refused[id] = true
+	return false
+}
+
 // merge moves the shards' interval data into the aggregator.
 func (a *Aggregator) merge() {
+	clear(a.refused)
 	for _, s := range a.shards {
 		s.mu.Lock()
 		s.counters.sweep(func(k string, v float64) {
-			if _, ok := a.counters[k]; ok || a.storable(a.counterNS, k) {
+			if _, ok := a.counters[k]; ok || a.storableOnce(a.counterNS, k) {
 				a.counters[k] += v
 			}
 		})
-		for k, t := range s.timers {
+		for raw, t := range s.timers {
 			if !t.touched {
-				delete(s.timers, k)
+				delete(s.timers, raw)
 				continue
 			}
+			k := raw
+			if t.norm != "" {
+				k = t.norm // raw keys of one series merge here
+			}
 			g := a.timers[k]
-			if g == nil && !a.storable(a.timerNS, k) {
+			if g == nil && !a.storableOnce(a.timerNS, k) {
 				t.values, t.count, t.touched = t.values[:0], 0, false
 				continue
 			}
@@ -237,6 +262,11 @@ func (a *Aggregator) merge() {
 				t.values = t.values[:0]
 			}
 			t.count, t.touched = 0, false
+		}
+		for raw, g := range s.rawGauges {
+			if !g.touched {
+				delete(s.rawGauges, raw) // its series is dropped below
+			}
 		}
 		for k, g := range s.gauges {
 			if !g.touched {

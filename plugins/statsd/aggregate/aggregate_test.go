@@ -434,8 +434,9 @@ func TestTaggedSeries(t *testing.T) {
 	if n, _ := a.TakeBadTags(); n != 0 {
 		t.Errorf("TakeBadTags not reset: %d", n)
 	}
-	// A tagged name whose file name would be too long is refused up front.
-	s0.AddPacket([]byte("long:1|c|#k:" + strings.Repeat("v", 240)))
+	// A tagged name whose file name would be too long is refused up front,
+	// once, whatever the order of its tags.
+	s0.AddPacket([]byte("long:1|c|#k:" + strings.Repeat("v", 240) + ",a:b\nlong:1|c|#a:b,k:" + strings.Repeat("v", 240)))
 	got = flush(t, a, 110)
 	for k := range got {
 		if strings.Contains(k, "long") {
@@ -447,20 +448,22 @@ func TestTaggedSeries(t *testing.T) {
 	}
 }
 
+// TestTaggedKeyMemoBounded: the memo of normalised keys (the general
+// path's tagged lines: here a sample rate) stops at its bound and empties when full.
 func TestTaggedKeyMemoBounded(t *testing.T) {
 	a := New(DefaultConfig(), 1)
 	s := a.Shards()[0]
 	n := memoEntries + 10
 	var b strings.Builder
 	for i := 0; i < n; i++ {
-		fmt.Fprintf(&b, "m%d:1|c|#z:1,a:2\n", i)
+		fmt.Fprintf(&b, "m%d:1|c|@1|#z:1,a:2\n", i)
 		if b.Len() > 60000 {
 			s.AddPacket([]byte(b.String()))
 			b.Reset()
 		}
 	}
 	s.AddPacket([]byte(b.String()))
-	s.AddPacket([]byte(fmt.Sprintf("m%d:2|c|#z:1,a:2\nm0:2|c|#z:1,a:2", n-1))) // one past the memo, one in it
+	s.AddPacket([]byte(fmt.Sprintf("m%d:2|c|@1|#z:1,a:2\nm0:2|c|@1|#z:1,a:2", n-1))) // one past the memo, one in it
 	if len(s.memo) != memoEntries {
 		t.Errorf("memo holds %d keys, want the bound %d", len(s.memo), memoEntries)
 	}
@@ -472,5 +475,43 @@ func TestTaggedKeyMemoBounded(t *testing.T) {
 	})
 	if len(s.memo) != 0 {
 		t.Errorf("full memo not emptied at the flush: %d", len(s.memo))
+	}
+}
+
+// TestTagOrderOneSeries: the simple tagged lines of one series sent with
+// their tags in different orders (kept under their raw keys in the shard)
+// are one series at the flush: counters summed, timers' samples joined,
+// a gauge's writes kept in order; bad tags stay bad lines on every line,
+// and the series keeps merging in the following intervals.
+func TestTagOrderOneSeries(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.LegacyNamespace = false
+	a := New(cfg, 1)
+	s := a.Shards()[0]
+	for interval := int64(1); interval <= 2; interval++ {
+		s.AddPacket([]byte("req:1|c|#env:prod,zone:a\nreq:2|c|#zone:a,env:prod\nreq:4|c|#zone:a,env:prod,zone:a\n" +
+			"req;zone=a;env=prod:8|c\nreq:16|c|@1|#env:prod,zone:a\n" +
+			"lat:5|ms|#zone:a,env:prod\nlat:7|ms|#env:prod,zone:a\n" +
+			"g:5|g|#zone:a,env:prod\ng:+1|g|#env:prod,zone:a\n" +
+			"bad:1|c|#env:\nbad:1|c|#env:\nbad:1|ms|#:a"))
+		got := flush(t, a, 10*interval)
+		expect(t, got, map[string]float64{
+			"stats.counters.req.count;env=prod;zone=a":   31,
+			"stats.timers.lat.count;env=prod;zone=a":     2,
+			"stats.timers.lat.sum;env=prod;zone=a":       12,
+			"stats.timers.lat.upper;env=prod;zone=a":     7,
+			"stats.gauges.g;env=prod;zone=a":             6,
+			"stats.counters.statsd.bad_lines_seen.count": 3,
+		})
+		absent(t, got, "stats.counters.req.count;zone=a;env=prod", "stats.timers.lat.count;zone=a;env=prod",
+			"stats.counters.bad.count")
+		for k := range got {
+			if strings.Contains(k, "|#") {
+				t.Errorf("raw key emitted: %s", k)
+			}
+		}
+		if n, ex := a.TakeBadTags(); n != 3 || !strings.Contains(ex, "empty") {
+			t.Errorf("interval %d: TakeBadTags = %d, %q", interval, n, ex)
+		}
 	}
 }

@@ -10,6 +10,7 @@ import (
 )
 
 type timerAcc struct {
+	norm    string // the normalised key when the map's key is a raw key (see addTagged)
 	values  []float64
 	count   float64
 	touched bool
@@ -20,6 +21,19 @@ type gaugeAcc struct {
 	base    float64 // running value since the last absolute value
 	delta   float64 // sum of deltas when no absolute value was seen
 	touched bool
+}
+
+// add applies one gauge sample.
+func (g *gaugeAcc) add(smp protocol.Sample) {
+	switch {
+	case !smp.Delta:
+		g.set, g.base, g.delta = true, smp.Value, 0
+	case g.set:
+		g.base += smp.Value
+	default:
+		g.delta += smp.Value
+	}
+	g.touched = true
 }
 
 type setAcc struct {
@@ -39,7 +53,11 @@ type Shard struct {
 	counters counterTable
 	timers   map[string]*timerAcc
 	gauges   map[string]*gaugeAcc
-	sets     map[string]*setAcc
+	// rawGauges: a simple tagged line's raw key (see addTagged) → the
+	// accumulator in gauges of its normalised key.
+	rawGauges map[string]*gaugeAcc
+	rawID     []byte // the raw key being looked up
+	sets      map[string]*setAcc
 
 	packets, metrics, bad, ignored int64
 
@@ -54,14 +72,15 @@ type Shard struct {
 
 func newShard(keepTags bool, seed maphash.Seed) *Shard {
 	return &Shard{
-		keepTags: keepTags,
-		seed:     seed,
-		scratch:  make([]byte, 0, 256),
-		tagWork:  make([]byte, 0, 256),
-		counters: newCounterTable(),
-		timers:   map[string]*timerAcc{},
-		gauges:   map[string]*gaugeAcc{},
-		sets:     map[string]*setAcc{},
+		keepTags:  keepTags,
+		seed:      seed,
+		scratch:   make([]byte, 0, 256),
+		tagWork:   make([]byte, 0, 256),
+		counters:  newCounterTable(),
+		timers:    map[string]*timerAcc{},
+		gauges:    map[string]*gaugeAcc{},
+		rawGauges: map[string]*gaugeAcc{},
+		sets:      map[string]*setAcc{},
 	}
 }
 
@@ -195,8 +214,12 @@ func (s *Shard) Stats() (packets, metrics, bad, ignored int64) {
 // addLine processes one non-empty line; h is its nameHash.
 func (s *Shard) addLine(line []byte, h uint64) {
 	s.metrics++
-	if name, smp, ok := protocol.SimpleLine(line); ok {
-		s.addSample(name, h, smp) // the name is the key, h its hash
+	if name, tags, smp, ok := protocol.SimpleTaggedLine(line); ok {
+		if len(tags) == 0 || !s.keepTags {
+			s.addSample(name, h, smp) // the name is the key, h its hash
+			return
+		}
+		s.addTagged(line, name, tags, smp)
 		return
 	}
 	l := protocol.SplitLine(line)
@@ -244,15 +267,7 @@ func (s *Shard) addSample(key []byte, h uint64, smp protocol.Sample) {
 			g = &gaugeAcc{}
 			s.gauges[string(key)] = g
 		}
-		switch {
-		case !smp.Delta:
-			g.set, g.base, g.delta = true, smp.Value, 0
-		case g.set:
-			g.base += smp.Value
-		default:
-			g.delta += smp.Value
-		}
-		g.touched = true
+		g.add(smp)
 	case protocol.Set:
 		st := s.sets[string(key)]
 		if st == nil {
@@ -343,4 +358,82 @@ func (s *Shard) resetMemo() {
 	if len(s.memo) >= memoEntries {
 		clear(s.memo)
 	}
+}
+
+// addTagged adds the one sample of a simple tagged line (see
+// protocol.SimpleTaggedLine). Counters and timers are kept under the raw
+// key as sent (name + "|#" + tags, unambiguous as a clean name holds no
+// '|'), so a series' later lines only hash and look up those bytes; the
+// key is normalised (Etsy's cleaning, carbon's tag rules) once, when a raw
+// key is new to the shard, and kept with it for the merge, where raw keys
+// that normalise alike (tags in another order) become one series. A raw
+// key whose tags are refused is not kept: each of its lines is normalised
+// again and counted as a bad line, as on the general path.
+//
+// Gauges are last-write: the raw keys of one series share the one
+// accumulator kept under its normalised key (rawGauges), so their writes
+// stay in order.
+func (s *Shard) addTagged(line, name, tags []byte, smp protocol.Sample) {
+	raw := append(append(append(s.rawID[:0], name...), '|', '#'), tags...)
+	s.rawID = raw
+	switch smp.Type {
+	case protocol.Gauge:
+		g := s.rawGauges[string(raw)]
+		if g == nil {
+			norm, ok := s.normalise(line, name, tags)
+			if !ok {
+				return
+			}
+			if g = s.gauges[norm]; g == nil {
+				g = &gaugeAcc{}
+				s.gauges[norm] = g
+			}
+			s.rawGauges[string(raw)] = g
+		}
+		g.add(smp)
+	case protocol.Counter:
+		h := keyHash(s.seed, raw)
+		t := &s.counters
+		e, slot := t.find(h, raw)
+		if e < 0 {
+			norm, ok := s.normalise(line, name, tags)
+			if !ok {
+				return
+			}
+			e = t.insert(h, raw, slot)
+			t.norms[e] = norm
+		}
+		en := &t.entries[e]
+		en.sum += smp.Value
+		en.touched = true
+	case protocol.Timer:
+		t := s.timers[string(raw)]
+		if t == nil {
+			norm, ok := s.normalise(line, name, tags)
+			if !ok {
+				return
+			}
+			t = &timerAcc{norm: norm}
+			s.timers[string(raw)] = t
+		}
+		t.values = append(t.values, smp.Value)
+		t.count += smp.Count
+		t.touched = true
+	}
+}
+
+// normalise returns the key of a tagged name as the general path builds
+// it, or ok false for tags Graphite cannot keep (the line is counted).
+func (s *Shard) normalise(line, name, tags []byte) (string, bool) {
+	key, scratch := protocol.Key(s.scratch, name, tags, true)
+	s.scratch = scratch
+	if bytes.IndexByte(key, ';') >= 0 {
+		var err error
+		key, s.tagWork, err = protocol.NormalizeTags(key, s.tagWork)
+		if err != nil {
+			s.badTag(line, err)
+			return "", false
+		}
+	}
+	return string(key), true
 }

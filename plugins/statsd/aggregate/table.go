@@ -30,6 +30,9 @@ type counterTable struct {
 	shift   uint // 64 - log2(len(slots))
 	entries []counterEntry
 	keys    []string
+	// norms holds, per key, the normalised key a raw tagged key stands for
+	// (Shard.addTagged), "" when the key is already normalised.
+	norms []string
 }
 
 // inlineKey is how many bytes of key an entry holds, sized so that an
@@ -124,6 +127,7 @@ func (t *counterTable) insert(h uint64, key []byte, slot int) int {
 	copy(en.key[:], key) // all of it when it fits, a prefix otherwise
 	t.entries = append(t.entries, en)
 	t.keys = append(t.keys, string(key))
+	t.norms = append(t.norms, "")
 	t.slots[slot] = slotTag(h, e)
 	return e
 }
@@ -148,7 +152,7 @@ func (t *counterTable) rebuild(n int) {
 	}
 }
 
-// sweep ends an interval: it calls emit with the key and sum of every key
+// sweep ends an interval: it calls emit with the (normalised) key and sum of every key
 // touched since the last sweep and resets it to 0, untouched; keys not
 // touched since the last sweep are dropped. When keys were dropped the
 // index is rebuilt, halved while the halved index would be less than a
@@ -160,11 +164,16 @@ func (t *counterTable) sweep(emit func(key string, sum float64)) {
 		if !en.touched {
 			continue
 		}
-		emit(t.keys[e], en.sum)
+		k := t.keys[e]
+		if t.norms[e] != "" {
+			k = t.norms[e]
+		}
+		emit(k, en.sum)
 		en.sum, en.touched = 0, false
 		if kept != e {
 			t.entries[kept] = *en
 			t.keys[kept] = t.keys[e]
+			t.norms[kept] = t.norms[e]
 		}
 		kept++
 	}
@@ -172,10 +181,12 @@ func (t *counterTable) sweep(emit func(key string, sum float64)) {
 		return
 	}
 	clear(t.keys[kept:]) // let the dropped keys' strings go
-	t.entries, t.keys = t.entries[:kept], t.keys[:kept]
+	clear(t.norms[kept:])
+	t.entries, t.keys, t.norms = t.entries[:kept], t.keys[:kept], t.norms[:kept]
 	if cap(t.entries) > 4*minSlots && cap(t.entries) > 4*kept {
 		t.entries = append(make([]counterEntry, 0, 2*kept), t.entries...)
 		t.keys = append(make([]string, 0, 2*kept), t.keys...)
+		t.norms = append(make([]string, 0, 2*kept), t.norms...)
 	}
 	n := len(t.slots)
 	for n > minSlots && 8*kept < n {

@@ -117,12 +117,26 @@ func NextValue(values []byte) (sample, rest []byte, more bool) {
 // its one sample, exactly as SplitLine, Key, NextValue and ParseSample
 // would; for any other line ok is false and the caller takes that path.
 func SimpleLine(line []byte) (name []byte, s Sample, ok bool) {
+	name, tags, s, ok := SimpleTaggedLine(line)
+	if !ok || len(tags) > 0 {
+		return nil, Sample{}, false
+	}
+	return name, s, true
+}
+
+// SimpleTaggedLine is SimpleLine that also accepts a DogStatsD tag list
+// after the type: "name:value|type|#tags" where tags hold no '|'. tags is
+// that list as sent (empty without one, or for a bare "|#"), what
+// SplitLine's Line.Tags would be; name and the sample are what the general
+// path gives, and with an empty tag list the name is the key with or
+// without keep-tags, as for SimpleLine.
+func SimpleTaggedLine(line []byte) (name, tags []byte, s Sample, ok bool) {
 	i := 0
 	for i < len(line) && keyChar[line[i]] && line[i] != ';' {
 		i++
 	}
 	if i == 0 || i == len(line) || line[i] != ':' {
-		return nil, s, false // ';': a tagged name, normalised on the general path
+		return nil, nil, s, false // ';': a tagged name, normalised on the general path
 	}
 	rest := line[i+1:]
 	j := 0
@@ -130,12 +144,27 @@ func SimpleLine(line []byte) (name []byte, s Sample, ok bool) {
 		j++
 	}
 	if j == len(rest) {
-		return nil, s, false
+		return nil, nil, s, false
 	}
 	num, typ := rest[:j], rest[j+1:]
+	k := 0 // a simple type is at most 2 bytes: look no further for its end
+	for k < len(typ) && k < 3 && typ[k] != '|' {
+		k++
+	}
+	if k < len(typ) {
+		if typ[k] != '|' {
+			return nil, nil, s, false
+		}
+		tags = typ[k+1:]
+		typ = typ[:k]
+		if len(tags) < 1 || tags[0] != '#' || bytes.IndexByte(tags, '|') >= 0 {
+			return nil, nil, s, false // a sample rate, or more after the tags
+		}
+		tags = tags[1:]
+	}
 	v, ok := fastDecimal(num)
 	if !ok {
-		return nil, s, false
+		return nil, nil, s, false
 	}
 	switch {
 	case len(typ) == 1 && typ[0] == 'c':
@@ -146,9 +175,9 @@ func SimpleLine(line []byte) (name []byte, s Sample, ok bool) {
 		s.Type, s.Value = Gauge, v
 		s.Delta = num[0] == '+' || num[0] == '-'
 	default:
-		return nil, s, false
+		return nil, nil, s, false
 	}
-	return line[:i], s, true
+	return line[:i], tags, s, true
 }
 
 // Sample is one parsed "value|type[|@rate]".

@@ -279,6 +279,46 @@ func checkSimpleLine(t *testing.T, line []byte) bool {
 	return true
 }
 
+// checkSimpleTaggedLine fails when SimpleTaggedLine accepts line and the
+// general path does not agree on the name, the tags and the sample (and so
+// on the key, which both build from them).
+func checkSimpleTaggedLine(t *testing.T, line []byte) bool {
+	t.Helper()
+	name, tags, s, ok := SimpleTaggedLine(line)
+	if !ok {
+		return false
+	}
+	l := SplitLine(line)
+	raw, _, more := NextValue(l.Values)
+	g, err := ParseSample(raw)
+	if l.Ignored || l.NoValue || more || err != nil || !bytes.Equal(l.Name, name) || !bytes.Equal(l.Tags, tags) ||
+		g.Type != s.Type || g.Delta != s.Delta || g.Count != s.Count || !bytes.Equal(g.Member, s.Member) ||
+		math.Float64bits(g.Value) != math.Float64bits(s.Value) {
+		t.Fatalf("SimpleTaggedLine(%q) = %q %q %+v; general path: %+v %+v %v", line, name, tags, s, l, g, err)
+	}
+	if len(tags) == 0 && !checkSimpleLine(t, line) {
+		t.Fatalf("SimpleTaggedLine(%q) accepts it untagged, SimpleLine does not", line)
+	}
+	return true
+}
+
+func TestSimpleTaggedLine(t *testing.T) {
+	for _, c := range []struct {
+		in     string
+		simple bool
+	}{
+		{"a:1|c|#env:prod,zone:a", true}, {"a.b:2.5|ms|#x", true}, {"g:+1|g|#k:v", true},
+		{"a:1|c|#", true}, {"a:1|c", true},
+		{"a:1|c|@0.5|#env:prod", false}, {"a:1|c|#env:prod|@0.5", false}, {"a:1|c|#a|#b", false},
+		{"a:1|c|env", false}, {"a:1|c|", false}, {"a:1|s|#k:v", false}, {"a;b=c:1|c|#k:v", false},
+		{"a b:1|c|#k:v", false}, {"a:1|c:2|c|#k:v", false}, {"t:-1|ms|#k:v", false},
+	} {
+		if got := checkSimpleTaggedLine(t, []byte(c.in)); got != c.simple {
+			t.Errorf("SimpleTaggedLine(%q) ok = %v, want %v", c.in, got, c.simple)
+		}
+	}
+}
+
 func TestSimpleLine(t *testing.T) {
 	for _, c := range []struct {
 		in     string
@@ -312,8 +352,11 @@ func FuzzSimpleLine(f *testing.F) {
 		"a.b;c=d:1|c", "x:1|c:2|c", "a:1.|c", "a:.1|ms"} {
 		f.Add([]byte(s))
 	}
+	f.Add([]byte("a:1|c|#env:prod,zone:a"))
+	f.Add([]byte("a:1|c|#k|@0.5"))
 	f.Fuzz(func(t *testing.T, line []byte) {
 		checkSimpleLine(t, line)
+		checkSimpleTaggedLine(t, line)
 	})
 }
 
