@@ -1,9 +1,7 @@
 package main
 
 import (
-	"fmt"
 	"net"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -18,8 +16,6 @@ import (
 // itself and checks, in what its graphite backend flushes, that every gauge
 // name passes its key rules unchanged and holds the last value sent.
 func TestAgainstEtsyStatsd(t *testing.T) {
-	dir := testutil.EtsyStatsd(t)
-
 	// A fake carbon plays the graphite backend's destination.
 	var mu sync.Mutex
 	last := map[string]string{}
@@ -37,29 +33,10 @@ func TestAgainstEtsyStatsd(t *testing.T) {
 		})
 	})
 
-	port, mgmt := testutil.FreePort(t), testutil.FreePort(t)
-	cfg := testutil.WriteFile(t, t.TempDir(), "config.js", fmt.Sprintf(`{
-  address: "127.0.0.1", port: %d, mgmt_address: "127.0.0.1", mgmt_port: %d,
-  flushInterval: 500, backends: ["./backends/graphite"],
-  graphiteHost: "127.0.0.1", graphitePort: %d, graphite: { legacyNamespace: true }
-}`, port, mgmt, carbon.Port()))
-	cmd := exec.Command("node", "stats.js", cfg)
-	cmd.Dir = dir
-	var logs strings.Builder
-	var logMu sync.Mutex
-	cmd.Stdout = writerFunc(func(p []byte) { logMu.Lock(); logs.Write(p); logMu.Unlock() })
-	cmd.Stderr = cmd.Stdout
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	testutil.Eventually(t, 30*time.Second, func() bool {
-		logMu.Lock()
-		defer logMu.Unlock()
-		return strings.Contains(logs.String(), "server is up")
-	}, "Etsy statsd did not start")
+	_, addr := testutil.StartEtsyStatsd(t, carbon.Port(), 500, "graphite: { legacyNamespace: true },")
+	_, port, _ := net.SplitHostPort(addr)
 
-	code, _, stderr := runWithStdin(t, filepath.Join("testdata", "text.txt"), "-port", strconv.Itoa(port))
+	code, _, stderr := runWithStdin(t, filepath.Join("testdata", "text.txt"), "-port", port)
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
@@ -97,7 +74,3 @@ func TestAgainstEtsyStatsd(t *testing.T) {
 		}
 	}
 }
-
-type writerFunc func(p []byte)
-
-func (f writerFunc) Write(p []byte) (int, error) { f(p); return len(p), nil }

@@ -2,6 +2,7 @@ package testutil
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -60,4 +61,34 @@ func etsyInstalled(dir string) bool {
 	}
 	_, err = os.Stat(filepath.Join(dir, "stats.js"))
 	return err == nil
+}
+
+// EtsyReadyTimeout bounds how long StartEtsyStatsd waits for Etsy statsd's
+// "server is up" line (node starts slowly on a loaded machine).
+const EtsyReadyTimeout = 30 * time.Second
+
+// StartEtsyStatsd runs Etsy statsd (see EtsyStatsd) on a free 127.0.0.1
+// port, flushing every flushMs milliseconds through its Graphite backend to
+// 127.0.0.1:graphitePort, with extra config entries (JS, each ending in a
+// comma) added, and waits until it is up. It returns the process and the
+// address it listens on for statsd datagrams; the process is killed at the
+// test's end.
+func StartEtsyStatsd(t testing.TB, graphitePort, flushMs int, extra string) (*Proc, string) {
+	t.Helper()
+	js := filepath.Join(EtsyStatsd(t), "stats.js")
+	node, err := exec.LookPath("node")
+	if err != nil {
+		Unavailable(t, "Etsy statsd %s needs node: %v", EtsyStatsdVersion, err)
+	}
+	port, mgmt := FreePort(t), FreePort(t)
+	cfg := WriteFile(t, t.TempDir(), "etsy.js", fmt.Sprintf(`{
+  address: "127.0.0.1", port: %d, mgmt_address: "127.0.0.1", mgmt_port: %d,
+  flushInterval: %d, backends: ["./backends/graphite"],
+  graphiteHost: "127.0.0.1", graphitePort: %d,
+  %s
+}
+`, port, mgmt, flushMs, graphitePort, extra))
+	p := Start(t, node, js, cfg)
+	p.WaitOutput("server is up", EtsyReadyTimeout)
+	return p, fmt.Sprintf("127.0.0.1:%d", port)
 }

@@ -14,27 +14,13 @@ import (
 	"github.com/dreamcatcher-monitoring/dreamcatcher/internal/testutil"
 )
 
-// fileOutputConfig is a hekad config with the carbon input and Heka's
-// FileOutput writing every heka.statmetric payload to out.
-func inputConfig(dir, addr, out, extra string) string {
-	return fmt.Sprintf(`
-[hekad]
-base_dir = %q
-
-[DreamcatcherCarbonInput]
-address = %q
-self_metrics = "self.{hostname}"
-%s
-
-[PayloadEncoder]
-append_newlines = false
-
-[FileOutput]
-message_matcher = "Type == 'heka.statmetric'"
-path = %q
-encoder = "PayloadEncoder"
-flush_interval = 100
-`, filepath.Join(dir, "base"), addr, withDefaults(extra, "self_metrics_interval = 1"), out)
+// inputSections is the TOML of the carbon input on addr (extra settings,
+// self_metrics_interval = 1 unless extra sets it) and Heka's FileOutput
+// writing every heka.statmetric payload to out.
+func inputSections(addr, out, extra string) string {
+	return fmt.Sprintf("[DreamcatcherCarbonInput]\naddress = %q\nself_metrics = \"self.{hostname}\"\n%s\n",
+		addr, withDefaults(extra, "self_metrics_interval = 1")) +
+		testutil.PayloadFileOutput("Type == 'heka.statmetric'", out)
 }
 
 // withDefaults adds each "key = value" default to extra unless extra sets
@@ -64,13 +50,10 @@ func readLines(path string) map[string]bool {
 // writing to Heka's FileOutput, and waits until the input has started.
 func startInput(t *testing.T, extra string) (p *testutil.Proc, addr, out string) {
 	t.Helper()
-	dir := t.TempDir()
-	addr = fmt.Sprintf("127.0.0.1:%d", testutil.FreePort(t))
-	out = filepath.Join(dir, "out.txt")
-	cfg := testutil.WriteFile(t, dir, "hekad.toml", inputConfig(dir, addr, out, extra))
-	p = testutil.Start(t, testutil.Binary(t, "hekad"), "-config", cfg)
-	p.WaitOutput("Input started: DreamcatcherCarbonInput", 15*time.Second)
-	return p, addr, out
+	h := testutil.NewHekad(t)
+	out = filepath.Join(h.Dir, "out.txt")
+	p = h.Start(h.WriteConfig(inputSections(h.Addr(), out, extra)), "Input started: DreamcatcherCarbonInput")
+	return p, h.Addr(), out
 }
 
 // TestCarbonInputEndToEnd drives the real hekad: carbon plaintext over real
@@ -134,9 +117,7 @@ func TestCarbonInputEndToEnd(t *testing.T) {
 		return strings.Contains(p.Output(), "bad lines dropped")
 	}, "bad lines never logged")
 
-	if code := p.Stop(syscall.SIGTERM, 15*time.Second); code != 0 {
-		t.Fatalf("exit code %d after SIGTERM", code)
-	}
+	p.StopClean(syscall.SIGTERM, 15*time.Second)
 }
 
 // TestCarbonInputFlushOnStop: lines read but still in a partial batch (a
@@ -155,9 +136,7 @@ func TestCarbonInputFlushOnStop(t *testing.T) {
 	if readLines(out)["e2e.last 42 1700000100"] {
 		t.Fatal("line delivered before stop: the test does not test the stop flush")
 	}
-	if code := p.Stop(syscall.SIGTERM, 15*time.Second); code != 0 {
-		t.Fatalf("exit code %d after SIGTERM", code)
-	}
+	p.StopClean(syscall.SIGTERM, 15*time.Second)
 	if !readLines(out)["e2e.last 42 1700000100"] {
 		t.Errorf("line received before SIGTERM lost")
 	}
@@ -180,7 +159,6 @@ func sumSelf(out, suffix string) float64 {
 // TestCarbonInputConfigErrors: a busy port and bad settings stop hekad with
 // one clear message.
 func TestCarbonInputConfigErrors(t *testing.T) {
-	bin := testutil.Binary(t, "hekad")
 	busy, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -197,21 +175,13 @@ func TestCarbonInputConfigErrors(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			dir := t.TempDir()
+			h := testutil.NewHekad(t)
 			addr := c.addr
 			if addr == "" {
-				addr = fmt.Sprintf("127.0.0.1:%d", testutil.FreePort(t))
+				addr = h.Addr()
 			}
-			cfg := testutil.WriteFile(t, dir, "hekad.toml", inputConfig(dir, addr, filepath.Join(dir, "out"), c.extra))
-			code, out := testutil.Run(t, 15*time.Second, bin, "-config", cfg)
-			if code == 0 {
-				t.Fatalf("exit 0, want an error:\n%s", out)
-			}
-			for _, w := range c.want {
-				if !strings.Contains(out, w) {
-					t.Errorf("output lacks %q:\n%s", w, out)
-				}
-			}
+			code, out := h.Run(h.WriteConfig(inputSections(addr, filepath.Join(h.Dir, "out"), c.extra)), 15*time.Second)
+			testutil.ExpectFailure(t, code, out, c.want...)
 		})
 	}
 }

@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"math"
 	"net"
-	"os/exec"
-	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -286,25 +284,13 @@ func complete(f map[string]string, n int) bool {
 }
 
 func TestConformanceWithEtsyStatsd(t *testing.T) {
-	js := filepath.Join(testutil.EtsyStatsd(t), "stats.js")
-	node, _ := exec.LookPath("node")
+	testutil.EtsyStatsd(t) // install once before the parallel subtests
 	for _, sc := range scenarios {
 		t.Run(sc.name, func(t *testing.T) {
 			t.Parallel()
 			sink := newGraphiteSink(t)
-			dir := t.TempDir()
-			eport, mport := testutil.FreePort(t), testutil.FreePort(t)
-			cfg := testutil.WriteFile(t, dir, "etsy.js", fmt.Sprintf(`{
-  address: "127.0.0.1", port: %d, mgmt_address: "127.0.0.1", mgmt_port: %d,
-  flushInterval: 1000, backends: ["./backends/graphite"],
-  graphiteHost: "127.0.0.1", graphitePort: %d,
-  %s
-}
-`, eport, mport, sink.port(), sc.etsy))
-			etsy := testutil.Start(t, node, js, cfg)
-			etsy.WaitOutput("server is up", 20*time.Second)
+			_, eaddr := testutil.StartEtsyStatsd(t, sink.port(), 1000, sc.etsy)
 			h := startHekad(t, "flush_interval = 1\n"+sc.hekad, "")
-			eaddr := fmt.Sprintf("127.0.0.1:%d", eport)
 
 			// Both must have flushed twice (Etsy's timestamp_lag gauge
 			// appears from the second flush on).

@@ -63,47 +63,14 @@ type hekad struct {
 // (extra options appended) and a FileOutput writing the payloads.
 func startHekad(t *testing.T, options string, extraSections string) *hekad {
 	t.Helper()
-	bin := testutil.Binary(t, "hekad")
-	dir := t.TempDir()
-	port, tport := testutil.FreePort(t), testutil.FreePort(t)
-	h := &hekad{out: filepath.Join(dir, "out.txt"),
-		addr: fmt.Sprintf("127.0.0.1:%d", port), tcp: fmt.Sprintf("127.0.0.1:%d", tport)}
-	cfg := testutil.WriteFile(t, dir, "hekad.toml", fmt.Sprintf(`
-[hekad]
-base_dir = %q
-
-[DreamcatcherStatsdInput]
-address = %q
-tcp_address = %q
-%s
-
-[PayloadEncoder]
-append_newlines = false
-
-[FileOutput]
-message_matcher = "Type == 'heka.statmetric'"
-path = %q
-encoder = "PayloadEncoder"
-flush_interval = 50
-%s
-`, filepath.Join(dir, "base"), h.addr, h.tcp, options, h.out, extraSections))
-	h.p = testutil.Start(t, bin, "-config", cfg)
-	h.p.WaitOutput("Input started: DreamcatcherStatsdInput", 15*time.Second)
+	hd := testutil.NewHekad(t)
+	h := &hekad{out: filepath.Join(hd.Dir, "out.txt"),
+		addr: hd.Addr(), tcp: fmt.Sprintf("127.0.0.1:%d", testutil.FreePort(t))}
+	cfg := hd.WriteConfig(fmt.Sprintf("[DreamcatcherStatsdInput]\naddress = %q\ntcp_address = %q\n%s\n", h.addr, h.tcp, options) +
+		testutil.PayloadFileOutput("Type == 'heka.statmetric'", h.out) + extraSections)
+	h.p = hd.Start(cfg, "Input started: DreamcatcherStatsdInput")
 	testutil.WaitTCPListening(t, h.tcp, 10*time.Second)
 	return h
-}
-
-func sendTCP(t *testing.T, addr string, data string) {
-	t.Helper()
-	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
-	if err != nil {
-		t.Fatalf("dial tcp %s: %v", addr, err)
-	}
-	defer c.Close()
-	_ = c.SetWriteDeadline(time.Now().Add(5 * time.Second))
-	if _, err := c.Write([]byte(data)); err != nil {
-		t.Fatalf("write tcp %s: %v", addr, err)
-	}
 }
 
 func expectValues(t *testing.T, flush map[string]string, want map[string]string) {
@@ -126,7 +93,7 @@ func TestEndToEnd(t *testing.T) {
 		"e2e.users:a|s\ne2e.users:b|s\ne2e.users:a|s",
 		"e2e.tagged:5|c|#env:prod,zone:a",
 		"garbage line\n\n")
-	sendTCP(t, h.tcp, "e2e.hits:1|c\ne2e.tcp:7|c\ne2e.tcp:1|c") // last line without '\n'
+	testutil.SendTCP(t, h.tcp, "e2e.hits:1|c\ne2e.tcp:7|c\ne2e.tcp:1|c") // last line without '\n'
 	var flush map[string]string
 	testutil.Eventually(t, 20*time.Second, func() bool {
 		_, flush = findFlush(t, h.out, "stats_counts.e2e.tcp")
@@ -172,9 +139,7 @@ func TestEndToEnd(t *testing.T) {
 	if bad != 1 {
 		t.Errorf("bad_lines_seen summed = %v, want 1", bad)
 	}
-	if code := h.p.Stop(syscall.SIGTERM, 15*time.Second); code != 0 {
-		t.Fatalf("exit code after SIGTERM = %d", code)
-	}
+	h.p.StopClean(syscall.SIGTERM, 15*time.Second)
 	if !strings.Contains(h.p.Output(), "Shutdown complete") {
 		t.Errorf("no clean shutdown in the log")
 	}
@@ -218,10 +183,8 @@ func TestShutdownFlush(t *testing.T) {
 		return len(order) > 0
 	}, "no regular flush in %s", h.out)
 	testutil.SendUDP(t, h.addr, "bye.count:42|c\nbye.lat:5|ms\nbye.g:3|g")
-	sendTCP(t, h.tcp, "bye.tcp:9|c\n")
-	if code := h.p.Stop(syscall.SIGTERM, 20*time.Second); code != 0 {
-		t.Fatalf("exit code after SIGTERM = %d", code)
-	}
+	testutil.SendTCP(t, h.tcp, "bye.tcp:9|c\n")
+	h.p.StopClean(syscall.SIGTERM, 20*time.Second)
 	all, order := flushes(t, h.out)
 	ts, f := findFlush(t, h.out, "stats_counts.bye.count")
 	if f == nil {
@@ -295,7 +258,7 @@ func TestBadInput(t *testing.T) {
 		strings.Repeat("x", 60000), "a:1e999|g", "\xff\xfe:1|c|#\xff",
 	}
 	testutil.SendUDP(t, h.addr, garbage...)
-	sendTCP(t, h.tcp, strings.Repeat("y", 70000)+"\nok.after:1|c\n")
+	testutil.SendTCP(t, h.tcp, strings.Repeat("y", 70000)+"\nok.after:1|c\n")
 	testutil.SendUDP(t, h.addr, "ok.metric:1|c")
 	testutil.Eventually(t, 20*time.Second, func() bool {
 		all, _ := flushes(t, h.out)
@@ -310,14 +273,11 @@ func TestBadInput(t *testing.T) {
 		// Etsy; no whisper file can hold it, so it is refused and counted too.
 		return okm && oka && bad == 13
 	}, "bad lines not counted as expected in %s", h.out)
-	if code := h.p.Stop(syscall.SIGTERM, 15*time.Second); code != 0 {
-		t.Fatalf("exit code %d", code)
-	}
+	h.p.StopClean(syscall.SIGTERM, 15*time.Second)
 }
 
 // TestConfigErrors: bad options stop hekad with a message naming them.
 func TestConfigErrors(t *testing.T) {
-	bin := testutil.Binary(t, "hekad")
 	for _, c := range []struct{ opt, want string }{
 		{`tags = "maybe"`, "tags"},
 		{`percent_thresholds = [0]`, "percent_thresholds"},
@@ -326,11 +286,8 @@ func TestConfigErrors(t *testing.T) {
 		{`histogram = [{metric = "x", bins = ["lots"]}]`, "histogram"},
 		{`calculated_timer_metrics = ["p99"]`, "calculated_timer_metrics"},
 	} {
-		dir := t.TempDir()
-		cfg := testutil.WriteFile(t, dir, "bad.toml", fmt.Sprintf(
-			"[hekad]\nbase_dir = %q\n[DreamcatcherStatsdInput]\naddress = \"127.0.0.1:%d\"\n%s\n",
-			filepath.Join(dir, "base"), testutil.FreePort(t), c.opt))
-		code, out := testutil.Run(t, 15*time.Second, bin, "-config", cfg)
+		h := testutil.NewHekad(t)
+		code, out := h.Run(h.WriteConfig(fmt.Sprintf("[DreamcatcherStatsdInput]\naddress = %q\n%s\n", h.Addr(), c.opt)), 15*time.Second)
 		if code == 0 || !strings.Contains(out, c.want) {
 			t.Errorf("%s: exit %d, output lacks %q:\n%s", c.opt, code, c.want, out)
 		}
@@ -341,11 +298,9 @@ func TestConfigErrors(t *testing.T) {
 // it through SO_REUSEPORT.
 func TestPortInUse(t *testing.T) {
 	h := startHekad(t, "flush_interval = 1", "")
-	dir := t.TempDir()
-	cfg := testutil.WriteFile(t, dir, "second.toml", fmt.Sprintf(
-		"[hekad]\nbase_dir = %q\n[DreamcatcherStatsdInput]\naddress = %q\n",
-		filepath.Join(dir, "base"), h.addr))
-	p := testutil.Start(t, testutil.Binary(t, "hekad"), "-config", cfg)
+	second := testutil.NewHekad(t)
+	cfg := second.WriteConfig(fmt.Sprintf("[DreamcatcherStatsdInput]\naddress = %q\n", h.addr))
+	p := testutil.Start(t, second.Bin, "-config", cfg)
 	// The second hekad stops by itself, with status 1 and the reason.
 	if code := p.Wait(20 * time.Second); code != 1 {
 		t.Fatalf("second hekad on the same port: exit status %d, want 1:\n%s", code, p.Output())

@@ -120,16 +120,11 @@ func TestAlertThroughAlertmanager(t *testing.T) {
 	defer hook.Close()
 	am := testutil.StartAlertmanager(t, hook.URL+"/hook")
 
-	hekad := testutil.Binary(t, "hekad")
+	hd := testutil.NewHekad(t)
 	server := testutil.Binary(t, "whisperserver")
-	dir := t.TempDir()
-	base := filepath.Join(dir, "whisper")
-	carbon := fmt.Sprintf("127.0.0.1:%d", testutil.FreePort(t))
+	dir, base, carbon := hd.Dir, hd.Whisper, hd.Addr()
 	web := fmt.Sprintf("127.0.0.1:%d", testutil.FreePort(t))
-	cfg := testutil.WriteFile(t, dir, "hekad.toml", fmt.Sprintf(`
-[hekad]
-base_dir = %q
-
+	cfg := hd.WriteConfig(fmt.Sprintf(`
 [DreamcatcherCarbonInput]
 address = %q
 self_metrics = ""
@@ -138,7 +133,7 @@ self_metrics = ""
 base_path = %q
 default_retentions = "1s:10m"
 self_metrics = ""
-`, filepath.Join(dir, "heka"), carbon, base))
+`, carbon, base))
 	rules := testutil.WriteFile(t, dir, "alerts.toml", fmt.Sprintf(`
 [[rule]]
 name = "QueueTooLong"
@@ -156,8 +151,7 @@ url = %q
 resend = "2s"
 timeout = "3s"
 `, am.URL))
-	h := testutil.Start(t, hekad, "-config", cfg)
-	h.WaitOutput("Input started: DreamcatcherCarbonInput", 20*time.Second)
+	hd.Start(cfg, "Input started: DreamcatcherCarbonInput")
 	testutil.WaitTCPListening(t, carbon, 10*time.Second)
 	ws := testutil.Start(t, server, "-whisper-dir", base, "-listen", web, "-alerts", rules,
 		"-alerts-state-dir", filepath.Join(dir, "state"))
