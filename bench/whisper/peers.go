@@ -7,9 +7,8 @@ package main
 import (
 	"bufio"
 	"fmt"
-	"io"
+	"github.com/dreamcatcher-monitoring/dreamcatcher/bench/internal/vmstat"
 	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -173,39 +172,10 @@ func startVM(dir string) *target {
 		mu.Lock()
 		defer mu.Unlock()
 		if time.Since(at) > 250*time.Millisecond {
-			rows, pending = vmCounts(metricsURL)
+			rows, pending = vmstat.Counts(metricsURL)
 			at = time.Now()
 		}
 		return rows, pending
 	}
 	return &target{cmd: cmd, addr: addr, logFile: logFile, sampler: newSampler(cmd.Process.Pid), counts: counts}
-}
-
-// vmCounts reads VictoriaMetrics' rows added to storage and the rows still
-// pending in its buffers from /metrics.
-func vmCounts(url string) (rows, pending int64) {
-	client := http.Client{Timeout: 5 * time.Second}
-	resp, err := client.Get(url)
-	if err != nil {
-		return 0, 0
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
-	for _, line := range strings.Split(string(b), "\n") {
-		name, val, ok := strings.Cut(line, " ")
-		if !ok {
-			continue
-		}
-		v, err := strconv.ParseFloat(strings.TrimSpace(val), 64)
-		if err != nil {
-			continue
-		}
-		switch {
-		case name == "vm_rows_added_to_storage_total":
-			rows += int64(v)
-		case strings.HasPrefix(name, "vm_pending_rows{"):
-			pending += int64(v)
-		}
-	}
-	return rows, pending
 }

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"github.com/dreamcatcher-monitoring/dreamcatcher/bench/internal/vmstat"
 	"io"
 	"math"
 	"net"
@@ -184,25 +185,15 @@ func sendPoints(addr, dir string, from int64) (int64, error) {
 	return n, w.Flush()
 }
 
+// vmRows is the rows VictoriaMetrics at u has added to storage.
 func vmRows(u string) int64 {
-	resp, err := http.Get(u + "/metrics")
-	if err != nil {
-		return 0
-	}
-	defer resp.Body.Close()
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "vm_rows_added_to_storage_total "); ok {
-			f, _ := strconv.ParseFloat(v, 64)
-			return int64(f)
-		}
-	}
-	return 0
+	rows, _ := vmstat.Counts(u + "/metrics")
+	return rows
 }
 
 func countBody(u, s string) (int, error) {
-	resp, err := http.Get(u)
+	client := http.Client{Timeout: 30 * time.Second}
+	resp, err := client.Get(u)
 	if err != nil {
 		return 0, err
 	}
