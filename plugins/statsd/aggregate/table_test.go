@@ -12,11 +12,12 @@ import (
 func tableSums(t *testing.T, tb *counterTable) map[string]float64 {
 	t.Helper()
 	got := map[string]float64{}
-	tb.sweep(func(k string, v float64) {
+	tb.sweep(func(k string, v *float64) {
 		if _, dup := got[k]; dup {
 			t.Errorf("key %q emitted twice", k)
 		}
-		got[k] = v
+		got[k] = *v
+		*v = 0
 	})
 	return got
 }
@@ -24,7 +25,7 @@ func tableSums(t *testing.T, tb *counterTable) map[string]float64 {
 // checkTable checks the table's invariants: the index is a power of two,
 // at most half full, and every entry is reachable from its hash through
 // exactly one slot.
-func checkTable(t *testing.T, tb *counterTable) {
+func checkTable[V any](t *testing.T, tb *keyTable[V]) {
 	t.Helper()
 	n := len(tb.slots)
 	if n < minSlots || bits.OnesCount(uint(n)) != 1 || tb.shift != 64-uint(bits.TrailingZeros(uint(n))) {
@@ -56,7 +57,8 @@ func checkTable(t *testing.T, tb *counterTable) {
 		t.Fatalf("%d slots used for %d entries", used, len(tb.entries))
 	}
 	for e, k := range tb.keys {
-		if got, _ := tb.find(tb.entries[e].hash, []byte(k)); got != e {
+		name, tags := splitStored(k)
+		if got, _ := tb.find(tb.entries[e].hash, name, tags); got != e {
 			t.Fatalf("key %q: found entry %d, want %d", k, got, e)
 		}
 	}
@@ -69,10 +71,10 @@ func TestCounterTableGrowsAndShrinks(t *testing.T) {
 	for round := 0; round < 3; round++ {
 		for i := 0; i < n; i++ {
 			k := []byte(fmt.Sprintf("grow.%d", i))
-			tb.add(keyHash(seed, k), k, float64(i))
+			addCount(&tb, keyHash(seed, k), k, nil, float64(i))
 			if i%1000 == 0 {
 				k := []byte("grow.0") // an early key, added again while growing
-				tb.add(keyHash(seed, k), k, 1)
+				addCount(&tb, keyHash(seed, k), k, nil, 1)
 			}
 		}
 	}
@@ -105,7 +107,7 @@ func TestCounterTableGrowsAndShrinks(t *testing.T) {
 	// the index shrinks.
 	for i := 0; i < n; i += 1000 {
 		k := []byte(fmt.Sprintf("grow.%d", i))
-		tb.add(keyHash(seed, k), k, 2)
+		addCount(&tb, keyHash(seed, k), k, nil, 2)
 	}
 	got = tableSums(t, &tb)
 	if len(got) != n/1000 {
@@ -129,7 +131,7 @@ func TestCounterTableGrowsAndShrinks(t *testing.T) {
 		t.Fatalf("after an idle interval: Len %d, %d slots", tb.Len(), len(tb.slots))
 	}
 	k := []byte("grow.5")
-	tb.add(keyHash(seed, k), k, 7)
+	addCount(&tb, keyHash(seed, k), k, nil, 7)
 	if got := tableSums(t, &tb); len(got) != 1 || got["grow.5"] != 7 {
 		t.Fatalf("after re-adding: %v", got)
 	}
@@ -168,7 +170,7 @@ func TestCounterTableCollisions(t *testing.T) {
 			if i%2 == 0 {
 				h = 0 // half the keys share one hash
 			}
-			tb.add(h, []byte(k), float64(round*(i+1)))
+			addCount(&tb, h, []byte(k), nil, float64(round*(i+1)))
 			want[k] += float64(round * (i + 1))
 		}
 	}
@@ -194,7 +196,7 @@ func TestCounterTableLongKeys(t *testing.T) {
 	// bytes after the inline prefix tell them apart.
 	for round := 1; round <= 2; round++ {
 		for i := 0; i < 300; i++ {
-			tb.add(42, key(i), float64(i*round))
+			addCount(&tb, 42, key(i), nil, float64(i*round))
 		}
 	}
 	checkTable(t, &tb)
@@ -211,8 +213,8 @@ func TestCounterTableLongKeys(t *testing.T) {
 	tb = newCounterTable()
 	for n := 0; n <= 3*inlineKey; n++ {
 		k := []byte(strings.Repeat("k", n))
-		tb.add(keyHash(seed, k), k, float64(n))
-		tb.add(keyHash(seed, k), k, 1)
+		addCount(&tb, keyHash(seed, k), k, nil, float64(n))
+		addCount(&tb, keyHash(seed, k), k, nil, 1)
 	}
 	checkTable(t, &tb)
 	got = tableSums(t, &tb)
@@ -221,4 +223,13 @@ func TestCounterTableLongKeys(t *testing.T) {
 			t.Errorf("key of %d bytes = %v, want %v", n, g, n+1)
 		}
 	}
+}
+
+// splitStored splits a stored key into the name and tags a lookup takes
+// (tags nil for a plain key).
+func splitStored(k string) (name, tags []byte) {
+	if i := strings.Index(k, "|#"); i >= 0 {
+		return []byte(k[:i]), []byte(k[i+2:])
+	}
+	return []byte(k), nil
 }
