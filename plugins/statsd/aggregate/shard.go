@@ -173,8 +173,8 @@ func (s *Shard) addBatch(b *lineBatch) {
 // lineHashes returns the hash of a line's name, the bytes before its first
 // ':' (the whole line without one), which picks its shard; the hash of its
 // key as the simple paths look it up (the name's keyHash, or with keepTags
-// and a DogStatsD tag list at its end, "|#tags", the rawKeyHash of name and
-// tags); and its kind, the last byte of its type (before the tags), which
+// and a DogStatsD tag list at its end, the rawKeyHash of the name and that
+// tail "|#tags"); and its kind, the last byte of its type (before the tags), which
 // tells the table to prefetch from.
 //
 // For every line that has a value the name is the one protocol.SplitLine
@@ -195,7 +195,7 @@ func lineHashes(seed maphash.Seed, line []byte, keepTags bool) (name, key uint64
 	key, end := name, len(line)
 	if j+1 < len(line) && line[j+1] == '#' {
 		if keepTags && j+2 < len(line) {
-			key = rawKeyHash(name, keyHash(seed, line[j+2:]))
+			key = rawKeyHash(name, keyHash(seed, line[j:]))
 		}
 		end = j
 	}
@@ -416,7 +416,8 @@ func (s *Shard) resetMemo() {
 }
 
 // addTagged adds the one sample of a simple tagged line (see
-// protocol.SimpleTaggedLine); h is the rawKeyHash of its name and tags.
+// protocol.SimpleTaggedLine); h is the rawKeyHash of its name and tags
+// (lineHashes).
 // Each series is kept under the raw key as sent (name + "|#" + tags,
 // unambiguous as a clean name holds no '|'), so a series' later lines only
 // look up those bytes, in place in the line, with the hash the batch's
@@ -431,17 +432,18 @@ func (s *Shard) resetMemo() {
 // accumulator kept under its normalised key (gaugeOf), so their writes
 // stay in order.
 func (s *Shard) addTagged(line, name, tags []byte, h uint64, smp protocol.Sample) {
+	tail := line[len(line)-len(tags)-2:] // "|#" + tags: they end the line
 	switch smp.Type {
 	case protocol.Gauge:
-		if e, ok := taggedEntry(s, &s.gaugeKeys, line, name, tags, h, s.gaugeOf); ok {
+		if e, ok := taggedEntry(s, &s.gaugeKeys, line, name, tail, h, s.gaugeOf); ok {
 			e.val.add(smp)
 		}
 	case protocol.Counter:
-		if e, ok := taggedEntry(s, &s.counters, line, name, tags, h, zeroSum); ok {
+		if e, ok := taggedEntry(s, &s.counters, line, name, tail, h, zeroSum); ok {
 			e.val += smp.Value
 		}
 	case protocol.Timer:
-		if e, ok := taggedEntry(s, &s.timers, line, name, tags, h, newTimer); ok {
+		if e, ok := taggedEntry(s, &s.timers, line, name, tail, h, newTimer); ok {
 			e.val.add(smp)
 		}
 	}
@@ -451,19 +453,19 @@ func zeroSum(string) float64 { return 0 }
 
 func newTimer(string) *timerAcc { return &timerAcc{} }
 
-// taggedEntry returns the entry of t for the raw key of name and tags (h
-// its hash), marked touched, inserting it when new with the state mk
+// taggedEntry returns the entry of t for the raw key name + tail (tail
+// "|#" + tags, h its hash), marked touched, inserting it when new with the state mk
 // returns for its normalised key; or ok false for tags Graphite cannot keep
 // (the line is counted).
-func taggedEntry[V any](s *Shard, t *keyTable[V], line, name, tags []byte, h uint64,
+func taggedEntry[V any](s *Shard, t *keyTable[V], line, name, tail []byte, h uint64,
 	mk func(norm string) V) (en *tableEntry[V], ok bool) {
-	e, slot := t.find(h, name, tags)
+	e, slot := t.find(h, name, tail)
 	if e < 0 {
-		norm, ok := s.normalise(line, name, tags)
+		norm, ok := s.normalise(line, name, tail[2:])
 		if !ok {
 			return nil, false
 		}
-		e = t.insert(h, name, tags, slot, mk(norm), norm)
+		e = t.insert(h, name, tail, slot, mk(norm), norm)
 	}
 	en = &t.entries[e]
 	en.touched = true

@@ -24,10 +24,10 @@ import (
 //
 // A key is either a plain key (a name, or a key the general path built) or
 // a simple tagged line's raw key, name + "|#" + tags as sent (see
-// Shard.addTagged): lookups take the name and the tags apart (tags empty
-// for a plain key), so a line's key is never copied to be looked up, and
-// the hash of a raw key is rawKeyHash, computed from the line where its
-// name's is (lineHashes).
+// Shard.addTagged): lookups take the name and the tail "|#tags" apart, as
+// they are in the line (tail empty for a plain key), so a line's key is
+// never copied to be looked up, and the hash of a raw key is rawKeyHash,
+// computed from the line where its name's is (lineHashes).
 //
 // The slot of a hash is its top bits; Dispatcher picks a key's shard from
 // the low 32 bits of its name's hash (shardOf), so a shard's keys still
@@ -91,18 +91,10 @@ func (t *keyTable[V]) prefetch(h uint64) uint64 {
 	return s
 }
 
-// rawLen is the length of the key of name and tags: name + "|#" + tags, or
-// name alone without tags.
-func rawLen(name, tags []byte) int {
-	if len(tags) == 0 {
-		return len(name)
-	}
-	return len(name) + 2 + len(tags)
-}
-
-// find returns the entry index of the key of name and tags (see rawLen),
-// whose hash is h, or -1 and the empty slot where it would go.
-func (t *keyTable[V]) find(h uint64, name, tags []byte) (entry, slot int) {
+// find returns the entry index of the key name + tail (tail empty for a
+// plain key, "|#" + tags for a raw tagged key), whose hash is h, or -1 and
+// the empty slot where it would go.
+func (t *keyTable[V]) find(h uint64, name, tail []byte) (entry, slot int) {
 	mask := uint64(len(t.slots) - 1)
 	for i := h >> t.shift; ; i = (i + 1) & mask {
 		s := t.slots[i]
@@ -113,50 +105,38 @@ func (t *keyTable[V]) find(h uint64, name, tags []byte) (entry, slot int) {
 			continue
 		}
 		e := int(uint32(s)) - 1
-		if t.keyIs(e, name, tags) {
+		if t.keyIs(e, name, tail) {
 			return e, int(i)
 		}
 	}
 }
 
-// keyIs reports whether entry e's key is the key of name and tags.
-func (t *keyTable[V]) keyIs(e int, name, tags []byte) bool {
+// keyIs reports whether entry e's key is name + tail.
+func (t *keyTable[V]) keyIs(e int, name, tail []byte) bool {
 	en := &t.entries[e]
-	n := rawLen(name, tags)
+	n := len(name) + len(tail)
 	if int(en.keyLen) != n {
 		return false
 	}
 	if n <= inlineKey {
 		k := en.key[:n]
-		if len(tags) == 0 {
-			return bytes.Equal(k, name)
-		}
-		return bytes.Equal(k[:len(name)], name) && k[len(name)] == '|' && k[len(name)+1] == '#' &&
-			bytes.Equal(k[len(name)+2:], tags)
+		return bytes.Equal(k[:len(name)], name) && bytes.Equal(k[len(name):], tail)
 	}
 	k := t.keys[e]
-	if len(tags) == 0 {
-		return k == string(name)
-	}
-	return k[:len(name)] == string(name) && k[len(name):len(name)+2] == "|#" && k[len(name)+2:] == string(tags)
+	return k[:len(name)] == string(name) && k[len(name):] == string(tail)
 }
 
-// insert appends a new entry for the key of name and tags, with state v
-// and norm (see norms), and points slot (found empty by find) at it,
-// growing the index first when it would be more than half full. It
-// returns the entry's index.
-func (t *keyTable[V]) insert(h uint64, name, tags []byte, slot int, v V, norm string) int {
+// insert appends a new entry for the key name + tail, with state v and
+// norm (see norms), and points slot (found empty by find) at it, growing
+// the index first when it would be more than half full. It returns the
+// entry's index.
+func (t *keyTable[V]) insert(h uint64, name, tail []byte, slot int, v V, norm string) int {
 	e := len(t.entries)
 	if 2*(e+1) > len(t.slots) {
 		t.rebuild(2 * len(t.slots))
-		_, slot = t.find(h, name, tags)
+		_, slot = t.find(h, name, tail)
 	}
-	var key string
-	if len(tags) == 0 {
-		key = string(name)
-	} else {
-		key = string(name) + "|#" + string(tags)
-	}
+	key := string(name) + string(tail)
 	en := tableEntry[V]{hash: h, val: v, keyLen: uint32(len(key))}
 	copy(en.key[:], key) // all of it when it fits, a prefix otherwise
 	t.entries = append(t.entries, en)
@@ -235,13 +215,13 @@ type counterTable = keyTable[float64]
 
 func newCounterTable() counterTable { return newKeyTable[float64]() }
 
-// addCount adds v to the sum of the key of name and tags (h is its hash, the
+// addCount adds v to the sum of the key name + tail (h is its hash, the
 // same function of the key on every call) and marks it touched, inserting
 // the key when new.
-func addCount(t *counterTable, h uint64, name, tags []byte, v float64) {
-	e, slot := t.find(h, name, tags)
+func addCount(t *counterTable, h uint64, name, tail []byte, v float64) {
+	e, slot := t.find(h, name, tail)
 	if e < 0 {
-		e = t.insert(h, name, tags, slot, 0, "")
+		e = t.insert(h, name, tail, slot, 0, "")
 	}
 	en := &t.entries[e]
 	en.val += v
@@ -252,19 +232,19 @@ func addCount(t *counterTable, h uint64, name, tags []byte, v float64) {
 // the key with the aggregator's seed.
 func keyHash(seed maphash.Seed, key []byte) uint64 { return maphash.Bytes(seed, key) }
 
-// rawKeyHash is the hash of a raw tagged key (name + "|#" + tags) from the
-// keyHash of its name and of its tags, so that it is computed from the
-// line without copying the key. The rotation keeps a name and tags of the
-// same bytes from cancelling out.
-func rawKeyHash(nameHash, tagsHash uint64) uint64 {
-	return nameHash ^ bits.RotateLeft64(tagsHash, 31)
+// rawKeyHash is the hash of a raw tagged key (name + tail, tail "|#" +
+// tags) from the keyHash of its name and of its tail, so that it is
+// computed from the line without copying the key. The rotation keeps a
+// name and tail of the same bytes from cancelling out.
+func rawKeyHash(nameHash, tailHash uint64) uint64 {
+	return nameHash ^ bits.RotateLeft64(tailHash, 31)
 }
 
 // storedKeyHash is the hash a table holds a stored key under: rawKeyHash
 // for a raw tagged key, keyHash otherwise.
 func storedKeyHash(seed maphash.Seed, key string) uint64 {
 	if i := strings.Index(key, "|#"); i >= 0 {
-		return rawKeyHash(keyHash(seed, []byte(key[:i])), keyHash(seed, []byte(key[i+2:])))
+		return rawKeyHash(keyHash(seed, []byte(key[:i])), keyHash(seed, []byte(key[i:])))
 	}
 	return keyHash(seed, []byte(key))
 }

@@ -6,6 +6,8 @@ import (
 	"math/bits"
 	"strings"
 	"testing"
+
+	"github.com/dreamcatcher-monitoring/dreamcatcher/plugins/statsd/protocol"
 )
 
 // tableSums sweeps t and returns what it emitted.
@@ -57,8 +59,8 @@ func checkTable[V any](t *testing.T, tb *keyTable[V]) {
 		t.Fatalf("%d slots used for %d entries", used, len(tb.entries))
 	}
 	for e, k := range tb.keys {
-		name, tags := splitStored(k)
-		if got, _ := tb.find(tb.entries[e].hash, name, tags); got != e {
+		name, tail := splitStored(k)
+		if got, _ := tb.find(tb.entries[e].hash, name, tail); got != e {
 			t.Fatalf("key %q: found entry %d, want %d", k, got, e)
 		}
 	}
@@ -225,11 +227,117 @@ func TestCounterTableLongKeys(t *testing.T) {
 	}
 }
 
-// splitStored splits a stored key into the name and tags a lookup takes
-// (tags nil for a plain key).
-func splitStored(k string) (name, tags []byte) {
+// splitStored splits a stored key into the name and tail a lookup takes
+// (tail nil for a plain key).
+func splitStored(k string) (name, tail []byte) {
 	if i := strings.Index(k, "|#"); i >= 0 {
-		return []byte(k[:i]), []byte(k[i+2:])
+		return []byte(k[:i]), []byte(k[i:])
 	}
 	return []byte(k), nil
+}
+
+// TestKeyTableRawKeys: raw tagged keys (name + "|#" + tags) looked up as
+// name and tail, beside plain keys that are a prefix or the same bytes
+// split elsewhere, in tables of each state type, with real hashes and with
+// one hash for all; many distinct keys, around and beyond the inline size.
+func TestKeyTableRawKeys(t *testing.T) {
+	seed := maphash.MakeSeed()
+	type key struct{ name, tail string }
+	var keys []key
+	for i := 0; i < 3000; i++ {
+		name := fmt.Sprintf("app.req%d", i%300)
+		tail := ""
+		switch i % 10 {
+		case 0: // plain
+			name = fmt.Sprintf("app.req%d", i)
+		case 1: // a prefix of the others' tags
+			name, tail = fmt.Sprintf("app.req%d", i), "|#env:prod"
+		default:
+			tail = fmt.Sprintf("|#env:prod,host:web-%03d,%s", i, strings.Repeat("t", i%(2*inlineKey)))
+		}
+		keys = append(keys, key{name, tail})
+	}
+	// Plain keys that are a raw key's name, or its name and part of its
+	// tail (no name holds '|', but the table does not rely on it).
+	keys = append(keys, key{"app.req1", ""}, key{"app.req1|", ""}, key{"app.req11|#env", ""})
+	for _, oneHash := range []bool{false, true} {
+		counters := newCounterTable()
+		timers := newKeyTable[*timerAcc]()
+		hash := func(k key) uint64 {
+			if oneHash {
+				return 7
+			}
+			return storedKeyHash(seed, k.name+k.tail)
+		}
+		n := len(keys)
+		if oneHash {
+			n = 400 // one probe chain: quadratic
+		}
+		for round := 1; round <= 2; round++ {
+			for i, k := range keys[:n] {
+				addCount(&counters, hash(k), []byte(k.name), []byte(k.tail), float64(i))
+				e, slot := timers.find(hash(k), []byte(k.name), []byte(k.tail))
+				if e < 0 {
+					if round == 2 {
+						t.Fatalf("key %q+%q not found again", k.name, k.tail)
+					}
+					e = timers.insert(hash(k), []byte(k.name), []byte(k.tail), slot, &timerAcc{}, "")
+				}
+				timers.entries[e].val.add(protocolTimer(float64(i)))
+			}
+		}
+		checkTable(t, &counters)
+		checkTable(t, &timers)
+		got := tableSums(t, &counters)
+		if len(got) != n {
+			t.Fatalf("oneHash %v: %d sums for %d keys", oneHash, len(got), n)
+		}
+		for i, k := range keys[:n] {
+			if g := got[k.name+k.tail]; g != float64(2*i) {
+				t.Errorf("oneHash %v: %q = %v, want %v", oneHash, k.name+k.tail, g, 2*i)
+			}
+		}
+		for e := range timers.entries {
+			en := &timers.entries[e]
+			if len(en.val.values) != 2 || en.val.values[0] != en.val.values[1] {
+				t.Fatalf("timer %q: values %v, want one value twice", timers.keys[e], en.val.values)
+			}
+		}
+	}
+}
+
+// TestRawKeyHashIsTheLines: the hash lineHashes computes from a line is the
+// one storedKeyHash computes from the raw key it is stored under, and the
+// name's hash picks the shard whatever the tags.
+func TestRawKeyHashIsTheLines(t *testing.T) {
+	seed := maphash.MakeSeed()
+	for _, c := range []struct {
+		line, key string
+		kind      byte
+	}{
+		{"a.b:1|c|#env:prod", "a.b|#env:prod", 'c'},
+		{"a.b:1|c", "a.b", 'c'},
+		{"a.b:1|c|#", "a.b", 'c'},
+		{"a.b:2.5|ms|#x:y,z:w", "a.b|#x:y,z:w", 's'},
+		{"a.b:+1|g|#x", "a.b|#x", 'g'},
+		{"a.b:3|ms", "a.b", 's'},
+	} {
+		name, key, kind := lineHashes(seed, []byte(c.line), true)
+		if name != keyHash(seed, []byte("a.b")) {
+			t.Errorf("%q: name hash is not the name's", c.line)
+		}
+		if key != storedKeyHash(seed, c.key) {
+			t.Errorf("%q: key hash is not the one of %q", c.line, c.key)
+		}
+		if kind != c.kind {
+			t.Errorf("%q: kind %q, want %q", c.line, kind, c.kind)
+		}
+		if _, k2, _ := lineHashes(seed, []byte(c.line), false); k2 != name {
+			t.Errorf("%q without keep-tags: key hash is not the name's", c.line)
+		}
+	}
+}
+
+func protocolTimer(v float64) protocol.Sample {
+	return protocol.Sample{Type: protocol.Timer, Value: v, Count: 1}
 }
