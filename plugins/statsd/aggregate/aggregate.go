@@ -226,48 +226,45 @@ func (a *Aggregator) storableOnce(namespace, key string) bool {
 	return false
 }
 
+// mergeTimer moves the values of one timer key of a shard (k its
+// normalised key; raw keys of one series merge here) into the aggregator's
+// timer and resets them.
+func (a *Aggregator) mergeTimer(k string, tp **timerAcc) {
+	t := *tp
+	g := a.timers[k]
+	if g == nil && !a.storableOnce(a.timerNS, k) {
+		t.values, t.count, t.touched = t.values[:0], 0, false
+		return
+	}
+	if g == nil {
+		g = &timerState{}
+		a.timers[k] = g
+	}
+	g.values = append(g.values, t.values...)
+	g.count += t.count
+	if cap(t.values) > 1<<16 {
+		t.values = nil
+	} else {
+		t.values = t.values[:0]
+	}
+	t.count, t.touched = 0, false
+}
+
 // merge moves the shards' interval data into the aggregator.
 func (a *Aggregator) merge() {
 	clear(a.refused)
 	for _, s := range a.shards {
 		s.mu.Lock()
-		s.counters.sweep(func(k string, v float64) {
+		s.counters.sweep(func(k string, v *float64) {
 			if _, ok := a.counters[k]; ok || a.storableOnce(a.counterNS, k) {
-				a.counters[k] += v
+				a.counters[k] += *v
 			}
+			*v = 0
 		})
-		for raw, t := range s.timers {
-			if !t.touched {
-				delete(s.timers, raw)
-				continue
-			}
-			k := raw
-			if t.norm != "" {
-				k = t.norm // raw keys of one series merge here
-			}
-			g := a.timers[k]
-			if g == nil && !a.storableOnce(a.timerNS, k) {
-				t.values, t.count, t.touched = t.values[:0], 0, false
-				continue
-			}
-			if g == nil {
-				g = &timerState{}
-				a.timers[k] = g
-			}
-			g.values = append(g.values, t.values...)
-			g.count += t.count
-			if cap(t.values) > 1<<16 {
-				t.values = nil
-			} else {
-				t.values = t.values[:0]
-			}
-			t.count, t.touched = 0, false
-		}
-		for raw, g := range s.rawGauges {
-			if !g.touched {
-				delete(s.rawGauges, raw) // its series is dropped below
-			}
-		}
+		s.timers.sweep(a.mergeTimer)
+		// A gauge key untouched this interval is dropped; its series'
+		// accumulator, untouched too, is dropped below.
+		s.gaugeKeys.sweep(func(string, **gaugeAcc) {})
 		for k, g := range s.gauges {
 			if !g.touched {
 				delete(s.gauges, k)

@@ -328,11 +328,12 @@ func benchAdd(b *testing.B, pkts [][]byte, lines int) {
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		s.AddPacket(pkts[i%len(pkts)])
-		if i%len(pkts) == len(pkts)-1 && len(s.timers) > 0 {
+		if i%len(pkts) == len(pkts)-1 && s.timers.Len() > 0 {
 			// A flush empties the timers' value lists; do that
 			// without measuring a flush.
 			b.StopTimer()
-			for _, t := range s.timers {
+			for e := range s.timers.entries {
+				t := s.timers.entries[e].val
 				t.values = t.values[:0]
 			}
 			b.StartTimer()

@@ -15,37 +15,41 @@ import (
 // Readers feed it through a Writer each. Lines still queued when the
 // Aggregator flushes count in the next interval.
 type Dispatcher struct {
-	shards []*Shard
-	queues []chan *chunk
-	free   chan *chunk
-	seed   maphash.Seed
-	wg     sync.WaitGroup
+	shards   []*Shard
+	queues   []chan *chunk
+	free     chan *chunk
+	seed     maphash.Seed
+	keepTags bool
+	wg       sync.WaitGroup
 }
 
 // chunk is a run of whole lines for one shard, with the hash of each
-// line's name (nameHash, so the worker need not hash again), and how many
-// packets ended in it.
+// line's key and its kind (lineHashes, so the worker need not hash again),
+// and how many packets ended in it.
 type chunk struct {
 	buf     []byte   // the lines back to back, without their newlines
 	ends    []uint32 // where each line ends in buf
-	hashes  []uint64 // each line's nameHash
+	hashes  []uint64 // each line's key hash
+	kinds   []byte   // each line's kind
 	packets int64
 }
 
 func newChunk() *chunk {
 	return &chunk{buf: make([]byte, 0, chunkBytes),
-		ends: make([]uint32, 0, chunkLines), hashes: make([]uint64, 0, chunkLines)}
+		ends: make([]uint32, 0, chunkLines), hashes: make([]uint64, 0, chunkLines),
+		kinds: make([]byte, 0, chunkLines)}
 }
 
 // reset empties c for reuse, dropping buffers a huge line or many tiny
 // ones grew.
 func (c *chunk) reset() {
-	c.buf, c.ends, c.hashes, c.packets = c.buf[:0], c.ends[:0], c.hashes[:0], 0
+	c.buf, c.ends, c.hashes, c.kinds, c.packets = c.buf[:0], c.ends[:0], c.hashes[:0], c.kinds[:0], 0
 	if cap(c.buf) > 4*chunkBytes {
 		c.buf = make([]byte, 0, chunkBytes)
 	}
 	if cap(c.ends) > 4*chunkLines {
 		c.ends, c.hashes = make([]uint32, 0, chunkLines), make([]uint64, 0, chunkLines)
+		c.kinds = make([]byte, 0, chunkLines)
 	}
 }
 
@@ -74,9 +78,10 @@ func (a *Aggregator) NewDispatcher() *Dispatcher {
 // newDispatcher returns a Dispatcher whose workers are not started.
 func (a *Aggregator) newDispatcher() *Dispatcher {
 	d := &Dispatcher{
-		shards: a.shards,
-		free:   make(chan *chunk, len(a.shards)*(queueChunks+8)),
-		seed:   a.seed,
+		shards:   a.shards,
+		free:     make(chan *chunk, len(a.shards)*(queueChunks+8)),
+		seed:     a.seed,
+		keepTags: a.cfg.KeepTags,
 	}
 	for range a.shards {
 		d.queues = append(d.queues, make(chan *chunk, queueChunks))
@@ -140,7 +145,7 @@ func (w *Writer) AddPacket(p []byte) {
 		if len(line) == 0 {
 			continue
 		}
-		h := nameHash(w.d.seed, line)
+		h, key, kind := lineHashes(w.d.seed, line, w.d.keepTags)
 		k := shardOf(h, len(w.pending))
 		c := w.pending[k]
 		if c == nil {
@@ -153,7 +158,8 @@ func (w *Writer) AddPacket(p []byte) {
 		}
 		c.buf = append(c.buf, line...)
 		c.ends = append(c.ends, uint32(len(c.buf)))
-		c.hashes = append(c.hashes, h)
+		c.hashes = append(c.hashes, key)
+		c.kinds = append(c.kinds, kind)
 		last = k
 	}
 	if last < 0 {

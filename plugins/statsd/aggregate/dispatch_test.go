@@ -143,7 +143,7 @@ func TestDispatcherMatchesShard(t *testing.T) {
 					t.Fatalf("round %d shard %d: key %q twice", round, i, k)
 				}
 				seen[k] = true
-				if h := s.counters.entries[e].hash; h != keyHash(viaDisp.seed, []byte(k)) {
+				if h := s.counters.entries[e].hash; h != storedKeyHash(viaDisp.seed, k) {
 					t.Fatalf("round %d shard %d: key %q under hash %#x, not its own", round, i, k, h)
 				}
 			}

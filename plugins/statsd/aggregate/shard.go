@@ -10,7 +10,6 @@ import (
 )
 
 type timerAcc struct {
-	norm    string // the normalised key when the map's key is a raw key (see addTagged)
 	values  []float64
 	count   float64
 	touched bool
@@ -50,13 +49,14 @@ type Shard struct {
 	seed     maphash.Seed // for nameHash and keyHash
 	scratch  []byte
 
+	// The tables of the keys of the interval, plain and raw tagged (see
+	// addTagged), one per metric type.
 	counters counterTable
-	timers   map[string]*timerAcc
-	gauges   map[string]*gaugeAcc
-	// rawGauges: a simple tagged line's raw key (see addTagged) → the
-	// accumulator in gauges of its normalised key.
-	rawGauges map[string]*gaugeAcc
-	rawID     []byte // the raw key being looked up
+	timers   keyTable[*timerAcc]
+	// gaugeKeys: each key's accumulator, the one in gauges of its
+	// normalised key.
+	gaugeKeys keyTable[*gaugeAcc]
+	gauges    map[string]*gaugeAcc // normalised key → its accumulator
 	sets      map[string]*setAcc
 
 	packets, metrics, bad, ignored int64
@@ -77,9 +77,9 @@ func newShard(keepTags bool, seed maphash.Seed) *Shard {
 		scratch:   make([]byte, 0, 256),
 		tagWork:   make([]byte, 0, 256),
 		counters:  newCounterTable(),
-		timers:    map[string]*timerAcc{},
+		timers:    newKeyTable[*timerAcc](),
+		gaugeKeys: newKeyTable[*gaugeAcc](),
 		gauges:    map[string]*gaugeAcc{},
-		rawGauges: map[string]*gaugeAcc{},
 		sets:      map[string]*setAcc{},
 	}
 }
@@ -108,7 +108,8 @@ func (s *Shard) addLines(p []byte) {
 		if len(line) == 0 {
 			continue
 		}
-		b.lines[b.n], b.hashes[b.n] = line, nameHash(s.seed, line)
+		b.lines[b.n] = line
+		_, b.hashes[b.n], b.kinds[b.n] = lineHashes(s.seed, line, s.keepTags)
 		if b.n++; b.n == batchLines {
 			s.addBatch(&b)
 			b.n = 0
@@ -124,29 +125,44 @@ func (s *Shard) addLines(p []byte) {
 // the first passes read is still cached in the last.
 const batchLines = 16
 
-// lineBatch is up to batchLines non-empty lines and their nameHash.
+// lineBatch is up to batchLines non-empty lines, their key hashes and
+// kinds (see lineHashes).
 type lineBatch struct {
 	n      int
 	lines  [batchLines][]byte
 	hashes [batchLines]uint64
+	kinds  [batchLines]byte
 }
 
 // addBatch processes the lines of b in three passes: the first reads the
-// counter index slot of each line's name hash, the second the entry each
-// slot points to, the third processes the lines. With the table larger
-// than the caches, the reads of the first two passes are independent of
-// each other and their misses overlap, where one line after the other
-// would wait for each in turn; for lines that are not counters, or whose
-// key is not their name, the reads are wasted but harmless.
+// index slot of each line's key hash in the table of its kind, the second
+// the entry each slot points to, the third processes the lines. With the
+// tables larger than the caches, the reads of the first two passes are
+// independent of each other and their misses overlap, where one line after
+// the other would wait for each in turn; for lines whose key is not the one
+// hashed (the general path's), the reads are wasted but harmless.
 func (s *Shard) addBatch(b *lineBatch) {
-	t := &s.counters
-	hashes := b.hashes[:b.n]
+	hashes, kinds := b.hashes[:b.n], b.kinds[:b.n]
 	var sink uint64
-	for _, h := range hashes {
-		sink += t.slots[h>>t.shift]
+	for i, h := range hashes {
+		switch kinds[i] {
+		case 's':
+			sink += s.timers.prefetchSlot(h)
+		case 'g':
+			sink += s.gaugeKeys.prefetchSlot(h)
+		default:
+			sink += s.counters.prefetchSlot(h)
+		}
 	}
-	for _, h := range hashes {
-		sink += t.prefetch(h)
+	for i, h := range hashes {
+		switch kinds[i] {
+		case 's':
+			sink += s.timers.prefetch(h)
+		case 'g':
+			sink += s.gaugeKeys.prefetch(h)
+		default:
+			sink += s.counters.prefetch(h)
+		}
 	}
 	s.sink += sink
 	for i, line := range b.lines[:b.n] {
@@ -154,25 +170,46 @@ func (s *Shard) addBatch(b *lineBatch) {
 	}
 }
 
-// nameHash is the hash of a line's name as the readers find it: the bytes
-// before its first ':' (the whole line without one). For every line that
-// has a value this is the name protocol.SplitLine returns, so when the
-// line's key is its name (clean, no tags kept) it is the key's keyHash.
-func nameHash(seed maphash.Seed, line []byte) uint64 {
-	if i := bytes.IndexByte(line, ':'); i >= 0 {
-		line = line[:i]
+// lineHashes returns the hash of a line's name, the bytes before its first
+// ':' (the whole line without one), which picks its shard; the hash of its
+// key as the simple paths look it up (the name's keyHash, or with keepTags
+// and a DogStatsD tag list at its end, the rawKeyHash of the name and that
+// tail "|#tags"); and its kind, the last byte of its type (before the tags), which
+// tells the table to prefetch from.
+//
+// For every line that has a value the name is the one protocol.SplitLine
+// returns, and for a simple line (protocol.SimpleTaggedLine) the tags are
+// its tags.
+func lineHashes(seed maphash.Seed, line []byte, keepTags bool) (name, key uint64, kind byte) {
+	i := bytes.IndexByte(line, ':')
+	if i < 0 {
+		h := keyHash(seed, line)
+		return h, h, 0
 	}
-	return keyHash(seed, line)
+	name = keyHash(seed, line[:i])
+	j := bytes.LastIndexByte(line[i:], '|')
+	if j < 0 {
+		return name, name, 0
+	}
+	j += i
+	key, end := name, len(line)
+	if j+1 < len(line) && line[j+1] == '#' {
+		if keepTags && j+2 < len(line) {
+			key = rawKeyHash(name, keyHash(seed, line[j:]))
+		}
+		end = j
+	}
+	return name, key, line[end-1]
 }
 
 // addChunk processes the lines of a Dispatcher's chunk, in batches, with
-// the hashes the reader computed, and counts its packets.
+// the key hashes and kinds the reader computed, and counts its packets.
 func (s *Shard) addChunk(c *chunk) {
 	s.mu.Lock()
 	var b lineBatch
 	start := uint32(0)
 	for i, end := range c.ends {
-		b.lines[b.n], b.hashes[b.n] = c.buf[start:end], c.hashes[i]
+		b.lines[b.n], b.hashes[b.n], b.kinds[b.n] = c.buf[start:end], c.hashes[i], c.kinds[i]
 		start = end
 		if b.n++; b.n == batchLines {
 			s.addBatch(&b)
@@ -211,7 +248,7 @@ func (s *Shard) Stats() (packets, metrics, bad, ignored int64) {
 	return s.packets, s.metrics, s.bad, s.ignored
 }
 
-// addLine processes one non-empty line; h is its nameHash.
+// addLine processes one non-empty line; h is its key hash (lineHashes).
 func (s *Shard) addLine(line []byte, h uint64) {
 	s.metrics++
 	if name, tags, smp, ok := protocol.SimpleTaggedLine(line); ok {
@@ -219,7 +256,7 @@ func (s *Shard) addLine(line []byte, h uint64) {
 			s.addSample(name, h, smp) // the name is the key, h its hash
 			return
 		}
-		s.addTagged(line, name, tags, smp)
+		s.addTagged(line, name, tags, h, smp)
 		return
 	}
 	l := protocol.SplitLine(line)
@@ -251,23 +288,21 @@ func (s *Shard) addLine(line []byte, h uint64) {
 func (s *Shard) addSample(key []byte, h uint64, smp protocol.Sample) {
 	switch smp.Type {
 	case protocol.Counter:
-		s.counters.add(h, key, smp.Value)
+		addCount(&s.counters, h, key, nil, smp.Value)
 	case protocol.Timer:
-		t := s.timers[string(key)]
-		if t == nil {
-			t = &timerAcc{}
-			s.timers[string(key)] = t
+		e, slot := s.timers.find(h, key, nil)
+		if e < 0 {
+			e = s.timers.insert(h, key, nil, slot, &timerAcc{}, "")
 		}
-		t.values = append(t.values, smp.Value)
-		t.count += smp.Count
-		t.touched = true
+		s.timers.entries[e].touched = true
+		s.timers.entries[e].val.add(smp)
 	case protocol.Gauge:
-		g := s.gauges[string(key)]
-		if g == nil {
-			g = &gaugeAcc{}
-			s.gauges[string(key)] = g
+		e, slot := s.gaugeKeys.find(h, key, nil)
+		if e < 0 {
+			e = s.gaugeKeys.insert(h, key, nil, slot, s.gaugeOf(string(key)), "")
 		}
-		g.add(smp)
+		s.gaugeKeys.entries[e].touched = true
+		s.gaugeKeys.entries[e].val.add(smp)
 	case protocol.Set:
 		st := s.sets[string(key)]
 		if st == nil {
@@ -279,6 +314,24 @@ func (s *Shard) addSample(key []byte, h uint64, smp protocol.Sample) {
 		}
 		st.touched = true
 	}
+}
+
+// add applies one timer sample.
+func (t *timerAcc) add(smp protocol.Sample) {
+	t.values = append(t.values, smp.Value)
+	t.count += smp.Count
+	t.touched = true
+}
+
+// gaugeOf returns the accumulator of the gauge of normalised key norm,
+// made when new.
+func (s *Shard) gaugeOf(norm string) *gaugeAcc {
+	g := s.gauges[norm]
+	if g == nil {
+		g = &gaugeAcc{}
+		s.gauges[norm] = g
+	}
+	return g
 }
 
 // sameBytes reports whether a and b are the same bytes in memory (not
@@ -340,8 +393,10 @@ func (s *Shard) lineKey(line []byte, l protocol.Line, h uint64) (key []byte, has
 			return nil, 0, false
 		}
 	}
-	if !sameBytes(key, l.Name) {
-		h = keyHash(s.seed, key) // the key was rewritten or has tags
+	if !sameBytes(key, l.Name) || s.keepTags {
+		// The key was rewritten or has tags, or (with keepTags) h may be
+		// a raw tagged key's hash (lineHashes).
+		h = keyHash(s.seed, key)
 	}
 	if memo && len(s.memo) < memoEntries {
 		if s.memo == nil {
@@ -361,65 +416,60 @@ func (s *Shard) resetMemo() {
 }
 
 // addTagged adds the one sample of a simple tagged line (see
-// protocol.SimpleTaggedLine). Counters and timers are kept under the raw
-// key as sent (name + "|#" + tags, unambiguous as a clean name holds no
-// '|'), so a series' later lines only hash and look up those bytes; the
-// key is normalised (Etsy's cleaning, carbon's tag rules) once, when a raw
-// key is new to the shard, and kept with it for the merge, where raw keys
-// that normalise alike (tags in another order) become one series. A raw
-// key whose tags are refused is not kept: each of its lines is normalised
-// again and counted as a bad line, as on the general path.
+// protocol.SimpleTaggedLine); h is the rawKeyHash of its name and tags
+// (lineHashes).
+// Each series is kept under the raw key as sent (name + "|#" + tags,
+// unambiguous as a clean name holds no '|'), so a series' later lines only
+// look up those bytes, in place in the line, with the hash the batch's
+// first pass computed; the key is normalised (Etsy's cleaning, carbon's
+// tag rules) once, when a raw key is new to the shard, and kept with it
+// for the merge, where raw keys that normalise alike (tags in another
+// order) become one series. A raw key whose tags are refused is not kept:
+// each of its lines is normalised again and counted as a bad line, as on
+// the general path.
 //
 // Gauges are last-write: the raw keys of one series share the one
-// accumulator kept under its normalised key (rawGauges), so their writes
+// accumulator kept under its normalised key (gaugeOf), so their writes
 // stay in order.
-func (s *Shard) addTagged(line, name, tags []byte, smp protocol.Sample) {
-	raw := append(append(append(s.rawID[:0], name...), '|', '#'), tags...)
-	s.rawID = raw
+func (s *Shard) addTagged(line, name, tags []byte, h uint64, smp protocol.Sample) {
+	tail := line[len(line)-len(tags)-2:] // "|#" + tags: they end the line
 	switch smp.Type {
 	case protocol.Gauge:
-		g := s.rawGauges[string(raw)]
-		if g == nil {
-			norm, ok := s.normalise(line, name, tags)
-			if !ok {
-				return
-			}
-			if g = s.gauges[norm]; g == nil {
-				g = &gaugeAcc{}
-				s.gauges[norm] = g
-			}
-			s.rawGauges[string(raw)] = g
+		if e, ok := taggedEntry(s, &s.gaugeKeys, line, name, tail, h, s.gaugeOf); ok {
+			e.val.add(smp)
 		}
-		g.add(smp)
 	case protocol.Counter:
-		h := keyHash(s.seed, raw)
-		t := &s.counters
-		e, slot := t.find(h, raw)
-		if e < 0 {
-			norm, ok := s.normalise(line, name, tags)
-			if !ok {
-				return
-			}
-			e = t.insert(h, raw, slot)
-			t.norms[e] = norm
+		if e, ok := taggedEntry(s, &s.counters, line, name, tail, h, zeroSum); ok {
+			e.val += smp.Value
 		}
-		en := &t.entries[e]
-		en.sum += smp.Value
-		en.touched = true
 	case protocol.Timer:
-		t := s.timers[string(raw)]
-		if t == nil {
-			norm, ok := s.normalise(line, name, tags)
-			if !ok {
-				return
-			}
-			t = &timerAcc{norm: norm}
-			s.timers[string(raw)] = t
+		if e, ok := taggedEntry(s, &s.timers, line, name, tail, h, newTimer); ok {
+			e.val.add(smp)
 		}
-		t.values = append(t.values, smp.Value)
-		t.count += smp.Count
-		t.touched = true
 	}
+}
+
+func zeroSum(string) float64 { return 0 }
+
+func newTimer(string) *timerAcc { return &timerAcc{} }
+
+// taggedEntry returns the entry of t for the raw key name + tail (tail
+// "|#" + tags, h its hash), marked touched, inserting it when new with the state mk
+// returns for its normalised key; or ok false for tags Graphite cannot keep
+// (the line is counted).
+func taggedEntry[V any](s *Shard, t *keyTable[V], line, name, tail []byte, h uint64,
+	mk func(norm string) V) (en *tableEntry[V], ok bool) {
+	e, slot := t.find(h, name, tail)
+	if e < 0 {
+		norm, ok := s.normalise(line, name, tail[2:])
+		if !ok {
+			return nil, false
+		}
+		e = t.insert(h, name, tail, slot, mk(norm), norm)
+	}
+	en = &t.entries[e]
+	en.touched = true
+	return en, true
 }
 
 // normalise returns the key of a tagged name as the general path builds

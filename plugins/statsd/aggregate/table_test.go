@@ -6,17 +6,20 @@ import (
 	"math/bits"
 	"strings"
 	"testing"
+
+	"github.com/dreamcatcher-monitoring/dreamcatcher/plugins/statsd/protocol"
 )
 
 // tableSums sweeps t and returns what it emitted.
 func tableSums(t *testing.T, tb *counterTable) map[string]float64 {
 	t.Helper()
 	got := map[string]float64{}
-	tb.sweep(func(k string, v float64) {
+	tb.sweep(func(k string, v *float64) {
 		if _, dup := got[k]; dup {
 			t.Errorf("key %q emitted twice", k)
 		}
-		got[k] = v
+		got[k] = *v
+		*v = 0
 	})
 	return got
 }
@@ -24,7 +27,7 @@ func tableSums(t *testing.T, tb *counterTable) map[string]float64 {
 // checkTable checks the table's invariants: the index is a power of two,
 // at most half full, and every entry is reachable from its hash through
 // exactly one slot.
-func checkTable(t *testing.T, tb *counterTable) {
+func checkTable[V any](t *testing.T, tb *keyTable[V]) {
 	t.Helper()
 	n := len(tb.slots)
 	if n < minSlots || bits.OnesCount(uint(n)) != 1 || tb.shift != 64-uint(bits.TrailingZeros(uint(n))) {
@@ -56,7 +59,8 @@ func checkTable(t *testing.T, tb *counterTable) {
 		t.Fatalf("%d slots used for %d entries", used, len(tb.entries))
 	}
 	for e, k := range tb.keys {
-		if got, _ := tb.find(tb.entries[e].hash, []byte(k)); got != e {
+		name, tail := splitStored(k)
+		if got, _ := tb.find(tb.entries[e].hash, name, tail); got != e {
 			t.Fatalf("key %q: found entry %d, want %d", k, got, e)
 		}
 	}
@@ -69,10 +73,10 @@ func TestCounterTableGrowsAndShrinks(t *testing.T) {
 	for round := 0; round < 3; round++ {
 		for i := 0; i < n; i++ {
 			k := []byte(fmt.Sprintf("grow.%d", i))
-			tb.add(keyHash(seed, k), k, float64(i))
+			addCount(&tb, keyHash(seed, k), k, nil, float64(i))
 			if i%1000 == 0 {
 				k := []byte("grow.0") // an early key, added again while growing
-				tb.add(keyHash(seed, k), k, 1)
+				addCount(&tb, keyHash(seed, k), k, nil, 1)
 			}
 		}
 	}
@@ -105,7 +109,7 @@ func TestCounterTableGrowsAndShrinks(t *testing.T) {
 	// the index shrinks.
 	for i := 0; i < n; i += 1000 {
 		k := []byte(fmt.Sprintf("grow.%d", i))
-		tb.add(keyHash(seed, k), k, 2)
+		addCount(&tb, keyHash(seed, k), k, nil, 2)
 	}
 	got = tableSums(t, &tb)
 	if len(got) != n/1000 {
@@ -129,7 +133,7 @@ func TestCounterTableGrowsAndShrinks(t *testing.T) {
 		t.Fatalf("after an idle interval: Len %d, %d slots", tb.Len(), len(tb.slots))
 	}
 	k := []byte("grow.5")
-	tb.add(keyHash(seed, k), k, 7)
+	addCount(&tb, keyHash(seed, k), k, nil, 7)
 	if got := tableSums(t, &tb); len(got) != 1 || got["grow.5"] != 7 {
 		t.Fatalf("after re-adding: %v", got)
 	}
@@ -168,7 +172,7 @@ func TestCounterTableCollisions(t *testing.T) {
 			if i%2 == 0 {
 				h = 0 // half the keys share one hash
 			}
-			tb.add(h, []byte(k), float64(round*(i+1)))
+			addCount(&tb, h, []byte(k), nil, float64(round*(i+1)))
 			want[k] += float64(round * (i + 1))
 		}
 	}
@@ -194,7 +198,7 @@ func TestCounterTableLongKeys(t *testing.T) {
 	// bytes after the inline prefix tell them apart.
 	for round := 1; round <= 2; round++ {
 		for i := 0; i < 300; i++ {
-			tb.add(42, key(i), float64(i*round))
+			addCount(&tb, 42, key(i), nil, float64(i*round))
 		}
 	}
 	checkTable(t, &tb)
@@ -211,8 +215,8 @@ func TestCounterTableLongKeys(t *testing.T) {
 	tb = newCounterTable()
 	for n := 0; n <= 3*inlineKey; n++ {
 		k := []byte(strings.Repeat("k", n))
-		tb.add(keyHash(seed, k), k, float64(n))
-		tb.add(keyHash(seed, k), k, 1)
+		addCount(&tb, keyHash(seed, k), k, nil, float64(n))
+		addCount(&tb, keyHash(seed, k), k, nil, 1)
 	}
 	checkTable(t, &tb)
 	got = tableSums(t, &tb)
@@ -221,4 +225,119 @@ func TestCounterTableLongKeys(t *testing.T) {
 			t.Errorf("key of %d bytes = %v, want %v", n, g, n+1)
 		}
 	}
+}
+
+// splitStored splits a stored key into the name and tail a lookup takes
+// (tail nil for a plain key).
+func splitStored(k string) (name, tail []byte) {
+	if i := strings.Index(k, "|#"); i >= 0 {
+		return []byte(k[:i]), []byte(k[i:])
+	}
+	return []byte(k), nil
+}
+
+// TestKeyTableRawKeys: raw tagged keys (name + "|#" + tags) looked up as
+// name and tail, beside plain keys that are a prefix or the same bytes
+// split elsewhere, in tables of each state type, with real hashes and with
+// one hash for all; many distinct keys, around and beyond the inline size.
+func TestKeyTableRawKeys(t *testing.T) {
+	seed := maphash.MakeSeed()
+	type key struct{ name, tail string }
+	var keys []key
+	for i := 0; i < 3000; i++ {
+		name := fmt.Sprintf("app.req%d", i%300)
+		tail := ""
+		switch i % 10 {
+		case 0: // plain
+			name = fmt.Sprintf("app.req%d", i)
+		case 1: // a prefix of the others' tags
+			name, tail = fmt.Sprintf("app.req%d", i), "|#env:prod"
+		default:
+			tail = fmt.Sprintf("|#env:prod,host:web-%03d,%s", i, strings.Repeat("t", i%(2*inlineKey)))
+		}
+		keys = append(keys, key{name, tail})
+	}
+	// Plain keys that are a raw key's name, or its name and part of its
+	// tail (no name holds '|', but the table does not rely on it).
+	keys = append(keys, key{"app.req1", ""}, key{"app.req1|", ""}, key{"app.req11|#env", ""})
+	for _, oneHash := range []bool{false, true} {
+		counters := newCounterTable()
+		timers := newKeyTable[*timerAcc]()
+		hash := func(k key) uint64 {
+			if oneHash {
+				return 7
+			}
+			return storedKeyHash(seed, k.name+k.tail)
+		}
+		n := len(keys)
+		if oneHash {
+			n = 400 // one probe chain: quadratic
+		}
+		for round := 1; round <= 2; round++ {
+			for i, k := range keys[:n] {
+				addCount(&counters, hash(k), []byte(k.name), []byte(k.tail), float64(i))
+				e, slot := timers.find(hash(k), []byte(k.name), []byte(k.tail))
+				if e < 0 {
+					if round == 2 {
+						t.Fatalf("key %q+%q not found again", k.name, k.tail)
+					}
+					e = timers.insert(hash(k), []byte(k.name), []byte(k.tail), slot, &timerAcc{}, "")
+				}
+				timers.entries[e].val.add(protocolTimer(float64(i)))
+			}
+		}
+		checkTable(t, &counters)
+		checkTable(t, &timers)
+		got := tableSums(t, &counters)
+		if len(got) != n {
+			t.Fatalf("oneHash %v: %d sums for %d keys", oneHash, len(got), n)
+		}
+		for i, k := range keys[:n] {
+			if g := got[k.name+k.tail]; g != float64(2*i) {
+				t.Errorf("oneHash %v: %q = %v, want %v", oneHash, k.name+k.tail, g, 2*i)
+			}
+		}
+		for e := range timers.entries {
+			en := &timers.entries[e]
+			if len(en.val.values) != 2 || en.val.values[0] != en.val.values[1] {
+				t.Fatalf("timer %q: values %v, want one value twice", timers.keys[e], en.val.values)
+			}
+		}
+	}
+}
+
+// TestRawKeyHashIsTheLines: the hash lineHashes computes from a line is the
+// one storedKeyHash computes from the raw key it is stored under, and the
+// name's hash picks the shard whatever the tags.
+func TestRawKeyHashIsTheLines(t *testing.T) {
+	seed := maphash.MakeSeed()
+	for _, c := range []struct {
+		line, key string
+		kind      byte
+	}{
+		{"a.b:1|c|#env:prod", "a.b|#env:prod", 'c'},
+		{"a.b:1|c", "a.b", 'c'},
+		{"a.b:1|c|#", "a.b", 'c'},
+		{"a.b:2.5|ms|#x:y,z:w", "a.b|#x:y,z:w", 's'},
+		{"a.b:+1|g|#x", "a.b|#x", 'g'},
+		{"a.b:3|ms", "a.b", 's'},
+	} {
+		name, key, kind := lineHashes(seed, []byte(c.line), true)
+		if name != keyHash(seed, []byte("a.b")) {
+			t.Errorf("%q: name hash is not the name's", c.line)
+		}
+		if key != storedKeyHash(seed, c.key) {
+			t.Errorf("%q: key hash is not the one of %q", c.line, c.key)
+		}
+		if kind != c.kind {
+			t.Errorf("%q: kind %q, want %q", c.line, kind, c.kind)
+		}
+		if _, k2, _ := lineHashes(seed, []byte(c.line), false); k2 != name {
+			t.Errorf("%q without keep-tags: key hash is not the name's", c.line)
+		}
+	}
+}
+
+func protocolTimer(v float64) protocol.Sample {
+	return protocol.Sample{Type: protocol.Timer, Value: v, Count: 1}
 }
