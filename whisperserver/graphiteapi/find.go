@@ -143,7 +143,7 @@ func (a *API) find(w http.ResponseWriter, r *http.Request) {
 			info := map[any]any{"path": m.Path, "is_leaf": m.Leaf}
 			jn := jsonNode{Path: m.Path, IsLeaf: m.Leaf}
 			if m.Leaf {
-				start, end, ok := a.intervals(r, m.Path, now)
+				start, end, ok := a.intervals(r, m, now)
 				var iv []any
 				if ok {
 					if format == "pickle" {
@@ -195,10 +195,10 @@ func nodeList(ms []index.Match) []index.Match {
 	var out []index.Match
 	for _, m := range ms {
 		if m.Branch {
-			out = append(out, index.Match{Path: m.Path, Branch: true})
+			out = append(out, m.AsBranch())
 		}
 		if m.Leaf {
-			out = append(out, index.Match{Path: m.Path, Leaf: true})
+			out = append(out, m.AsLeaf())
 		}
 	}
 	return out
@@ -206,8 +206,8 @@ func nodeList(ms []index.Match) []index.Match {
 
 // intervals is graphite-web's WhisperReader.get_intervals: from now minus
 // the retention to the file's mtime.
-func (a *API) intervals(r *http.Request, name string, now int64) (int64, int64, bool) {
-	maxRetention, mtime, err := a.cfg.Store.Intervals(r.Context(), name)
+func (a *API) intervals(r *http.Request, m index.Match, now int64) (int64, int64, bool) {
+	maxRetention, mtime, err := a.cfg.Store.Intervals(r.Context(), m)
 	if err != nil {
 		return 0, 0, false
 	}

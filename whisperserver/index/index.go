@@ -37,7 +37,7 @@ var ErrBadPattern = errors.New("bad pattern")
 
 type node struct {
 	dirs   map[string]*node
-	leaves map[string]struct{}
+	leaves map[string]*leafInfo
 	mtime  time.Time
 	read   bool
 	racy   bool // read so soon after a change that a later one may share the mtime
@@ -46,7 +46,7 @@ type node struct {
 	kids []Entry
 }
 
-func newNode() *node { return &node{dirs: map[string]*node{}, leaves: map[string]struct{}{}} }
+func newNode() *node { return &node{dirs: map[string]*node{}, leaves: map[string]*leafInfo{}} }
 
 // Options tunes an Index.
 type Options struct {
@@ -71,6 +71,9 @@ type Index struct {
 	pendingAdd []string
 	pendingDel map[string]struct{}
 	count      int
+	// statGen is bumped by every rescan: a leaf's remembered lstat is
+	// taken again after one (see LeafStat).
+	statGen atomic.Uint64
 	tags       *tagIndex // series under _tagged/, by tag and value
 
 	watcher       *fsnotify.Watcher
@@ -280,8 +283,10 @@ func (x *Index) apply(n *node, parts []string, dirs, leaves map[string]struct{})
 		}
 	}
 	for l := range leaves {
-		if _, ok := n.leaves[l]; !ok {
-			n.leaves[l] = struct{}{}
+		if li, ok := n.leaves[l]; ok {
+			li.invalidate() // the folder changed: the file may have been replaced
+		} else {
+			n.leaves[l] = &leafInfo{}
 			x.count++
 			changed = true
 			if track {
@@ -322,7 +327,7 @@ func (x *Index) applyTagged(n *node, parts []string, dirs, leaves map[string]str
 	}
 	for l := range leaves {
 		if _, ok := n.leaves[l]; !ok {
-			n.leaves[l] = struct{}{}
+			n.leaves[l] = &leafInfo{}
 			if name, ok := metricpath.Name(rel + l + metricpath.Ext); ok {
 				x.tags.add(name)
 			}
@@ -362,8 +367,14 @@ func (x *Index) refreshTree(n *node, parts []string, force bool) {
 	}
 }
 
-// Rescan runs the mtime-driven rescan now.
-func (x *Index) Rescan() { x.refreshTree(x.top, nil, false) }
+// Rescan runs the mtime-driven rescan now. It also makes every leaf's
+// remembered lstat stale (LeafStat takes it again), so a file changed
+// without an event (no watcher, a folder it could not watch, an overflow)
+// is seen at the latest one rescan later.
+func (x *Index) Rescan() {
+	x.statGen.Add(1)
+	x.refreshTree(x.top, nil, false)
+}
 
 func (x *Index) loop(ctx context.Context) {
 	defer close(x.done)
@@ -418,10 +429,10 @@ func (x *Index) pollRoot() {
 	x.Rescan()
 }
 
+// onEvent applies one watcher event: any event on a leaf file (a write,
+// a chmod or chtimes, a create, a rename over it) makes its remembered
+// lstat stale; a create, remove or rename also reads its folder again.
 func (x *Index) onEvent(ev fsnotify.Event) {
-	if ev.Op&(fsnotify.Create|fsnotify.Remove|fsnotify.Rename) == 0 {
-		return
-	}
 	rel, err := filepath.Rel(x.root, filepath.Dir(ev.Name))
 	if err != nil || strings.HasPrefix(rel, "..") {
 		return
@@ -429,6 +440,10 @@ func (x *Index) onEvent(ev fsnotify.Event) {
 	var parts []string
 	if rel != "." {
 		parts = strings.Split(filepath.ToSlash(rel), "/")
+	}
+	x.invalidateLeaf(parts, filepath.Base(ev.Name))
+	if ev.Op&(fsnotify.Create|fsnotify.Remove|fsnotify.Rename) == 0 {
+		return
 	}
 	n := x.lookupDir(parts)
 	if n == nil {
@@ -487,7 +502,15 @@ type Match struct {
 	Path   string
 	Leaf   bool // a metric (whisper file)
 	Branch bool // has children
+	leaf   *leafInfo
 }
+
+// AsLeaf is the match's leaf node alone (Branch false), keeping what
+// LeafStat needs; AsBranch is its branch node alone.
+func (m Match) AsLeaf() Match { return Match{Path: m.Path, Leaf: true, leaf: m.leaf} }
+
+// AsBranch is the match's branch node alone (Leaf false).
+func (m Match) AsBranch() Match { return Match{Path: m.Path, Branch: true} }
 
 // Name is the last component of the path.
 func (m Match) Name() string {
@@ -552,21 +575,19 @@ func (x *Index) Find(ctx context.Context, pattern string, limit int) ([]Match, e
 			}
 		}
 		type step struct {
-			name   string
-			child  *node
-			isLeaf bool
+			name  string
+			child *node
+			leaf  *leafInfo
 		}
 		steps := make([]step, 0, len(names))
 		for _, name := range names {
-			child := n.dirs[name]
-			_, isLeaf := n.leaves[name]
-			steps = append(steps, step{name, child, isLeaf})
+			steps = append(steps, step{name, n.dirs[name], n.leaves[name]})
 		}
 		x.mu.RUnlock()
 		for _, s := range steps {
 			p := append(append(make([]string, 0, len(parts)+1), parts...), s.name)
 			if last {
-				out = append(out, Match{Path: strings.Join(p, "."), Leaf: s.isLeaf, Branch: s.child != nil})
+				out = append(out, Match{Path: strings.Join(p, "."), Leaf: s.leaf != nil, Branch: s.child != nil, leaf: s.leaf})
 				if limit > 0 && len(out) > limit {
 					return fmt.Errorf("%w: pattern %q matches more than %d nodes", ErrTooMany, pattern, limit)
 				}
