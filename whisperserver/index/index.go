@@ -74,7 +74,7 @@ type Index struct {
 	// statGen is bumped by every rescan: a leaf's remembered lstat is
 	// taken again after one (see LeafStat).
 	statGen atomic.Uint64
-	tags       *tagIndex // series under _tagged/, by tag and value
+	tags    *tagIndex // series under _tagged/, by tag and value
 
 	watcher       *fsnotify.Watcher
 	watchFailures atomic.Int64
