@@ -133,7 +133,7 @@ func (a *API) find(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, map[string]any{"nodes": nodes})
 	case "json":
 		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write(a.appendFindJSON(make([]byte, 0, 96*len(matches)+2), r, matches, a.cfg.Now().Unix()))
+		_, _ = w.Write(a.appendFindJSON(make([]byte, 0, 128*len(matches)+2), r, matches, a.cfg.Now().Unix()))
 	case "pickle", "msgpack":
 		infos := a.findInfos(r, matches, a.cfg.Now().Unix(), format == "pickle")
 		if format == "msgpack" {

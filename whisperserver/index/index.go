@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -527,85 +528,133 @@ func (x *Index) Find(ctx context.Context, pattern string, limit int) ([]Match, e
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrBadPattern, err)
 	}
-	var out []Match
-	var walk func(n *node, parts []string, depth int) error
-	walk = func(n *node, parts []string, depth int) error {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		c := &comps[depth]
-		last := depth == len(comps)-1
-		if c.re != nil {
-			x.refreshDir(n, parts, false)
-		} else {
-			x.mu.RLock()
-			_, isDir := n.dirs[c.literal]
-			_, isLeaf := n.leaves[c.literal]
-			x.mu.RUnlock()
-			if !isDir && !isLeaf {
-				// Not known (yet): make sure the folder did not change.
-				x.refreshDir(n, parts, false)
-			}
-		}
-		x.mu.RLock()
-		var names []string
-		if c.re == nil {
-			_, isDir := n.dirs[c.literal]
-			_, isLeaf := n.leaves[c.literal]
-			if depth == 0 && c.literal == TaggedDir {
-				isDir = false
-			}
-			if isDir || isLeaf {
-				names = []string{c.literal}
-			}
-		} else {
-			// kids is sorted by name: a literal prefix ("m000*")
-			// narrows the scan to its range.
-			kids := n.kids
-			pre := c.prefix()
-			if pre != "" {
-				kids = kids[sort.Search(len(kids), func(i int) bool { return kids[i].Name >= pre }):]
-			}
-			for _, k := range kids {
-				if c.match(k.Name) {
-					names = append(names, k.Name)
-				} else if !strings.HasPrefix(k.Name, pre) {
-					break
-				}
-			}
-		}
-		type step struct {
-			name  string
-			child *node
-			leaf  *leafInfo
-		}
-		steps := make([]step, 0, len(names))
-		for _, name := range names {
-			steps = append(steps, step{name, n.dirs[name], n.leaves[name]})
-		}
-		x.mu.RUnlock()
-		for _, s := range steps {
-			p := append(append(make([]string, 0, len(parts)+1), parts...), s.name)
-			if last {
-				out = append(out, Match{Path: strings.Join(p, "."), Leaf: s.leaf != nil, Branch: s.child != nil, leaf: s.leaf})
-				if limit > 0 && len(out) > limit {
-					return fmt.Errorf("%w: pattern %q matches more than %d nodes", ErrTooMany, pattern, limit)
-				}
-				continue
-			}
-			if s.child != nil {
-				if err := walk(s.child, p, depth+1); err != nil {
-					return err
-				}
-			}
-		}
-		return nil
-	}
-	if err := walk(x.top, nil, 0); err != nil {
+	f := finder{x: x, ctx: ctx, comps: comps, limit: limit, pattern: pattern}
+	if err := f.walk(x.top, nil, 0); err != nil {
 		return nil, err
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
-	return out, nil
+	// The walk goes through each folder in name order, which is path
+	// order unless a name sorts before '.' against a sibling it prefixes.
+	byPath := func(a, b Match) int { return strings.Compare(a.Path, b.Path) }
+	if !slices.IsSortedFunc(f.out, byPath) {
+		slices.SortFunc(f.out, byPath)
+	}
+	return f.out, nil
+}
+
+// finder is one Find's walk down the tree.
+type finder struct {
+	x       *Index
+	ctx     context.Context
+	comps   []component
+	limit   int
+	pattern string
+	out     []Match
+}
+
+// step is a child of a folder that matched the pattern's component.
+type step struct {
+	name  string
+	child *node     // nil unless a folder
+	leaf  *leafInfo // nil unless a metric
+}
+
+func (f *finder) walk(n *node, parts []string, depth int) error {
+	if err := f.ctx.Err(); err != nil {
+		return err
+	}
+	c := &f.comps[depth]
+	f.x.refreshFor(n, parts, c)
+	steps := f.x.matchKids(n, c, depth == 0)
+	if depth == len(f.comps)-1 {
+		return f.emit(parts, steps)
+	}
+	for _, s := range steps {
+		if s.child == nil {
+			continue
+		}
+		// The full slice expression makes append copy: siblings never
+		// share a backing array.
+		if err := f.walk(s.child, append(parts[:len(parts):len(parts)], s.name), depth+1); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// emit adds the matches of the pattern's last component.
+func (f *finder) emit(parts []string, steps []step) error {
+	prefix := ""
+	if len(parts) > 0 {
+		prefix = strings.Join(parts, ".") + "."
+	}
+	if f.out == nil {
+		f.out = make([]Match, 0, len(steps))
+	}
+	for _, s := range steps {
+		f.out = append(f.out, Match{Path: prefix + s.name, Leaf: s.leaf != nil, Branch: s.child != nil, leaf: s.leaf})
+		if f.limit > 0 && len(f.out) > f.limit {
+			return fmt.Errorf("%w: pattern %q matches more than %d nodes", ErrTooMany, f.pattern, f.limit)
+		}
+	}
+	return nil
+}
+
+// refreshFor makes sure folder n is current enough to match c against:
+// checked (one stat) for a wildcard, only when the name is unknown for a
+// literal.
+func (x *Index) refreshFor(n *node, parts []string, c *component) {
+	if !c.wild {
+		x.mu.RLock()
+		_, isDir := n.dirs[c.literal]
+		_, isLeaf := n.leaves[c.literal]
+		x.mu.RUnlock()
+		if isDir || isLeaf {
+			return
+		}
+		// Not known (yet): make sure the folder did not change.
+	}
+	x.refreshDir(n, parts, false)
+}
+
+// matchKids returns the children of n that c matches, in name order; top
+// is the top level, where _tagged is no path fragment.
+func (x *Index) matchKids(n *node, c *component, top bool) []step {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	if !c.wild {
+		child, leaf := n.dirs[c.literal], n.leaves[c.literal]
+		if top && c.literal == TaggedDir {
+			child = nil
+		}
+		if child == nil && leaf == nil {
+			return nil
+		}
+		return []step{{c.literal, child, leaf}}
+	}
+	// kids is sorted by name: a literal prefix ("m000*") narrows the
+	// scan to its range.
+	kids := n.kids
+	pre := c.prefix()
+	if pre != "" {
+		kids = kids[sort.Search(len(kids), func(i int) bool { return kids[i].Name >= pre }):]
+	}
+	var steps []step
+	for _, k := range kids {
+		if c.match(k.Name) {
+			var child *node
+			if k.Branch {
+				child = n.dirs[k.Name]
+			}
+			var leaf *leafInfo
+			if k.Leaf {
+				leaf = n.leaves[k.Name]
+			}
+			steps = append(steps, step{k.Name, child, leaf})
+		} else if !strings.HasPrefix(k.Name, pre) {
+			break
+		}
+	}
+	return steps
 }
 
 // Leaves returns the metric names matching pattern (leaves only), sorted.
