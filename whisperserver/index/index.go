@@ -486,12 +486,12 @@ func buildKids(n *node, top bool) []Entry {
 		if top && d == TaggedDir {
 			continue
 		}
-		_, leaf := n.leaves[d]
-		kids = append(kids, Entry{Name: d, Leaf: leaf, Branch: true})
+		leaf := n.leaves[d]
+		kids = append(kids, Entry{Name: d, Leaf: leaf != nil, Branch: true, dir: n.dirs[d], leaf: leaf})
 	}
-	for l := range n.leaves {
+	for l, li := range n.leaves {
 		if _, dup := n.dirs[l]; !dup {
-			kids = append(kids, Entry{Name: l, Leaf: true})
+			kids = append(kids, Entry{Name: l, Leaf: true, leaf: li})
 		}
 	}
 	sort.Slice(kids, func(i, j int) bool { return kids[i].Name < kids[j].Name })
@@ -549,6 +549,7 @@ type finder struct {
 	limit   int
 	pattern string
 	out     []Match
+	scratch []step
 }
 
 // step is a child of a folder that matched the pattern's component.
@@ -564,10 +565,13 @@ func (f *finder) walk(n *node, parts []string, depth int) error {
 	}
 	c := &f.comps[depth]
 	f.x.refreshFor(n, parts, c)
-	steps := f.x.matchKids(n, c, depth == 0)
 	if depth == len(f.comps)-1 {
-		return f.emit(parts, steps)
+		// The last level's steps are used up at once: one buffer serves
+		// every folder.
+		f.scratch = f.x.matchKids(n, c, depth == 0, f.scratch)
+		return f.emit(parts, f.scratch)
 	}
+	steps := f.x.matchKids(n, c, depth == 0, nil)
 	for _, s := range steps {
 		if s.child == nil {
 			continue
@@ -616,9 +620,10 @@ func (x *Index) refreshFor(n *node, parts []string, c *component) {
 	x.refreshDir(n, parts, false)
 }
 
-// matchKids returns the children of n that c matches, in name order; top
-// is the top level, where _tagged is no path fragment.
-func (x *Index) matchKids(n *node, c *component, top bool) []step {
+// matchKids returns the children of n that c matches, in name order,
+// appended to buf[:0]; top is the top level, where _tagged is no path
+// fragment.
+func (x *Index) matchKids(n *node, c *component, top bool, buf []step) []step {
 	x.mu.RLock()
 	defer x.mu.RUnlock()
 	if !c.wild {
@@ -629,7 +634,7 @@ func (x *Index) matchKids(n *node, c *component, top bool) []step {
 		if child == nil && leaf == nil {
 			return nil
 		}
-		return []step{{c.literal, child, leaf}}
+		return append(buf[:0], step{c.literal, child, leaf})
 	}
 	// kids is sorted by name: a literal prefix ("m000*") narrows the
 	// scan to its range.
@@ -638,18 +643,10 @@ func (x *Index) matchKids(n *node, c *component, top bool) []step {
 	if pre != "" {
 		kids = kids[sort.Search(len(kids), func(i int) bool { return kids[i].Name >= pre }):]
 	}
-	var steps []step
+	steps := buf[:0]
 	for _, k := range kids {
 		if c.match(k.Name) {
-			var child *node
-			if k.Branch {
-				child = n.dirs[k.Name]
-			}
-			var leaf *leafInfo
-			if k.Leaf {
-				leaf = n.leaves[k.Name]
-			}
-			steps = append(steps, step{k.Name, child, leaf})
+			steps = append(steps, step{k.Name, k.dir, k.leaf})
 		} else if !strings.HasPrefix(k.Name, pre) {
 			break
 		}
@@ -784,6 +781,10 @@ type Entry struct {
 	Name   string
 	Leaf   bool // a metric (whisper file)
 	Branch bool // a folder (has children)
+	// The child's records, for Find: kids is rebuilt whenever a child
+	// is added or removed, so they are those of n.dirs and n.leaves.
+	dir  *node
+	leaf *leafInfo
 }
 
 // Children lists the children of a dotted prefix ("" is the top level),
