@@ -594,8 +594,19 @@ func (f *finder) emit(parts []string, steps []step) error {
 	if f.out == nil {
 		f.out = make([]Match, 0, len(steps))
 	}
+	// The folder's paths are cut from one string: one allocation per
+	// folder, not per match.
+	var all strings.Builder
+	all.Grow(len(steps) * (len(prefix) + 8))
 	for _, s := range steps {
-		f.out = append(f.out, Match{Path: prefix + s.name, Leaf: s.leaf != nil, Branch: s.child != nil, leaf: s.leaf})
+		all.WriteString(prefix)
+		all.WriteString(s.name)
+	}
+	paths := all.String()
+	for _, s := range steps {
+		n := len(prefix) + len(s.name)
+		f.out = append(f.out, Match{Path: paths[:n], Leaf: s.leaf != nil, Branch: s.child != nil, leaf: s.leaf})
+		paths = paths[n:]
 		if f.limit > 0 && len(f.out) > f.limit {
 			return fmt.Errorf("%w: pattern %q matches more than %d nodes", ErrTooMany, f.pattern, f.limit)
 		}
