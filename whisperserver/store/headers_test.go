@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -193,5 +194,56 @@ func waitFor(t *testing.T, what string, ok func() bool) {
 			t.Fatalf("%s not seen within 10 s", what)
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestIntervalsConcurrent: lookups racing with rescans and watcher events
+// (run under -race) always answer the file's retention.
+func TestIntervalsConcurrent(t *testing.T) {
+	dir := t.TempDir()
+	servertest.WriteMetric(t, dir, "a.b", "average", []servertest.Archive{{Step: 60, Points: 100}}, nil)
+	ix, err := index.New(dir, index.Options{RescanInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ix.Close()
+	st := store.New(ix, 4, nil)
+	m := leaf(t, ix, "a.b")
+	path := filepath.Join(dir, "a", "b.wsp")
+	done := make(chan struct{})
+	errs := make(chan error, 4)
+	for g := 0; g < 4; g++ {
+		go func() {
+			for {
+				select {
+				case <-done:
+					errs <- nil
+					return
+				default:
+				}
+				if r, _, err := st.Intervals(context.Background(), m); err != nil || r != 6000 {
+					errs <- fmt.Errorf("retention %d, %v; want 6000", r, err)
+					return
+				}
+			}
+		}()
+	}
+	base := time.Now().Truncate(time.Second)
+	for i := 0; i < 50; i++ {
+		at := base.Add(time.Duration(i) * time.Second)
+		if err := os.Chtimes(path, at, at); err != nil {
+			t.Fatal(err)
+		}
+		ix.Rescan()
+	}
+	close(done)
+	for g := 0; g < 4; g++ {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	last := base.Add(49 * time.Second)
+	if _, mt, err := st.Intervals(context.Background(), m); err != nil || !mt.Equal(last) {
+		t.Fatalf("after the last rescan: mtime %v, %v; want %v", mt, err, last)
 	}
 }
