@@ -89,6 +89,7 @@ var (
 	e2eGSO    = flag.Bool("e2e-gso", true, "send the e2e load with UDP segmentation offload (hekad still receives one datagram at a time)")
 	maxWait   = flag.Duration("max-wait", 3*time.Minute, "longest wait for any phase to be persisted")
 	keep      = flag.Bool("keep", false, "keep the work folder")
+	dataCache = flag.String("data-cache", "", "create the metric files once in this folder (go-whisper, the bench's schema; kept for later runs) and move it into each whisper program's run and back: -precreate without creating the files again for every run (for 1,000,000 metrics); same file system as $TMPDIR")
 	precreate = flag.Bool("precreate", false, "create every metric's file (go-whisper, same schema) before starting each program, so both are measured updating existing files")
 )
 
@@ -151,10 +152,17 @@ func main() {
 func runTarget(work, t string, m, rn int) result {
 	dir := filepath.Join(work, fmt.Sprintf("%s-%d-%d", t, m, rn))
 	check(os.MkdirAll(dir, 0o755))
-	if *precreate && t != "vm" {
+	giveBack := func() {}
+	if *precreate && *dataCache == "" && t != "vm" {
 		began := time.Now()
 		precreateFiles(filepath.Join(dir, "data"), m)
 		fmt.Fprintf(os.Stderr, "%s: %d files created in %s\n", t, m, time.Since(began).Round(time.Second))
+	}
+	if *dataCache != "" && t != "vm" {
+		cached := borrowDataCache(m)
+		data := filepath.Join(dir, "data")
+		check(os.Rename(cached, data))
+		giveBack = func() { check(os.Rename(data, cached)) }
 	}
 	var tg *target
 	switch t {
@@ -172,6 +180,7 @@ func runTarget(work, t string, m, rn int) result {
 	tg.name = t
 	r := run(tg, m)
 	tg.stop()
+	giveBack()
 	if !*keep {
 		// Minutes of CPU at a million files: a run started
 		// meanwhile would be measured on a busy machine.
@@ -219,6 +228,23 @@ func (t *target) stop() {
 		<-done
 	}
 	t.sampler.stop()
+}
+
+// borrowDataCache returns the -data-cache folder holding the files of m
+// metrics, creating them the first time (a marker file says they are
+// complete).
+func borrowDataCache(m int) string {
+	cached := filepath.Join(*dataCache, fmt.Sprintf("metrics-%d", m))
+	marker := cached + ".complete"
+	if _, err := os.Stat(marker); err == nil {
+		return cached
+	}
+	check(os.RemoveAll(cached))
+	began := time.Now()
+	precreateFiles(cached, m)
+	check(os.WriteFile(marker, nil, 0o644))
+	fmt.Fprintf(os.Stderr, "data cache: %d files created in %s (%s)\n", m, time.Since(began).Round(time.Second), cached)
+	return cached
 }
 
 // benchName is metric i's name.
