@@ -78,7 +78,7 @@ func DefaultConfig() *Config {
 		MaxCreatesPerSecond: 1000,
 		Writers:             4,
 		WriteIntervalMs:     1000,
-		OpenFiles:           4096,
+		OpenFiles:           65536,
 		FlushTimeout:        60,
 		MaxFuture:           600,
 		LogInterval:         10,

@@ -111,14 +111,18 @@ func (o *Output) Init(config interface{}) error {
 // openFilesNote says how many files the writers keep open, for the start
 // message.
 func openFilesNote(p *persist.Persister, asked uint) string {
-	n, limit := p.OpenFiles()
+	n, limit, raised := p.OpenFiles()
+	note := ""
+	if raised {
+		note = ", raised for them"
+	}
 	switch {
 	case asked == 0:
 		return "no file kept open (open_files = 0)"
 	case uint64(asked) > limit/2 && limit > 0:
-		return fmt.Sprintf("keeping up to %d files open (open_files = %d, bounded to half the open-file limit %d; raise the hard limit, ulimit -Hn, for more)", n, asked, limit)
+		return fmt.Sprintf("keeping up to %d files open (open_files = %d, bounded to half the open-file limit %d%s; raise the hard limit, ulimit -Hn or systemd's LimitNOFILE, for more)", n, asked, limit, note)
 	}
-	return fmt.Sprintf("keeping up to %d files open (open-file limit %d)", n, limit)
+	return fmt.Sprintf("keeping up to %d files open (open-file limit %d%s)", n, limit, note)
 }
 
 // Run moves points from matched messages into the cache until Heka closes

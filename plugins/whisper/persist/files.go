@@ -2,6 +2,9 @@ package persist
 
 import (
 	"container/list"
+	"os"
+	"strconv"
+	"strings"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -24,13 +27,19 @@ const revalidateAfter = 0 * time.Second
 // that stopped.
 const idleAfter = 60 * time.Second
 
-// openFiles holds one writer's open whisper files (descriptor, parsed
-// header, archives' offsets and base intervals), least recently used first
-// out when more than max are open, so that an update through one costs no
-// open, header read or close: with 100,000 metrics these were a third of
-// the writers' time. Points are still written with pwrite as they are
-// updated, nothing is buffered: a crash loses no more than without it.
-// Not safe for concurrent use.
+// openFiles holds up to max of one writer's whisper files open (descriptor,
+// parsed header, archives' offsets and base intervals), so that an update
+// through one costs no open, header read or close: with 100,000 metrics
+// these were a third of the writers' time. When all max are taken, other
+// files are opened for their update only, as without the cache: none is
+// closed to make room, since a writer goes through its metrics in the same
+// order every pass, so with more metrics than max, closing the least
+// recently used for each new one would make every update a miss (measured:
+// slower than no cache). A file not updated for idleAfter is closed (the
+// least recently used list gives them in order), making room for others.
+// Points are still written with pwrite as they are updated, nothing is
+// buffered: a crash loses no more than without it. Not safe for
+// concurrent use.
 type openFiles struct {
 	max  int
 	open map[string]*list.Element // metric name → its *openFile in lru
@@ -74,8 +83,10 @@ func (o *openFiles) get(name string, now int64, check func(*whisperfile.Writable
 	return of.f
 }
 
-// add keeps f open as the metric name's file, closing the least recently
-// used beyond max.
+// room reports whether another file may be kept open.
+func (o *openFiles) room() bool { return len(o.open) < o.max }
+
+// add keeps f open as the metric name's file; the caller checked room.
 func (o *openFiles) add(name string, f *whisperfile.Writable, now int64) {
 	o.forget(name)
 	o.open[name] = o.lru.PushFront(&openFile{name: name, f: f, checked: now, used: now})
@@ -124,15 +135,42 @@ func sameFile(dirfd int, name string, f *whisperfile.Writable) bool {
 // fileBudget is how many whisper files the writers may keep open
 // together: want, or half the open-file limit if that is smaller (the
 // folders take up to a quarter, see folderBudget). Go raises the soft
-// limit to the hard one at start, so limit is the hard limit unless the
-// process's soft limit was raised above it by other means.
-func fileBudget(want int) (n int, limit uint64) {
+// limit to the hard one at start; when that is less than twice want, the
+// limit is raised to twice want (at most fs.nr_open) if the process may
+// (root, CAP_SYS_RESOURCE): raised says so.
+func fileBudget(want int) (n int, limit uint64, raised bool) {
 	var lim unix.Rlimit
 	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &lim); err != nil {
-		return min(want, 256), 0
+		return min(want, 256), 0, false
+	}
+	if need := 2 * uint64(want); need > lim.Cur {
+		raised = raiseFileLimit(&lim, need)
 	}
 	if uint64(want) > lim.Cur/2 {
 		want = int(lim.Cur / 2)
 	}
-	return want, lim.Cur
+	return want, lim.Cur, raised
+}
+
+// raiseFileLimit raises the open-file limit lim to need (at most the
+// kernel's fs.nr_open), or failing that (no privilege) its soft limit to
+// the hard one; lim is updated. It reports whether the limit was raised.
+func raiseFileLimit(lim *unix.Rlimit, need uint64) bool {
+	nrOpen := uint64(1 << 20)
+	if b, err := os.ReadFile("/proc/sys/fs/nr_open"); err == nil {
+		if v, err := strconv.ParseUint(strings.TrimSpace(string(b)), 10, 64); err == nil {
+			nrOpen = v
+		}
+	}
+	need = min(need, nrOpen)
+	for _, try := range []unix.Rlimit{{Cur: need, Max: max(need, lim.Max)}, {Cur: min(need, lim.Max), Max: lim.Max}} {
+		if try.Cur <= lim.Cur {
+			continue
+		}
+		if err := unix.Setrlimit(unix.RLIMIT_NOFILE, &try); err == nil {
+			*lim = try
+			return true
+		}
+	}
+	return false
 }

@@ -9,24 +9,33 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/dreamcatcher-monitoring/dreamcatcher/internal/testutil"
 )
 
 // wspFds counts this process's descriptors open on .wsp files under base.
 func wspFds(t *testing.T, base string) int {
 	t.Helper()
+	return len(wspOpen(t, base))
+}
+
+// wspOpen returns the .wsp files under base this process has open, with
+// the number of descriptors on each.
+func wspOpen(t *testing.T, base string) map[string]int {
+	t.Helper()
 	ents, err := os.ReadDir("/proc/self/fd")
 	if err != nil {
 		t.Fatal(err)
 	}
-	n := 0
+	n := map[string]int{}
 	for _, e := range ents {
 		target, err := os.Readlink(filepath.Join("/proc/self/fd", e.Name()))
 		if err != nil {
 			continue // closed meanwhile (ReadDir's own descriptor)
 		}
 		if strings.HasPrefix(target, base+string(filepath.Separator)) && strings.Contains(target, ".wsp") {
-			n++
+			n[target]++
 		}
 	}
 	return n
@@ -117,18 +126,21 @@ func TestOpenFileDeleted(t *testing.T) {
 
 // TestOpenFilesCapAndStop: the writers keep no more files open than
 // asked, update files kept open and through reopened ones alike (the
-// points land), and close them all on stop; with open_files 0 none stays
-// open.
+// points land), keep the same files open from pass to pass when there are
+// more metrics than room (no file closed for another: with the writers'
+// cyclic passes that would make every update a miss), and close them all
+// on stop; with open_files 0 none stays open.
 func TestOpenFilesCapAndStop(t *testing.T) {
 	for _, tc := range []struct{ open, want int }{{50, 50}, {0, 0}} {
 		t.Run(fmt.Sprint(tc.open), func(t *testing.T) {
 			base := t.TempDir()
 			p, c, lb := start(t, base, rules(t, "10s:1h"), func(cfg *Config) { cfg.OpenFiles = tc.open })
-			if n, _ := p.OpenFiles(); n != tc.want {
+			if n, _, _ := p.OpenFiles(); n != tc.want {
 				t.Fatalf("OpenFiles() %d, want %d", n, tc.want)
 			}
 			now := time.Now().Unix()
 			const metrics = 300
+			var first map[string]int
 			for round := int64(0); round < 3; round++ {
 				for i := 0; i < metrics; i++ {
 					c.Add([]byte(fmt.Sprintf("cap.m%d", i)), now-100+10*round, float64(i))
@@ -136,8 +148,17 @@ func TestOpenFilesCapAndStop(t *testing.T) {
 				want := uint64(metrics * (round + 1))
 				testutil.Eventually(t, 30*time.Second, func() bool { return p.Stats().PointsWritten == want },
 					"stats %+v\n%s", p.Stats(), lb)
-				if n := wspFds(t, base); n != tc.want {
-					t.Errorf("round %d: %d files open, want %d", round, n, tc.want)
+				open := wspOpen(t, base)
+				if len(open) != tc.want {
+					t.Errorf("round %d: %d files open, want %d", round, len(open), tc.want)
+				}
+				if first == nil {
+					first = open
+				}
+				for f, n := range open {
+					if n != 1 || first[f] != 1 {
+						t.Errorf("round %d: %s open %d times, %d in round 0; want the same files, once each", round, f, n, first[f])
+					}
 				}
 			}
 			if left := p.Stop(5 * time.Second); left != 0 {
@@ -150,5 +171,26 @@ func TestOpenFilesCapAndStop(t *testing.T) {
 				t.Errorf("stats %+v\n%s", st, lb)
 			}
 		})
+	}
+}
+
+// TestFileBudgetWithinLimit: however many files are asked for, the budget
+// leaves at least half the process's open-file limit (as it is after
+// fileBudget, which may raise it) to everything else, and is what was
+// asked when the limit allows.
+func TestFileBudgetWithinLimit(t *testing.T) {
+	for _, want := range []int{10, 4096, 300000} {
+		n, limit, raised := fileBudget(want)
+		var lim unix.Rlimit
+		if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &lim); err != nil {
+			t.Fatal(err)
+		}
+		if limit != lim.Cur || uint64(n) > lim.Cur/2 || n <= 0 {
+			t.Errorf("want %d: budget %d, limit %d (raised %v); the limit is now %d", want, n, limit, raised, lim.Cur)
+		}
+		if uint64(want) <= lim.Cur/2 && n != want {
+			t.Errorf("want %d: budget %d within a limit of %d", want, n, lim.Cur)
+		}
+		t.Logf("want %d: budget %d, limit %d, raised %v", want, n, limit, raised)
 	}
 }

@@ -97,8 +97,9 @@ type Persister struct {
 	baseFd  int // the data folder, open until Stop returns
 	// openFiles: files the writers may keep open together; fileLimit: the
 	// open-file limit it was bounded by (0: unknown).
-	openFiles int
-	fileLimit uint64
+	openFiles   int
+	fileLimit   uint64
+	limitRaised bool // the open-file limit was raised to fileLimit for openFiles
 }
 
 // New checks the configuration and returns a Persister for c.
@@ -139,13 +140,13 @@ func New(cfg Config, c *cache.Cache) (*Persister, error) {
 		return nil, fmt.Errorf("persist: opening data folder %s: %w", cfg.Base, err)
 	}
 	p := &Persister{cfg: cfg, cache: c, limiter: newLimiter(cfg.MaxCreatesPerSecond), stop: make(chan struct{}), baseFd: baseFd}
-	perWriter := max(16, folderBudget()/cfg.Writers)
 	filesPerWriter := 0
-	if cfg.OpenFiles > 0 {
-		p.openFiles, p.fileLimit = fileBudget(cfg.OpenFiles)
+	if cfg.OpenFiles > 0 { // first: it may raise the open-file limit
+		p.openFiles, p.fileLimit, p.limitRaised = fileBudget(cfg.OpenFiles)
 		filesPerWriter = max(1, p.openFiles/cfg.Writers)
 		p.openFiles = filesPerWriter * cfg.Writers
 	}
+	perWriter := max(16, folderBudget()/cfg.Writers)
 	for w := 0; w < cfg.Writers; w++ {
 		p.writers = append(p.writers, p.newWriter(w, perWriter, filesPerWriter))
 	}
@@ -164,9 +165,11 @@ func folderBudget() int {
 }
 
 // OpenFiles returns how many whisper files the writers keep open at most
-// (together), and the process's open-file limit that bounded it (0:
-// unknown, or no file kept open).
-func (p *Persister) OpenFiles() (int, uint64) { return p.openFiles, p.fileLimit }
+// (together), the process's open-file limit that bounded it (0: unknown,
+// or no file kept open), and whether New raised that limit for them.
+func (p *Persister) OpenFiles() (n int, limit uint64, raised bool) {
+	return p.openFiles, p.fileLimit, p.limitRaised
+}
 
 // Start starts the writers.
 func (p *Persister) Start() {
@@ -574,6 +577,13 @@ func (w *writer) updateIn(name, dir, file string, pts []whisperfile.Point, now i
 	if err != nil {
 		return nil, whisperfile.Result{}, err
 	}
+	if f == nil { // no room to keep it open
+		d, err := w.dirs.get(dir, now)
+		if err != nil {
+			return nil, whisperfile.Result{}, err
+		}
+		return w.wsp.UpdateAt(d.fd, d.abs, file, pts, now, full)
+	}
 	res, err := w.wsp.UpdateFile(f, file, pts, now)
 	if err != nil {
 		w.files.forget(name) // opened again next time
@@ -583,7 +593,8 @@ func (w *writer) updateIn(name, dir, file string, pts []whisperfile.Point, now i
 }
 
 // writable returns the metric name's file, kept open (checked against its
-// path at most revalidateAfter ago) or opened now and kept.
+// path at most revalidateAfter ago) or opened now and kept; nil if it is
+// not kept and there is no room to keep it.
 func (w *writer) writable(name, dir, file string, now int64, full bool) (*whisperfile.Writable, error) {
 	t := time.Now().UnixNano()
 	if full {
@@ -593,6 +604,9 @@ func (w *writer) writable(name, dir, file string, now int64, full bool) (*whispe
 		return err == nil && sameFile(d.fd, file, f)
 	}); f != nil {
 		return f, nil
+	}
+	if !w.files.room() {
+		return nil, nil
 	}
 	d, err := w.dirs.get(dir, now)
 	if err != nil {
