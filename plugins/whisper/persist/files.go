@@ -12,15 +12,17 @@ import (
 	"github.com/dreamcatcher-monitoring/dreamcatcher/internal/whisperfile"
 )
 
-// revalidateAfter is how long a kept-open file is trusted to still be the
-// one its path names: an update more than this after the last check first
-// compares the path's device and inode (one fstatat relative to the
-// folder, no open) with the descriptor's, and on a mismatch (the file
-// replaced, as whisper-resize.py does, or deleted) closes it and opens (or
-// creates) the file the path now names. So points written to a file
-// replaced or deleted under a running writer are those of at most this
-// long after the change; those written later land in the new file.
-const revalidateAfter = 0 * time.Second
+// revalidateAfter (nanoseconds) is how long a kept-open file is trusted to
+// still be the one its path names: an update more than this after the
+// last check first compares the path's device and inode (one fstatat
+// relative to the folder, no open, no symlink followed) with the
+// descriptor's, and on a mismatch (the file replaced, as whisper-resize.py
+// does, deleted, or swapped for a symlink) closes it and opens (creates,
+// or refuses) what the path now names. It is 0, every update is checked:
+// a window would let the points of that long after a swap go to the old
+// file, and during a backlog each file is written about once per
+// write_interval_ms (1 s) anyway, so a window of 1 s would save few checks.
+const revalidateAfter = 0 // every update: a replaced or deleted file is noticed at once
 
 // idleAfter: a kept-open file not updated for this long is closed at the
 // writer's next pass, so a deleted file's space is not held by a metric
