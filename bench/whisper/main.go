@@ -32,6 +32,12 @@
 //	go build -o bin/ ./cmd/hekad && go run ./bench/whisper -metrics 10000,100000
 //	go run ./bench/whisper -targets dreamcatcher -memory 1000000
 //	go run ./bench/whisper -targets dreamcatcher,gocarbon,vm -metrics 100000 -runs 3 -flood 20
+//	go run ./bench/whisper -e2e -e2e-outputs whisper -e2e-peers dreamcatcher,gocarbon,vm -runs 3
+//
+// The e2e mode sends statsd counters over UDP to hekad; with -e2e-peers
+// each peer instead gets, over carbon plaintext, the points the statsd
+// stage makes of the same load (a count and a rate per name per 10 s
+// flush), so the difference is the statsd stage's cost.
 package main
 
 import (
@@ -79,9 +85,11 @@ var (
 	e2eLines  = flag.Int("e2e-lines", 20, "lines per datagram in the e2e mode")
 	e2eWindow = flag.Duration("e2e-window", 25*time.Second, "sending time per rate in the e2e mode")
 	e2eOuts   = flag.String("e2e-outputs", "whisper,none", "e2e runs with this output, and without (none) for comparison")
+	e2ePeers  = flag.String("e2e-peers", "", "in the e2e mode also run these, fed the aggregated points over carbon plaintext: dreamcatcher (its carbon input), gocarbon, vm")
 	e2eGSO    = flag.Bool("e2e-gso", true, "send the e2e load with UDP segmentation offload (hekad still receives one datagram at a time)")
 	maxWait   = flag.Duration("max-wait", 3*time.Minute, "longest wait for any phase to be persisted")
 	keep      = flag.Bool("keep", false, "keep the work folder")
+	dataCache = flag.String("data-cache", "", "create the metric files once in this folder (go-whisper, the bench's schema; kept for later runs) and move it into each whisper program's run and back: -precreate without creating the files again for every run (for 1,000,000 metrics); same file system as $TMPDIR")
 	precreate = flag.Bool("precreate", false, "create every metric's file (go-whisper, same schema) before starting each program, so both are measured updating existing files")
 )
 
@@ -144,10 +152,17 @@ func main() {
 func runTarget(work, t string, m, rn int) result {
 	dir := filepath.Join(work, fmt.Sprintf("%s-%d-%d", t, m, rn))
 	check(os.MkdirAll(dir, 0o755))
-	if *precreate && t != "vm" {
+	giveBack := func() {}
+	if *precreate && *dataCache == "" && t != "vm" {
 		began := time.Now()
 		precreateFiles(filepath.Join(dir, "data"), m)
 		fmt.Fprintf(os.Stderr, "%s: %d files created in %s\n", t, m, time.Since(began).Round(time.Second))
+	}
+	if *dataCache != "" && t != "vm" {
+		cached := borrowDataCache(m)
+		data := filepath.Join(dir, "data")
+		check(os.Rename(cached, data))
+		giveBack = func() { check(os.Rename(data, cached)) }
 	}
 	var tg *target
 	switch t {
@@ -165,6 +180,7 @@ func runTarget(work, t string, m, rn int) result {
 	tg.name = t
 	r := run(tg, m)
 	tg.stop()
+	giveBack()
 	if !*keep {
 		// Minutes of CPU at a million files: a run started
 		// meanwhile would be measured on a busy machine.
@@ -212,6 +228,23 @@ func (t *target) stop() {
 		<-done
 	}
 	t.sampler.stop()
+}
+
+// borrowDataCache returns the -data-cache folder holding the files of m
+// metrics, creating them the first time (a marker file says they are
+// complete).
+func borrowDataCache(m int) string {
+	cached := filepath.Join(*dataCache, fmt.Sprintf("metrics-%d", m))
+	marker := cached + ".complete"
+	if _, err := os.Stat(marker); err == nil {
+		return cached
+	}
+	check(os.RemoveAll(cached))
+	began := time.Now()
+	precreateFiles(cached, m)
+	check(os.WriteFile(marker, nil, 0o644))
+	fmt.Fprintf(os.Stderr, "data cache: %d files created in %s (%s)\n", m, time.Since(began).Round(time.Second), cached)
+	return cached
 }
 
 // benchName is metric i's name.
@@ -698,14 +731,54 @@ func e2eRun(work string) {
 	fmt.Printf("# statsd → whisper end to end: %d names, %d lines/datagram, %s per rate, flush 10 s, archive 10s:1h, %s\n",
 		*e2eNames, *e2eLines, *e2eWindow, time.Now().UTC().Format(time.RFC3339))
 	fmt.Printf("%-8s %10s %10s %10s %10s %10s %8s %8s %6s %8s\n", "output", "asked/s", "sent/s", "sent", "received", "persisted", "rx_loss%", "loss_%", "cpu", "rss_MiB")
-	for _, rate := range ints(*e2eRates) {
-		for _, out := range strings.Split(*e2eOuts, ",") {
-			e2eOne(work, rate, out)
+	type row struct{ sentPerS, loss, cpu, rss float64 }
+	all := map[string][]row{}
+	var order []string
+	keep := func(key string, r row) {
+		if _, ok := all[key]; !ok {
+			order = append(order, key)
+		}
+		all[key] = append(all[key], r)
+	}
+	for run := 1; run <= *runsF; run++ {
+		for _, rate := range ints(*e2eRates) {
+			for _, out := range strings.Split(*e2eOuts, ",") {
+				sent, loss, cpu, rss := e2eOne(work, rate, out)
+				keep(fmt.Sprintf("statsd→%s %d", out, rate), row{float64(sent) / e2eWindow.Seconds(), loss, cpu, rss})
+			}
+			for _, peer := range strings.Split(*e2ePeers, ",") {
+				if peer == "" {
+					continue
+				}
+				r := e2ePeer(work, peer, rate)
+				loss := 100 * (1 - float64(r.persisted)/float64(r.sent))
+				fmt.Printf("peer %-14s %10d %10.0f %10d %10s %10d %8s %8.2f %6.2f %8.0f\n", peer, rate,
+					float64(r.sent)/e2eWindow.Seconds(), r.sent, "-", r.persisted, "-", loss, r.cpu, r.rss)
+				keep(fmt.Sprintf("plaintext→%s %d", peer, rate), row{float64(r.sent) / e2eWindow.Seconds(), loss, r.cpu, r.rss})
+			}
+		}
+	}
+	if *runsF > 1 {
+		fmt.Printf("# medians of %d runs (sent/s: statsd lines for statsd→, aggregated points for plaintext→)\n", *runsF)
+		for _, key := range order {
+			rs := all[key]
+			pick := func(f func(row) float64) float64 {
+				v := make([]float64, len(rs))
+				for i, r := range rs {
+					v[i] = f(r)
+				}
+				return median(v)
+			}
+			fmt.Printf("%-32s sent/s %9.0f  loss %6.2f%%  cpu %5.2f  rss_MiB %6.0f\n", key,
+				pick(func(r row) float64 { return r.sentPerS }), pick(func(r row) float64 { return r.loss }),
+				pick(func(r row) float64 { return r.cpu }), pick(func(r row) float64 { return r.rss }))
 		}
 	}
 }
 
-func e2eOne(work string, rate int, out string) {
+// e2eOne runs one rate with one output and prints its row; it returns
+// the lines sent, the loss (%; NaN without an output), CPU and peak RSS.
+func e2eOne(work string, rate int, out string) (sent int64, lossPct, cpu, rss float64) {
 	{
 		dir := filepath.Join(work, fmt.Sprintf("e2e-%d", rate))
 		check(os.MkdirAll(dir, 0o755))
@@ -752,8 +825,8 @@ self_metrics = ""
 			time.Sleep(200 * time.Millisecond)
 		}
 		smp := newSampler(cmd.Process.Pid)
-		sent := sendStatsd(addr, rate, *e2eWindow)
-		cpu, rss := smp.result()
+		sent = sendStatsd(addr, rate, *e2eWindow)
+		cpu, rss = smp.result()
 		// Let a regular flush carry the last points: the final flush at
 		// stop is stamped with the next slot, in the future, where
 		// whisper's fetch cannot read yet.
@@ -790,6 +863,7 @@ self_metrics = ""
 		fmt.Printf("%-8s %10d %10.0f %10d %10.0f %10.0f %8.2f %8.2f %6.2f %8.0f\n", out, rate, float64(sent)/e2eWindow.Seconds(),
 			sent, received, persisted, 100*(1-received/float64(sent)), loss, cpu, rss)
 		os.RemoveAll(dir)
+		return sent, loss, cpu, rss
 	}
 }
 

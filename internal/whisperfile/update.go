@@ -39,16 +39,41 @@ type Result struct {
 // calls, so steady-state updates do not allocate; it is not safe for
 // concurrent use.
 type Updater struct {
-	fd     int
-	hdr    Header
+	f      *Writable // the file being updated
+	own    Writable  // UpdateAt's file, reused
 	buf    []byte
 	pts    []Point
 	al     []Point // one archive's points, aligned to its step, one per interval
 	pack   []byte
 	series []byte
 	vals   []float64
-	offs   []int64 // where each archive starts
-	bases  []int64 // each archive's base interval (its first slot's time); -1: not read yet
+}
+
+// Writable is an open whisper file with its parsed header, so that a caller
+// keeping it open (Updater.OpenWritable) updates it with UpdateFile without opening
+// the file, reading its header and closing it each time. It is not safe
+// for concurrent use, and it is up to its holder to notice that the path
+// it was opened by now names another file (Dev, Ino) or none.
+type Writable struct {
+	fd    int
+	hdr   Header
+	offs  []int64 // where each archive starts
+	bases []int64 // each archive's base interval (its first slot's time); -1: not read yet
+	// Dev and Ino identify the file opened.
+	Dev, Ino uint64
+}
+
+// Header returns the file's header as read when it was opened.
+func (f *Writable) Header() *Header { return &f.hdr }
+
+// Close closes the file's descriptor.
+func (f *Writable) Close() error {
+	if f.fd < 0 {
+		return nil
+	}
+	err := syscall.Close(f.fd)
+	f.fd = -1
+	return err
 }
 
 // Update writes pts (in any order; of two points for one interval the
@@ -78,7 +103,50 @@ func (u *Updater) Update(path string, pts []Point, now int64, full bool) (h *Hea
 // (so the kernel walks one path component instead of the whole path); dir
 // is used only to name the file in errors.
 func (u *Updater) UpdateAt(dirfd int, dir, name string, pts []Point, now int64, full bool) (h *Header, res Result, err error) {
+	f := &u.own
+	if err := u.open(f, dirfd, dir, name, full); err != nil {
+		return nil, res, err
+	}
+	defer func() {
+		if cerr := f.Close(); cerr != nil && err == nil {
+			err = &fs.PathError{Op: "close", Path: lazyPath{dir, name}.String(), Err: cerr}
+		}
+	}()
+	res, err = u.update(f, lazyPath{dir, name}, pts, now)
+	return &f.hdr, res, err
+}
+
+// OpenWritable opens the file name in the folder dir (open as dirfd; dir only
+// names the file in errors) for UpdateFile, checking it as UpdateAt does
+// (full: also its type and size). The caller closes it.
+func (u *Updater) OpenWritable(dirfd int, dir, name string, full bool) (*Writable, error) {
+	f := &Writable{fd: -1}
+	if err := u.open(f, dirfd, dir, name, full); err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+// UpdateFile is UpdateAt for a file kept open (OpenWritable), with the header read
+// when it was opened: it costs only the archives' own reads and writes. An
+// archive's base interval is remembered between updates once the archive
+// has been written (a ring's base only moves by whole rings, which leaves
+// every slot where it was), and read again while it is empty. name names
+// the file in errors. After an error the file should be closed and
+// opened again.
+func (u *Updater) UpdateFile(f *Writable, name string, pts []Point, now int64) (Result, error) {
+	for i, b := range f.bases {
+		if b == 0 {
+			f.bases[i] = -1
+		}
+	}
+	return u.update(f, lazyPath{"", name}, pts, now)
+}
+
+// open opens and checks the file into f.
+func (u *Updater) open(f *Writable, dirfd int, dir, name string, full bool) error {
 	path := lazyPath{dir, name}
+	f.fd = -1
 	// O_NOATIME: with relatime, reading a file written since its last
 	// access would otherwise cost an inode update (a journal entry) on
 	// every update. The kernel allows it only to the file's owner.
@@ -89,50 +157,64 @@ func (u *Updater) UpdateAt(dirfd int, dir, name string, pts []Point, now int64, 
 	}
 	if err != nil {
 		if errors.Is(err, syscall.ELOOP) {
-			return nil, res, fmt.Errorf("%s: %w", path, ErrSymlink)
+			return fmt.Errorf("%s: %w", path, ErrSymlink)
 		}
-		return nil, res, &fs.PathError{Op: "open", Path: path.String(), Err: err}
+		return &fs.PathError{Op: "open", Path: path.String(), Err: err}
 	}
-	defer func() {
-		if cerr := syscall.Close(fd); cerr != nil && err == nil {
-			err = &fs.PathError{Op: "close", Path: path.String(), Err: cerr}
-		}
-	}()
-	u.fd = fd
+	f.fd = fd
+	if err := u.readHeader(f, path, full); err != nil {
+		_ = f.Close()
+		return err
+	}
+	return nil
+}
+
+// readHeader reads and checks f's header and lays out its archives.
+func (u *Updater) readHeader(f *Writable, path lazyPath, full bool) error {
 	if u.buf == nil {
 		u.buf = make([]byte, HeaderRead)
 	}
+	u.f = f
 	n, err := u.readAt(u.buf, 0)
 	if err != nil {
-		return nil, res, fmt.Errorf("reading header of %s: %w", path, err)
+		return fmt.Errorf("reading header of %s: %w", path, err)
 	}
-	h = &u.hdr
+	h := &f.hdr
 	if err := parseHeader(u.buf[:n], h); err != nil {
-		return nil, res, fmt.Errorf("%s: %w", path, err)
+		return fmt.Errorf("%s: %w", path, err)
 	}
-	if full {
+	if full || f != &u.own {
 		var st syscall.Stat_t
-		if err := syscall.Fstat(fd, &st); err != nil {
-			return nil, res, &fs.PathError{Op: "stat", Path: path.String(), Err: err}
+		if err := syscall.Fstat(f.fd, &st); err != nil {
+			return &fs.PathError{Op: "stat", Path: path.String(), Err: err}
 		}
-		if st.Mode&syscall.S_IFMT != syscall.S_IFREG {
-			return nil, res, fmt.Errorf("%s: %w: not a regular file", path, ErrCorrupt)
-		}
-		if err := h.checkSize(st.Size); err != nil {
-			return nil, res, fmt.Errorf("%s: %w", path, err)
+		f.Dev, f.Ino = uint64(st.Dev), uint64(st.Ino)
+		if full {
+			if st.Mode&syscall.S_IFMT != syscall.S_IFREG {
+				return fmt.Errorf("%s: %w: not a regular file", path, ErrCorrupt)
+			}
+			if err := h.checkSize(st.Size); err != nil {
+				return fmt.Errorf("%s: %w", path, err)
+			}
 		}
 	}
-	u.offs, u.bases = u.offs[:0], u.bases[:0]
+	f.offs, f.bases = f.offs[:0], f.bases[:0]
 	off := h.dataStart()
 	for _, a := range h.Archives {
-		u.offs = append(u.offs, off)
-		u.bases = append(u.bases, -1)
+		f.offs = append(f.offs, off)
+		f.bases = append(f.bases, -1)
 		off += int64(a.Points) * pointSize
 	}
-	if first := u.offs[0]; first+4 <= int64(n) {
-		u.bases[0] = int64(binary.BigEndian.Uint32(u.buf[first:]))
+	if first := f.offs[0]; first+4 <= int64(n) {
+		f.bases[0] = int64(binary.BigEndian.Uint32(u.buf[first:]))
 	}
+	return nil
+}
 
+// update writes pts into the open file f.
+func (u *Updater) update(f *Writable, path lazyPath, pts []Point, now int64) (res Result, err error) {
+	u.f = f
+	h := &f.hdr
 	u.pts = append(u.pts[:0], pts...)
 	slices.SortStableFunc(u.pts, func(a, b Point) int { return cmp.Compare(a.Time, b.Time) })
 	// Newest first, finest archive first, as whisper.py commits them.
@@ -145,14 +227,14 @@ func (u *Updater) UpdateAt(dirfd int, dir, name string, pts []Point, now int64, 
 		}
 		if start < end {
 			if err := u.archiveUpdate(i, u.pts[start:end]); err != nil {
-				return h, res, fmt.Errorf("updating %s: %w", path, err)
+				return res, fmt.Errorf("updating %s: %w", path, err)
 			}
 			res.Written += end - start
 		}
 		end = start
 	}
 	res.TooOld = end
-	return h, res, nil
+	return res, nil
 }
 
 // lazyPath names a file in errors; the path is joined only when one is
@@ -164,7 +246,7 @@ func (p lazyPath) String() string { return filepath.Join(p.dir, p.name) }
 // archiveUpdate writes chronologically sorted points into archive i and
 // propagates them into the coarser archives.
 func (u *Updater) archiveUpdate(i int, pts []Point) error {
-	step := int64(u.hdr.Archives[i].SecondsPerPoint)
+	step := int64(u.f.hdr.Archives[i].SecondsPerPoint)
 	al := u.al[:0]
 	for _, p := range pts {
 		iv := p.Time - FloorMod(p.Time, step)
@@ -194,8 +276,8 @@ func (u *Updater) archiveUpdate(i int, pts []Point) error {
 	}
 
 	higher := i
-	for lower := i + 1; lower < len(u.hdr.Archives); lower++ {
-		lstep := int64(u.hdr.Archives[lower].SecondsPerPoint)
+	for lower := i + 1; lower < len(u.f.hdr.Archives); lower++ {
+		lstep := int64(u.f.hdr.Archives[lower].SecondsPerPoint)
 		further := false
 		last := int64(math.MinInt64)
 		for _, p := range al {
@@ -220,7 +302,7 @@ func (u *Updater) archiveUpdate(i int, pts []Point) error {
 
 // writeRun writes points of consecutive intervals into archive i's ring.
 func (u *Updater) writeRun(i int, base int64, run []Point) error {
-	a := u.hdr.Archives[i]
+	a := u.f.hdr.Archives[i]
 	step, size := int64(a.SecondsPerPoint), int64(a.Points)*pointSize
 	if len(run) > a.Points { // longer than the ring: its oldest would be overwritten anyway
 		run = run[len(run)-a.Points:]
@@ -233,17 +315,17 @@ func (u *Updater) writeRun(i int, base int64, run []Point) error {
 	}
 	u.pack = b
 	first := min(int64(len(b)), size-rel)
-	if err := u.writeAt(b[:first], u.offs[i]+rel); err != nil {
+	if err := u.writeAt(b[:first], u.f.offs[i]+rel); err != nil {
 		return err
 	}
 	switch {
 	case first < int64(len(b)):
-		if err := u.writeAt(b[first:], u.offs[i]); err != nil {
+		if err := u.writeAt(b[first:], u.f.offs[i]); err != nil {
 			return err
 		}
-		u.bases[i] = run[first/pointSize].Time
+		u.f.bases[i] = run[first/pointSize].Time
 	case rel == 0:
-		u.bases[i] = run[0].Time
+		u.f.bases[i] = run[0].Time
 	}
 	return nil
 }
@@ -252,7 +334,7 @@ func (u *Updater) writeRun(i int, base int64, run []Point) error {
 // starting at ts into archive lo, if enough of them are known. It reports
 // whether it wrote a value.
 func (u *Updater) propagate(ts int64, hi, lo int) (bool, error) {
-	H, L := u.hdr.Archives[hi], u.hdr.Archives[lo]
+	H, L := u.f.hdr.Archives[hi], u.f.hdr.Archives[lo]
 	hstep, lstep := int64(H.SecondsPerPoint), int64(L.SecondsPerPoint)
 	hsize, lsize := int64(H.Points)*pointSize, int64(L.Points)*pointSize
 	start := ts - FloorMod(ts, lstep)
@@ -279,15 +361,15 @@ func (u *Updater) propagate(ts int64, hi, lo int) (bool, error) {
 	}
 	s := u.series[:n]
 	if relFirst < relLast {
-		if err := u.readFull(s, u.offs[hi]+relFirst); err != nil {
+		if err := u.readFull(s, u.f.offs[hi]+relFirst); err != nil {
 			return false, err
 		}
 	} else {
 		k := hsize - relFirst
-		if err := u.readFull(s[:k], u.offs[hi]+relFirst); err != nil {
+		if err := u.readFull(s[:k], u.f.offs[hi]+relFirst); err != nil {
 			return false, err
 		}
-		if err := u.readFull(s[k:], u.offs[hi]); err != nil {
+		if err := u.readFull(s[k:], u.f.offs[hi]); err != nil {
 			return false, err
 		}
 	}
@@ -301,12 +383,12 @@ func (u *Updater) propagate(ts int64, hi, lo int) (bool, error) {
 		cur += hstep
 	}
 	u.vals = vals
-	if len(vals) == 0 || float64(len(vals))/float64(count) < float64(u.hdr.XFilesFactor) {
+	if len(vals) == 0 || float64(len(vals))/float64(count) < float64(u.f.hdr.XFilesFactor) {
 		return false, nil
 	}
 	var pt [pointSize]byte
 	binary.BigEndian.PutUint32(pt[:], uint32(start))
-	binary.BigEndian.PutUint64(pt[4:], math.Float64bits(aggregate(u.hdr.Method, vals, count)))
+	binary.BigEndian.PutUint64(pt[4:], math.Float64bits(aggregate(u.f.hdr.Method, vals, count)))
 	lbase, err := u.base(lo)
 	if err != nil {
 		return false, err
@@ -315,11 +397,11 @@ func (u *Updater) propagate(ts int64, hi, lo int) (bool, error) {
 	if lbase != 0 {
 		rel = FloorMod(FloorDiv(start-lbase, lstep)*pointSize, lsize)
 	}
-	if err := u.writeAt(pt[:], u.offs[lo]+rel); err != nil {
+	if err := u.writeAt(pt[:], u.f.offs[lo]+rel); err != nil {
 		return false, err
 	}
 	if rel == 0 {
-		u.bases[lo] = start
+		u.f.bases[lo] = start
 	}
 	return true, nil
 }
@@ -380,21 +462,21 @@ func better(m Method, v, r float64) bool {
 
 // base returns archive i's base interval (0: the archive was never written).
 func (u *Updater) base(i int) (int64, error) {
-	if u.bases[i] < 0 {
+	if u.f.bases[i] < 0 {
 		var b [4]byte
-		if err := u.readFull(b[:], u.offs[i]); err != nil {
+		if err := u.readFull(b[:], u.f.offs[i]); err != nil {
 			return 0, err
 		}
-		u.bases[i] = int64(binary.BigEndian.Uint32(b[:]))
+		u.f.bases[i] = int64(binary.BigEndian.Uint32(b[:]))
 	}
-	return u.bases[i], nil
+	return u.f.bases[i], nil
 }
 
 // readAt reads up to len(b) bytes at off; fewer only at the end of the file.
 func (u *Updater) readAt(b []byte, off int64) (int, error) {
 	n := 0
 	for n < len(b) {
-		m, err := syscall.Pread(u.fd, b[n:], off+int64(n))
+		m, err := syscall.Pread(u.f.fd, b[n:], off+int64(n))
 		if err == syscall.EINTR {
 			continue
 		}
@@ -419,7 +501,7 @@ func (u *Updater) readFull(b []byte, off int64) error {
 
 func (u *Updater) writeAt(b []byte, off int64) error {
 	for len(b) > 0 {
-		m, err := syscall.Pwrite(u.fd, b, off)
+		m, err := syscall.Pwrite(u.f.fd, b, off)
 		if err == syscall.EINTR {
 			continue
 		}

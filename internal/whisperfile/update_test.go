@@ -14,6 +14,8 @@ import (
 	"path/filepath"
 	"testing"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/dreamcatcher-monitoring/dreamcatcher/internal/testutil"
 )
 
@@ -88,6 +90,14 @@ func TestUpdateMatchesWhisperPy(t *testing.T) {
 		b := filepath.Join(dir, fmt.Sprintf("py%d.wsp", c))
 		createFile(t, a, m, xff, as)
 		createFile(t, b, m, xff, as)
+		// The same updates through one descriptor kept open (UpdateFile),
+		// which remembers the archives' base intervals between updates.
+		k := filepath.Join(dir, fmt.Sprintf("kept%d.wsp", c))
+		createFile(t, k, m, xff, as)
+		kf, err := u.OpenWritable(unix.AT_FDCWD, "", k, true)
+		if err != nil {
+			t.Fatalf("case %d: %v", c, err)
+		}
 		pc := pyCase{Path: b}
 		now := int64(1_700_000_000 + rng.Intn(1000))
 		maxRet := int64(as.MaxRetention())
@@ -116,7 +126,19 @@ func TestUpdateMatchesWhisperPy(t *testing.T) {
 			if res.Written+res.TooOld != len(pts) {
 				t.Fatalf("case %d: %d written + %d too old of %d", c, res.Written, res.TooOld, len(pts))
 			}
+			kres, err := u.UpdateFile(kf, k, pts, now)
+			if err != nil || kres != res {
+				t.Fatalf("case %d: kept open: %+v, %v; reopened: %+v", c, kres, err, res)
+			}
 			pc.Ops = append(pc.Ops, pyOp{Now: now, Points: pyPts})
+		}
+		if err := kf.Close(); err != nil {
+			t.Fatal(err)
+		}
+		ga, _ := os.ReadFile(a)
+		gk, _ := os.ReadFile(k)
+		if !bytes.Equal(ga, gk) {
+			t.Fatalf("case %d: file updated through one descriptor differs from the one reopened for each update", c)
 		}
 		cases = append(cases, pc)
 		ours = append(ours, a)

@@ -39,6 +39,7 @@ type Config struct {
 	MaxCreatesPerSecond int   `toml:"max_creates_per_second"`
 	Writers             int   `toml:"writers"`
 	WriteIntervalMs     uint  `toml:"write_interval_ms"`
+	OpenFiles           uint  `toml:"open_files"`
 	FlushTimeout        uint  `toml:"flush_timeout"`
 	MaxFuture           uint  `toml:"max_future"`
 	SparseCreate        bool  `toml:"sparse_create"`
@@ -77,6 +78,7 @@ func DefaultConfig() *Config {
 		MaxCreatesPerSecond: 1000,
 		Writers:             4,
 		WriteIntervalMs:     1000,
+		OpenFiles:           65536,
 		FlushTimeout:        60,
 		MaxFuture:           600,
 		LogInterval:         10,

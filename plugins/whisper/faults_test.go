@@ -174,7 +174,9 @@ func TestDiskFullAndReadOnly(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = exec.Command("umount", "-l", base).Run() })
 	// A remount read-only fails while a file is open for writing, which
-	// the writers do briefly on every update: try until it lands.
+	// the writers do briefly on every update with open_files = 0 (set
+	// below: with files kept open the remount is refused until they are
+	// closed): try until it lands.
 	remount := func(opts string) {
 		t.Helper()
 		var out []byte
@@ -191,6 +193,7 @@ func TestDiskFullAndReadOnly(t *testing.T) {
 	cfg := statsdConfig(h, `
 self_metrics = ""
 log_interval = 1
+open_files = 0
 `)
 	p := h.Start(cfg, "Input started: StatsdInput")
 	addr := h.Addr()

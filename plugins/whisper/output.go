@@ -81,6 +81,9 @@ func (o *Output) Init(config interface{}) error {
 	if conf.MaxCachePoints < 0 || conf.MaxCreatesPerSecond < 0 {
 		return fmt.Errorf("max_cache_points and max_creates_per_second must not be negative")
 	}
+	if conf.OpenFiles > 1<<20 {
+		return fmt.Errorf("open_files must be 0 to %d, got %d", 1<<20, conf.OpenFiles)
+	}
 	if conf.WriteIntervalMs > 60_000 {
 		return fmt.Errorf("write_interval_ms must be 0 to 60000, got %d", conf.WriteIntervalMs)
 	}
@@ -105,6 +108,23 @@ func (o *Output) Init(config interface{}) error {
 	return os.Remove(probe.Name())
 }
 
+// openFilesNote says how many files the writers keep open, for the start
+// message.
+func openFilesNote(p *persist.Persister, asked uint) string {
+	n, limit, raised := p.OpenFiles()
+	note := ""
+	if raised {
+		note = ", raised for them"
+	}
+	switch {
+	case asked == 0:
+		return "no file kept open (open_files = 0)"
+	case uint64(asked) > limit/2 && limit > 0:
+		return fmt.Sprintf("keeping up to %d files open (open_files = %d, bounded to half the open-file limit %d%s; raise the hard limit, ulimit -Hn or systemd's LimitNOFILE, for more)", n, asked, limit, note)
+	}
+	return fmt.Sprintf("keeping up to %d files open (open-file limit %d%s)", n, limit, note)
+}
+
 // Run moves points from matched messages into the cache until Heka closes
 // the input channel, then writes the cache out.
 func (o *Output) Run(or pipeline.OutputRunner, h pipeline.PluginHelper) error {
@@ -116,7 +136,8 @@ func (o *Output) Run(or pipeline.OutputRunner, h pipeline.PluginHelper) error {
 	p, err := persist.New(persist.Config{
 		Base: o.base, Rules: o.rules, Writers: conf.Writers, MaxCreatesPerSecond: conf.MaxCreatesPerSecond,
 		FolderPerm: o.folderPerm, FilePerm: o.filePerm, MaxFuture: time.Duration(conf.MaxFuture) * time.Second,
-		Sparse: conf.SparseCreate, PassInterval: time.Duration(conf.WriteIntervalMs) * time.Millisecond, Log: logs,
+		Sparse: conf.SparseCreate, PassInterval: time.Duration(conf.WriteIntervalMs) * time.Millisecond,
+		OpenFiles: int(conf.OpenFiles), Log: logs,
 	}, c)
 	if err != nil {
 		return err
@@ -124,7 +145,7 @@ func (o *Output) Run(or pipeline.OutputRunner, h pipeline.PluginHelper) error {
 	dumpPath := o.dumpPath(or.Name())
 	o.restore(or, c, dumpPath)
 	p.Start()
-	or.LogMessage(fmt.Sprintf("writing whisper files under %s with %d writers", o.base, conf.Writers))
+	or.LogMessage(fmt.Sprintf("writing whisper files under %s with %d writers, %s", o.base, conf.Writers, openFilesNote(p, conf.OpenFiles)))
 
 	stopSelf := make(chan struct{})
 	var selfWG sync.WaitGroup

@@ -96,7 +96,8 @@ func (a *API) find(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-cache")
 	switch format {
 	case "treejson":
-		writeJSON(w, treeJSON(matches, basePath, wildcards != 0))
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(appendTreeJSON(make([]byte, 0, 96*len(matches)+2), matches, basePath, wildcards != 0))
 	case "completer":
 		res := []map[string]string{}
 		for _, m := range matches {
@@ -130,58 +131,23 @@ func (a *API) find(w http.ResponseWriter, r *http.Request) {
 		}
 		sort.Strings(nodes)
 		writeJSON(w, map[string]any{"nodes": nodes})
-	case "json", "pickle", "msgpack":
-		now := a.cfg.Now().Unix()
-		var infos []any
-		type jsonNode struct {
-			Path      string             `json:"path"`
-			IsLeaf    bool               `json:"is_leaf"`
-			Intervals []map[string]int64 `json:"intervals,omitempty"`
-		}
-		var jnodes []jsonNode
-		for _, m := range nodeList(matches) {
-			info := map[any]any{"path": m.Path, "is_leaf": m.Leaf}
-			jn := jsonNode{Path: m.Path, IsLeaf: m.Leaf}
-			if m.Leaf {
-				start, end, ok := a.intervals(r, m.Path, now)
-				var iv []any
-				if ok {
-					if format == "pickle" {
-						iv = append(iv, ogórek.Tuple{start, end})
-					} else {
-						iv = append(iv, []any{start, end})
-					}
-					jn.Intervals = []map[string]int64{{"start": start, "end": end}}
-				}
-				if iv == nil {
-					iv = []any{}
-				}
-				info["intervals"] = iv
-			}
-			infos = append(infos, info)
-			jnodes = append(jnodes, jn)
-		}
-		if infos == nil {
-			infos = []any{}
-		}
-		switch format {
-		case "json":
-			if jnodes == nil {
-				jnodes = []jsonNode{}
-			}
-			writeJSON(w, jnodes)
-		case "pickle":
-			var buf bytes.Buffer
-			if err := ogórek.NewEncoderWithConfig(&buf, &ogórek.EncoderConfig{Protocol: 3}).Encode(infos); err != nil {
-				a.writeError(w, r, err, nil)
-				return
-			}
-			w.Header().Set("Content-Type", "application/pickle")
-			_, _ = w.Write(buf.Bytes())
-		case "msgpack":
+	case "json":
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(a.appendFindJSON(make([]byte, 0, 128*len(matches)+2), r, matches, a.cfg.Now().Unix()))
+	case "pickle", "msgpack":
+		infos := a.findInfos(r, matches, a.cfg.Now().Unix(), format == "pickle")
+		if format == "msgpack" {
 			w.Header().Set("Content-Type", "application/x-msgpack")
 			_, _ = w.Write(msgpackEncode(nil, infos))
+			return
 		}
+		var buf bytes.Buffer
+		if err := ogórek.NewEncoderWithConfig(&buf, &ogórek.EncoderConfig{Protocol: 3}).Encode(infos); err != nil {
+			a.writeError(w, r, err, nil)
+			return
+		}
+		w.Header().Set("Content-Type", "application/pickle")
+		_, _ = w.Write(buf.Bytes())
 	default:
 		w.Header().Set("Content-Type", "text/plain")
 		w.WriteHeader(http.StatusBadRequest)
@@ -195,10 +161,10 @@ func nodeList(ms []index.Match) []index.Match {
 	var out []index.Match
 	for _, m := range ms {
 		if m.Branch {
-			out = append(out, index.Match{Path: m.Path, Branch: true})
+			out = append(out, m.AsBranch())
 		}
 		if m.Leaf {
-			out = append(out, index.Match{Path: m.Path, Leaf: true})
+			out = append(out, m.AsLeaf())
 		}
 	}
 	return out
@@ -206,8 +172,8 @@ func nodeList(ms []index.Match) []index.Match {
 
 // intervals is graphite-web's WhisperReader.get_intervals: from now minus
 // the retention to the file's mtime.
-func (a *API) intervals(r *http.Request, name string, now int64) (int64, int64, bool) {
-	maxRetention, mtime, err := a.cfg.Store.Intervals(r.Context(), name)
+func (a *API) intervals(r *http.Request, m index.Match, now int64) (int64, int64, bool) {
+	maxRetention, mtime, err := a.cfg.Store.Intervals(r.Context(), m)
 	if err != nil {
 		return 0, 0, false
 	}
@@ -215,48 +181,151 @@ func (a *API) intervals(r *http.Request, name string, now int64) (int64, int64, 
 	return start, max(mtime.Unix(), start), true
 }
 
-func treeJSON(matches []index.Match, basePath string, wildcards bool) []map[string]any {
-	branch := func(m map[string]any) map[string]any {
-		m["allowChildren"], m["expandable"], m["leaf"] = 1, 1, 0
-		return m
+// findInfos is graphite-web's find answer for the cluster protocol: a
+// dict per node, leaves with their intervals (tuples in a pickle, lists
+// in msgpack).
+func (a *API) findInfos(r *http.Request, matches []index.Match, now int64, pickle bool) []any {
+	infos := []any{}
+	for _, m := range nodeList(matches) {
+		info := map[any]any{"path": m.Path, "is_leaf": m.Leaf}
+		if m.Leaf {
+			iv := []any{}
+			if start, end, ok := a.intervals(r, m, now); ok {
+				if pickle {
+					iv = append(iv, ogórek.Tuple{start, end})
+				} else {
+					iv = append(iv, []any{start, end})
+				}
+			}
+			info["intervals"] = iv
+		}
+		infos = append(infos, info)
 	}
-	leaf := func(m map[string]any) map[string]any {
-		m["allowChildren"], m["expandable"], m["leaf"] = 0, 0, 1
-		return m
+	return infos
+}
+
+// appendFindJSON appends the format=json find answer: what encoding/json
+// gives for a list of {"path", "is_leaf", "intervals": [{"end", "start"}]}
+// (intervals left out when there are none), one node per branch and per
+// leaf as nodeList splits them.
+func (a *API) appendFindJSON(b []byte, r *http.Request, matches []index.Match, now int64) []byte {
+	b = append(b, '[')
+	first := true
+	node := func(m index.Match) {
+		if !first {
+			b = append(b, ',')
+		}
+		first = false
+		b = append(b, `{"path":`...)
+		b = appendJSONStringCompat(b, m.Path)
+		if !m.Leaf {
+			b = append(b, `,"is_leaf":false}`...)
+			return
+		}
+		b = append(b, `,"is_leaf":true`...)
+		if start, end, ok := a.intervals(r, m, now); ok {
+			b = append(b, `,"intervals":[{"end":`...)
+			b = strconv.AppendInt(b, end, 10)
+			b = append(b, `,"start":`...)
+			b = strconv.AppendInt(b, start, 10)
+			b = append(b, "}]"...)
+		}
+		b = append(b, '}')
 	}
-	out := []map[string]any{}
+	for _, m := range matches {
+		if m.Branch {
+			node(m.AsBranch())
+		}
+		if m.Leaf {
+			node(m.AsLeaf())
+		}
+	}
+	return append(b, ']')
+}
+
+// appendTreeJSON appends the treejson find answer (graphite-web's
+// tree_json): an optional "*" node, then the branches, then the leaves,
+// each name once; the keys in encoding/json's (sorted) order.
+func appendTreeJSON(b []byte, matches []index.Match, basePath string, wildcards bool) []byte {
+	b = append(b, '[')
+	first := true
+	node := func(text, id string, branch bool) {
+		if !first {
+			b = append(b, ',')
+		}
+		first = false
+		if branch {
+			b = append(b, `{"allowChildren":1,"expandable":1,"id":`...)
+		} else {
+			b = append(b, `{"allowChildren":0,"expandable":0,"id":`...)
+		}
+		b = appendJSONStringCompat(b, id)
+		if branch {
+			b = append(b, `,"leaf":0,"text":`...)
+		} else {
+			b = append(b, `,"leaf":1,"text":`...)
+		}
+		b = appendJSONStringCompat(b, text)
+		b = append(b, '}')
+	}
 	if len(matches) > 1 && wildcards {
-		wn := map[string]any{"text": "*", "id": basePath + "*"}
 		anyBranch := false
 		for _, m := range matches {
 			anyBranch = anyBranch || m.Branch
 		}
-		if anyBranch {
-			out = append(out, branch(wn))
-		} else {
-			out = append(out, leaf(wn))
-		}
+		node("*", basePath+"*", anyBranch)
 	}
-	var branches, leaves []map[string]any
-	found := map[string]bool{}
+	found := make(map[string]bool, len(matches))
+	var leaves []index.Match
 	for _, m := range matches {
-		if found[m.Name()] {
+		name := m.Name()
+		if found[name] {
 			continue // graphite-web lists each name once
 		}
-		found[m.Name()] = true
-		text, err := url.QueryUnescape(m.Name())
-		if err != nil {
-			text = m.Name()
+		found[name] = true
+		if !m.Branch {
+			leaves = append(leaves, m)
+			continue
 		}
-		n := map[string]any{"text": text, "id": basePath + m.Name()}
-		if m.Branch {
-			branches = append(branches, branch(n))
-		} else {
-			leaves = append(leaves, leaf(n))
+		node(treeText(name), basePath+name, true)
+	}
+	for _, m := range leaves {
+		node(treeText(m.Name()), basePath+m.Name(), false)
+	}
+	return append(b, ']')
+}
+
+// treeText is a node's display text: its name URL-unescaped.
+func treeText(name string) string {
+	if !strings.ContainsAny(name, "%+") {
+		return name
+	}
+	text, err := url.QueryUnescape(name)
+	if err != nil {
+		return name
+	}
+	return text
+}
+
+// appendJSONStringCompat appends s as encoding/json (HTML escaping off)
+// encodes it: printable ASCII directly, anything else through it.
+func appendJSONStringCompat(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' {
+			return appendJSONStringSlow(b, s)
 		}
 	}
-	out = append(out, branches...)
-	return append(out, leaves...)
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
+}
+
+func appendJSONStringSlow(b []byte, s string) []byte {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(s) // a string always encodes
+	return append(b, bytes.TrimRight(buf.Bytes(), "\n")...)
 }
 
 func (a *API) expand(w http.ResponseWriter, r *http.Request) {

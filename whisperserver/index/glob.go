@@ -11,14 +11,15 @@ const MaxPatternLen = 4096
 
 // component matches one dotted component of a Graphite path pattern.
 type component struct {
-	literal string   // set when the component has no wildcard
-	stars   []string // set when '*' is the only wildcard: the literal pieces
-	re      *regexp.Regexp
-	hidden  bool // the pattern itself starts with '.', so hidden names may match
+	literal string         // set when the component has no wildcard
+	wild    bool           // the component has a wildcard: stars or re is set
+	stars   []string       // set when '*' is the only wildcard: the literal pieces
+	re      *regexp.Regexp // set for any other wildcard
+	hidden  bool           // the pattern itself starts with '.', so hidden names may match
 }
 
 func (c *component) match(s string) bool {
-	if c.re == nil {
+	if !c.wild {
 		return s == c.literal
 	}
 	if !c.hidden && strings.HasPrefix(s, ".") {
@@ -33,7 +34,7 @@ func (c *component) match(s string) bool {
 // prefix is the literal text every name the component matches starts
 // with ("" when unknown or none).
 func (c *component) prefix() string {
-	if c.re == nil || c.stars == nil {
+	if c.stars == nil {
 		return ""
 	}
 	return c.stars[0]
@@ -97,17 +98,17 @@ func compile(pattern string) ([]component, error) {
 			out[i] = component{literal: p}
 			continue
 		}
+		out[i] = component{wild: true, hidden: strings.HasPrefix(p, ".")}
+		if !strings.ContainsAny(p, "?[{") {
+			out[i].stars = strings.Split(p, "*") // no regexp needed
+			continue
+		}
 		expr, err := globToRegexp(p)
 		if err != nil {
 			return nil, fmt.Errorf("pattern %q: %w", pattern, err)
 		}
-		re, err := regexp.Compile("^(?:" + expr + ")$")
-		if err != nil {
+		if out[i].re, err = regexp.Compile("^(?:" + expr + ")$"); err != nil {
 			return nil, fmt.Errorf("pattern %q: %w", pattern, err)
-		}
-		out[i] = component{re: re, hidden: strings.HasPrefix(p, ".")}
-		if !strings.ContainsAny(p, "?[{") {
-			out[i].stars = strings.Split(p, "*")
 		}
 	}
 	return out, nil

@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -37,7 +38,7 @@ var ErrBadPattern = errors.New("bad pattern")
 
 type node struct {
 	dirs   map[string]*node
-	leaves map[string]struct{}
+	leaves map[string]*leafInfo
 	mtime  time.Time
 	read   bool
 	racy   bool // read so soon after a change that a later one may share the mtime
@@ -46,7 +47,7 @@ type node struct {
 	kids []Entry
 }
 
-func newNode() *node { return &node{dirs: map[string]*node{}, leaves: map[string]struct{}{}} }
+func newNode() *node { return &node{dirs: map[string]*node{}, leaves: map[string]*leafInfo{}} }
 
 // Options tunes an Index.
 type Options struct {
@@ -71,7 +72,10 @@ type Index struct {
 	pendingAdd []string
 	pendingDel map[string]struct{}
 	count      int
-	tags       *tagIndex // series under _tagged/, by tag and value
+	// statGen is bumped by every rescan: a leaf's remembered lstat is
+	// taken again after one (see LeafStat).
+	statGen atomic.Uint64
+	tags    *tagIndex // series under _tagged/, by tag and value
 
 	watcher       *fsnotify.Watcher
 	watchFailures atomic.Int64
@@ -280,8 +284,10 @@ func (x *Index) apply(n *node, parts []string, dirs, leaves map[string]struct{})
 		}
 	}
 	for l := range leaves {
-		if _, ok := n.leaves[l]; !ok {
-			n.leaves[l] = struct{}{}
+		if li, ok := n.leaves[l]; ok {
+			li.invalidate() // the folder changed: the file may have been replaced
+		} else {
+			n.leaves[l] = &leafInfo{}
 			x.count++
 			changed = true
 			if track {
@@ -322,7 +328,7 @@ func (x *Index) applyTagged(n *node, parts []string, dirs, leaves map[string]str
 	}
 	for l := range leaves {
 		if _, ok := n.leaves[l]; !ok {
-			n.leaves[l] = struct{}{}
+			n.leaves[l] = &leafInfo{}
 			if name, ok := metricpath.Name(rel + l + metricpath.Ext); ok {
 				x.tags.add(name)
 			}
@@ -362,8 +368,14 @@ func (x *Index) refreshTree(n *node, parts []string, force bool) {
 	}
 }
 
-// Rescan runs the mtime-driven rescan now.
-func (x *Index) Rescan() { x.refreshTree(x.top, nil, false) }
+// Rescan runs the mtime-driven rescan now. It also makes every leaf's
+// remembered lstat stale (LeafStat takes it again), so a file changed
+// without an event (no watcher, a folder it could not watch, an overflow)
+// is seen at the latest one rescan later.
+func (x *Index) Rescan() {
+	x.statGen.Add(1)
+	x.refreshTree(x.top, nil, false)
+}
 
 func (x *Index) loop(ctx context.Context) {
 	defer close(x.done)
@@ -418,10 +430,10 @@ func (x *Index) pollRoot() {
 	x.Rescan()
 }
 
+// onEvent applies one watcher event: any event on a leaf file (a write,
+// a chmod or chtimes, a create, a rename over it) makes its remembered
+// lstat stale; a create, remove or rename also reads its folder again.
 func (x *Index) onEvent(ev fsnotify.Event) {
-	if ev.Op&(fsnotify.Create|fsnotify.Remove|fsnotify.Rename) == 0 {
-		return
-	}
 	rel, err := filepath.Rel(x.root, filepath.Dir(ev.Name))
 	if err != nil || strings.HasPrefix(rel, "..") {
 		return
@@ -429,6 +441,10 @@ func (x *Index) onEvent(ev fsnotify.Event) {
 	var parts []string
 	if rel != "." {
 		parts = strings.Split(filepath.ToSlash(rel), "/")
+	}
+	x.invalidateLeaf(parts, filepath.Base(ev.Name))
+	if ev.Op&(fsnotify.Create|fsnotify.Remove|fsnotify.Rename) == 0 {
+		return
 	}
 	n := x.lookupDir(parts)
 	if n == nil {
@@ -470,12 +486,12 @@ func buildKids(n *node, top bool) []Entry {
 		if top && d == TaggedDir {
 			continue
 		}
-		_, leaf := n.leaves[d]
-		kids = append(kids, Entry{Name: d, Leaf: leaf, Branch: true})
+		leaf := n.leaves[d]
+		kids = append(kids, Entry{Name: d, Leaf: leaf != nil, Branch: true, dir: n.dirs[d], leaf: leaf})
 	}
-	for l := range n.leaves {
+	for l, li := range n.leaves {
 		if _, dup := n.dirs[l]; !dup {
-			kids = append(kids, Entry{Name: l, Leaf: true})
+			kids = append(kids, Entry{Name: l, Leaf: true, leaf: li})
 		}
 	}
 	sort.Slice(kids, func(i, j int) bool { return kids[i].Name < kids[j].Name })
@@ -487,7 +503,15 @@ type Match struct {
 	Path   string
 	Leaf   bool // a metric (whisper file)
 	Branch bool // has children
+	leaf   *leafInfo
 }
+
+// AsLeaf is the match's leaf node alone (Branch false), keeping what
+// LeafStat needs; AsBranch is its branch node alone.
+func (m Match) AsLeaf() Match { return Match{Path: m.Path, Leaf: true, leaf: m.leaf} }
+
+// AsBranch is the match's branch node alone (Leaf false).
+func (m Match) AsBranch() Match { return Match{Path: m.Path, Branch: true} }
 
 // Name is the last component of the path.
 func (m Match) Name() string {
@@ -504,87 +528,141 @@ func (x *Index) Find(ctx context.Context, pattern string, limit int) ([]Match, e
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrBadPattern, err)
 	}
-	var out []Match
-	var walk func(n *node, parts []string, depth int) error
-	walk = func(n *node, parts []string, depth int) error {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		c := &comps[depth]
-		last := depth == len(comps)-1
-		if c.re != nil {
-			x.refreshDir(n, parts, false)
-		} else {
-			x.mu.RLock()
-			_, isDir := n.dirs[c.literal]
-			_, isLeaf := n.leaves[c.literal]
-			x.mu.RUnlock()
-			if !isDir && !isLeaf {
-				// Not known (yet): make sure the folder did not change.
-				x.refreshDir(n, parts, false)
-			}
-		}
-		x.mu.RLock()
-		var names []string
-		if c.re == nil {
-			_, isDir := n.dirs[c.literal]
-			_, isLeaf := n.leaves[c.literal]
-			if depth == 0 && c.literal == TaggedDir {
-				isDir = false
-			}
-			if isDir || isLeaf {
-				names = []string{c.literal}
-			}
-		} else {
-			// kids is sorted by name: a literal prefix ("m000*")
-			// narrows the scan to its range.
-			kids := n.kids
-			pre := c.prefix()
-			if pre != "" {
-				kids = kids[sort.Search(len(kids), func(i int) bool { return kids[i].Name >= pre }):]
-			}
-			for _, k := range kids {
-				if c.match(k.Name) {
-					names = append(names, k.Name)
-				} else if !strings.HasPrefix(k.Name, pre) {
-					break
-				}
-			}
-		}
-		type step struct {
-			name   string
-			child  *node
-			isLeaf bool
-		}
-		steps := make([]step, 0, len(names))
-		for _, name := range names {
-			child := n.dirs[name]
-			_, isLeaf := n.leaves[name]
-			steps = append(steps, step{name, child, isLeaf})
-		}
-		x.mu.RUnlock()
-		for _, s := range steps {
-			p := append(append(make([]string, 0, len(parts)+1), parts...), s.name)
-			if last {
-				out = append(out, Match{Path: strings.Join(p, "."), Leaf: s.isLeaf, Branch: s.child != nil})
-				if limit > 0 && len(out) > limit {
-					return fmt.Errorf("%w: pattern %q matches more than %d nodes", ErrTooMany, pattern, limit)
-				}
-				continue
-			}
-			if s.child != nil {
-				if err := walk(s.child, p, depth+1); err != nil {
-					return err
-				}
-			}
-		}
-		return nil
-	}
-	if err := walk(x.top, nil, 0); err != nil {
+	f := finder{x: x, ctx: ctx, comps: comps, limit: limit, pattern: pattern}
+	if err := f.walk(x.top, nil, 0); err != nil {
 		return nil, err
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
-	return out, nil
+	// The walk goes through each folder in name order, which is path
+	// order unless a name sorts before '.' against a sibling it prefixes.
+	byPath := func(a, b Match) int { return strings.Compare(a.Path, b.Path) }
+	if !slices.IsSortedFunc(f.out, byPath) {
+		slices.SortFunc(f.out, byPath)
+	}
+	return f.out, nil
+}
+
+// finder is one Find's walk down the tree.
+type finder struct {
+	x       *Index
+	ctx     context.Context
+	comps   []component
+	limit   int
+	pattern string
+	out     []Match
+	scratch []step
+}
+
+// step is a child of a folder that matched the pattern's component.
+type step struct {
+	name  string
+	child *node     // nil unless a folder
+	leaf  *leafInfo // nil unless a metric
+}
+
+func (f *finder) walk(n *node, parts []string, depth int) error {
+	if err := f.ctx.Err(); err != nil {
+		return err
+	}
+	c := &f.comps[depth]
+	f.x.refreshFor(n, parts, c)
+	if depth == len(f.comps)-1 {
+		// The last level's steps are used up at once: one buffer serves
+		// every folder.
+		f.scratch = f.x.matchKids(n, c, depth == 0, f.scratch)
+		return f.emit(parts, f.scratch)
+	}
+	steps := f.x.matchKids(n, c, depth == 0, nil)
+	for _, s := range steps {
+		if s.child == nil {
+			continue
+		}
+		// The full slice expression makes append copy: siblings never
+		// share a backing array.
+		if err := f.walk(s.child, append(parts[:len(parts):len(parts)], s.name), depth+1); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// emit adds the matches of the pattern's last component.
+func (f *finder) emit(parts []string, steps []step) error {
+	prefix := ""
+	if len(parts) > 0 {
+		prefix = strings.Join(parts, ".") + "."
+	}
+	if f.out == nil {
+		f.out = make([]Match, 0, len(steps))
+	}
+	// The folder's paths are cut from one string: one allocation per
+	// folder, not per match.
+	var all strings.Builder
+	all.Grow(len(steps) * (len(prefix) + 8))
+	for _, s := range steps {
+		all.WriteString(prefix)
+		all.WriteString(s.name)
+	}
+	paths := all.String()
+	for _, s := range steps {
+		n := len(prefix) + len(s.name)
+		f.out = append(f.out, Match{Path: paths[:n], Leaf: s.leaf != nil, Branch: s.child != nil, leaf: s.leaf})
+		paths = paths[n:]
+		if f.limit > 0 && len(f.out) > f.limit {
+			return fmt.Errorf("%w: pattern %q matches more than %d nodes", ErrTooMany, f.pattern, f.limit)
+		}
+	}
+	return nil
+}
+
+// refreshFor makes sure folder n is current enough to match c against:
+// checked (one stat) for a wildcard, only when the name is unknown for a
+// literal.
+func (x *Index) refreshFor(n *node, parts []string, c *component) {
+	if !c.wild {
+		x.mu.RLock()
+		_, isDir := n.dirs[c.literal]
+		_, isLeaf := n.leaves[c.literal]
+		x.mu.RUnlock()
+		if isDir || isLeaf {
+			return
+		}
+		// Not known (yet): make sure the folder did not change.
+	}
+	x.refreshDir(n, parts, false)
+}
+
+// matchKids returns the children of n that c matches, in name order,
+// appended to buf[:0]; top is the top level, where _tagged is no path
+// fragment.
+func (x *Index) matchKids(n *node, c *component, top bool, buf []step) []step {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	if !c.wild {
+		child, leaf := n.dirs[c.literal], n.leaves[c.literal]
+		if top && c.literal == TaggedDir {
+			child = nil
+		}
+		if child == nil && leaf == nil {
+			return nil
+		}
+		return append(buf[:0], step{c.literal, child, leaf})
+	}
+	// kids is sorted by name: a literal prefix ("m000*") narrows the
+	// scan to its range.
+	kids := n.kids
+	pre := c.prefix()
+	if pre != "" {
+		kids = kids[sort.Search(len(kids), func(i int) bool { return kids[i].Name >= pre }):]
+	}
+	steps := buf[:0]
+	for _, k := range kids {
+		if c.match(k.Name) {
+			steps = append(steps, step{k.Name, k.dir, k.leaf})
+		} else if !strings.HasPrefix(k.Name, pre) {
+			break
+		}
+	}
+	return steps
 }
 
 // Leaves returns the metric names matching pattern (leaves only), sorted.
@@ -714,6 +792,10 @@ type Entry struct {
 	Name   string
 	Leaf   bool // a metric (whisper file)
 	Branch bool // a folder (has children)
+	// The child's records, for Find: kids is rebuilt whenever a child
+	// is added or removed, so they are those of n.dirs and n.leaves.
+	dir  *node
+	leaf *leafInfo
 }
 
 // Children lists the children of a dotted prefix ("" is the top level),

@@ -300,3 +300,24 @@ func TestFindPrefixRange(t *testing.T) {
 		}
 	}
 }
+
+// TestFindSortedByPath: the walk visits each folder in name order, which
+// is not path order when a name prefixes a sibling's and the next byte
+// sorts before '.'; the answer is sorted by path all the same.
+func TestFindSortedByPath(t *testing.T) {
+	dir := t.TempDir()
+	touch(t, dir, "a/x.wsp", "a-/y.wsp", "a+b/z.wsp", "ab/w.wsp")
+	ix, err := New(dir, Options{NoWatch: true, RescanInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ix.Close()
+	ms, err := ix.Find(context.Background(), "*.*", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"a+b.z!", "a-.y!", "a.x!", "ab.w!"}
+	if got := paths(ms); !reflect.DeepEqual(got, want) {
+		t.Fatalf("find *.* = %v, want %v", got, want)
+	}
+}

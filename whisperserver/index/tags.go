@@ -3,6 +3,7 @@ package index
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 
@@ -11,26 +12,6 @@ import (
 
 // TaggedDir is the top-level folder carbon 1.1 keeps tagged series in.
 const TaggedDir = metricpath.TaggedDir
-
-// tagIndex maps tag → value → series, for the Graphite tag API. Series are
-// the normalised tagged names found under _tagged/ (metricpath.Name). It is
-// kept by Index.apply under Index.mu, like the name tree.
-//
-// As carbon 1.1 registers every series it receives with graphite-web's tag
-// database, an untagged metric is a series too, with its one tag "name".
-// Those are not copied here (a million names would cost ~370 bytes each):
-// queries see them through a plainView of the name tree's sorted list.
-type tagIndex struct {
-	series map[string][]metricpath.Tag           // name → its tags, "name" first, then sorted by key
-	byTag  map[string]map[string]map[string]bool // tag → value → series set
-	// sorted caches, nil when stale
-	tagList   []string
-	valueList map[string][]string
-}
-
-func newTagIndex() *tagIndex {
-	return &tagIndex{series: map[string][]metricpath.Tag{}, byTag: map[string]map[string]map[string]bool{}}
-}
 
 // plainView gives tag queries the untagged metrics: names is the index's
 // sorted name list (Index.Names), has reports one name; x.mu held.
@@ -51,104 +32,6 @@ func (p plainView) each(fn func(string) bool) {
 			return
 		}
 	}
-}
-
-// seriesTags parses a normalised tagged name into its tags with "name".
-func seriesTags(series string) ([]metricpath.Tag, bool) {
-	name, tags, err := metricpath.ParseTagged(series)
-	if err != nil {
-		return nil, false
-	}
-	out := make([]metricpath.Tag, 0, len(tags)+1)
-	out = append(out, metricpath.Tag{Key: "name", Value: name})
-	for _, t := range tags {
-		if t.Key != "name" {
-			out = append(out, t)
-		}
-	}
-	return out, true
-}
-
-func (t *tagIndex) add(series string) {
-	if _, ok := t.series[series]; ok {
-		return
-	}
-	tags, ok := seriesTags(series)
-	if !ok {
-		return
-	}
-	t.series[series] = tags
-	for _, tg := range tags {
-		vals := t.byTag[tg.Key]
-		if vals == nil {
-			vals = map[string]map[string]bool{}
-			t.byTag[tg.Key] = vals
-			t.tagList = nil
-		}
-		set := vals[tg.Value]
-		if set == nil {
-			set = map[string]bool{}
-			vals[tg.Value] = set
-			if t.valueList != nil {
-				delete(t.valueList, tg.Key)
-			}
-		}
-		set[series] = true
-	}
-}
-
-func (t *tagIndex) remove(series string) {
-	tags, ok := t.series[series]
-	if !ok {
-		return
-	}
-	delete(t.series, series)
-	for _, tg := range tags {
-		vals := t.byTag[tg.Key]
-		set := vals[tg.Value]
-		delete(set, series)
-		if len(set) == 0 {
-			delete(vals, tg.Value)
-			if t.valueList != nil {
-				delete(t.valueList, tg.Key)
-			}
-		}
-		if len(vals) == 0 {
-			delete(t.byTag, tg.Key)
-			t.tagList = nil
-		}
-	}
-}
-
-// sortedTags returns every tag, sorted (cached).
-func (t *tagIndex) sortedTags() []string {
-	if t.tagList == nil {
-		l := make([]string, 0, len(t.byTag))
-		for k := range t.byTag {
-			l = append(l, k)
-		}
-		sort.Strings(l)
-		t.tagList = l
-	}
-	return t.tagList
-}
-
-// sortedValues returns the values of tag, sorted (cached).
-func (t *tagIndex) sortedValues(tag string) []string {
-	if t.valueList == nil {
-		t.valueList = map[string][]string{}
-	}
-	l, ok := t.valueList[tag]
-	if !ok {
-		vals := t.byTag[tag]
-		l = make([]string, 0, len(vals))
-		for v := range vals {
-			l = append(l, v)
-		}
-		sort.Strings(l)
-		t.valueList[tag] = l
-	}
-	return l
 }
 
 // TagError is an invalid tag expression or filter (graphite-web's
@@ -216,123 +99,223 @@ func (e TagExpr) Match(value string) bool {
 	}
 }
 
-// valueSets returns the series sets of the values of e.Tag that e matches,
-// and their total size; x.mu held.
-func (t *tagIndex) valueSets(e TagExpr) (sets []map[string]bool, size int) {
-	vals := t.byTag[e.Tag]
+// exprPlan is one expression evaluated over its tag's distinct values.
+type exprPlan struct {
+	e TagExpr
+	c *tagColumn // nil: no tagged series has the tag
+	// memo: value id → 0 not evaluated yet, 1 matches, 2 does not.
+	memo []uint8
+	vids []uint32 // the matching value ids, when evaluated in full
+	size int      // series with a matching value, when evaluated in full
+	full bool
+}
+
+// planExpr prepares e; an "=" expression and, when full, any other is
+// evaluated over every value at once (its size then known); otherwise
+// values are evaluated as series meet them.
+func (t *tagIndex) planExpr(e TagExpr, full bool) exprPlan {
+	p := exprPlan{e: e, c: t.byTag[e.Tag]}
+	if p.c == nil {
+		p.full = true
+		return p
+	}
 	if e.Op == "=" {
-		if set := vals[e.Spec]; set != nil {
-			return []map[string]bool{set}, len(set)
+		p.full = true
+		if vid, ok := p.c.ids[e.Spec]; ok {
+			p.vids, p.size = []uint32{vid}, len(p.c.postings[vid])
 		}
-		return nil, 0
+		return p
 	}
-	for v, set := range vals {
-		if e.Match(v) {
-			sets = append(sets, set)
-			size += len(set)
-		}
+	p.memo = make([]uint8, len(p.c.values))
+	if !full {
+		return p
 	}
-	return sets, size
-}
-
-func tagValue(tags []metricpath.Tag, key string) string {
-	for _, t := range tags {
-		if t.Key == key {
-			return t.Value
-		}
-	}
-	return ""
-}
-
-// findSeries is graphite-web's LocalDatabaseTagDB._find_series, sorted;
-// x.mu held.
-func (t *tagIndex) findSeries(exprs []TagExpr, p plainView) ([]string, error) {
-	out, err := t.matchSeries(exprs, p)
-	sort.Strings(out)
-	return out, err
-}
-
-// matchSeries returns the series matching every expression, unsorted:
-// it walks the series of the most selective expression that does not
-// match the empty value (a series has one value per tag, so none is seen
-// twice) and checks the others against each series' own values (a
-// series without a tag has the value ""); x.mu held.
-func (t *tagIndex) matchSeries(exprs []TagExpr, p plainView) ([]string, error) {
-	out := []string{}
-	err := t.eachMatch(exprs, p, func(s string, _ []metricpath.Tag) bool { out = append(out, s); return true })
-	return out, err
-}
-
-// eachMatch calls fn for each series matching every expression (see
-// matchSeries), with its tags, until fn returns false. An untagged metric
-// has only the tag name, so it can match only when the walked expression
-// is on name: then the untagged names it selects are walked too; x.mu held.
-func (t *tagIndex) eachMatch(exprs []TagExpr, p plainView, fn func(series string, tags []metricpath.Tag) bool) error {
-	driver, best := -1, 0
-	var driverSets []map[string]bool
-	for i, e := range exprs {
-		if e.matchesEmpty {
+	p.full = true
+	for vid, v := range p.c.values {
+		if len(p.c.postings[vid]) == 0 {
 			continue
 		}
-		sets, size := t.valueSets(e)
-		if e.Tag == "name" {
-			if e.Op == "=" {
+		if e.Match(v) {
+			p.memo[vid] = 1
+			p.vids = append(p.vids, uint32(vid))
+			p.size += len(p.c.postings[vid])
+		} else {
+			p.memo[vid] = 2
+		}
+	}
+	return p
+}
+
+// matches reports whether tagged series id satisfies the expression.
+func (p *exprPlan) matches(id uint32) bool {
+	if p.c == nil {
+		return p.e.matchesEmpty
+	}
+	v := p.c.valueOf(id)
+	if v == 0 {
+		return p.e.matchesEmpty
+	}
+	vid := v - 1
+	if p.memo == nil { // "="
+		return len(p.vids) == 1 && p.vids[0] == vid
+	}
+	switch p.memo[vid] {
+	case 1:
+		return true
+	case 2:
+		return false
+	}
+	ok := p.e.Match(p.c.values[vid])
+	p.memo[vid] = 2
+	if ok {
+		p.memo[vid] = 1
+	}
+	return ok
+}
+
+// matchesPlain reports whether an untagged metric (its only tag is name)
+// satisfies the expression.
+func (p *exprPlan) matchesPlain(name string) bool {
+	if p.e.Tag == "name" {
+		return p.e.Match(name)
+	}
+	return p.e.matchesEmpty
+}
+
+// findSeries is graphite-web's LocalDatabaseTagDB._find_series, sorted:
+// the matching tagged series in the order refreshOrder keeps, merged with
+// the matching untagged names (already sorted); x.mu held, order fresh.
+func (t *tagIndex) findSeries(exprs []TagExpr, p plainView) ([]string, error) {
+	var at []uint32
+	var plain []string
+	err := t.walkMatches(exprs, p,
+		func(id uint32) bool { at = append(at, t.pos[id]); return true },
+		func(n string) bool { plain = append(plain, n); return true })
+	if err != nil {
+		return nil, err
+	}
+	slices.Sort(at)
+	out := make([]string, 0, len(at)+len(plain))
+	for len(at) > 0 || len(plain) > 0 {
+		if len(plain) == 0 || (len(at) > 0 && t.recs[t.order[at[0]]].name < plain[0]) {
+			out, at = append(out, t.recs[t.order[at[0]]].name), at[1:]
+		} else {
+			out, plain = append(out, plain[0]), plain[1:]
+		}
+	}
+	return out, nil
+}
+
+// planAll plans every expression and picks the driver: the one that does
+// not match the empty value with the fewest series. "=" expressions are
+// sized first; another is evaluated over all its values only when its
+// tag has fewer values than the best "=" has series (else walking that
+// "=" and evaluating values as met costs less); x.mu held.
+func (t *tagIndex) planAll(exprs []TagExpr, p plainView) (plans []exprPlan, driver int) {
+	plans = make([]exprPlan, len(exprs))
+	driver, best := -1, 0
+	consider := func(i int) {
+		pl := &plans[i]
+		if pl.e.matchesEmpty || !pl.full {
+			return
+		}
+		size := pl.size
+		if pl.e.Tag == "name" {
+			if pl.e.Op == "=" {
 				size++
 			} else {
 				size += len(p.names) // an upper bound, not evaluated
 			}
 		}
 		if driver < 0 || size < best {
-			driver, best, driverSets = i, size, sets
+			driver, best = i, size
 		}
 	}
+	for i, e := range exprs {
+		if e.Op == "=" {
+			plans[i] = t.planExpr(e, true)
+			consider(i)
+		}
+	}
+	for i, e := range exprs {
+		if e.Op != "=" {
+			values := 0
+			if c := t.byTag[e.Tag]; c != nil {
+				values = len(c.ids)
+			}
+			plans[i] = t.planExpr(e, !e.matchesEmpty && (driver < 0 || values < best))
+			consider(i)
+		}
+	}
+	return plans, driver
+}
+
+// eachMatch calls fn for each series matching every expression, with its
+// tags, until fn returns false (see walkMatches); x.mu held.
+func (t *tagIndex) eachMatch(exprs []TagExpr, p plainView, fn func(series string, tags []metricpath.Tag) bool) error {
+	return t.walkMatches(exprs, p,
+		func(id uint32) bool { r := &t.recs[id]; return fn(r.name, r.tags) },
+		func(n string) bool { return fn(n, []metricpath.Tag{{Key: "name", Value: n}}) })
+}
+
+// walkMatches calls tagged with the id of each tagged series matching
+// every expression, then plain with each matching untagged name (in
+// name order), until either returns false. It walks the posting lists of
+// the most selective expression that does not match the empty value (a
+// series has one value per tag, so none is seen twice) and checks the
+// others by value id. An untagged metric has only the tag name, so it
+// can match only when the walked expression is on name: then the
+// untagged names it selects are walked too; x.mu held.
+func (t *tagIndex) walkMatches(exprs []TagExpr, p plainView, tagged func(id uint32) bool, plain func(name string) bool) error {
+	plans, driver := t.planAll(exprs, p)
 	if driver < 0 {
 		return &TagError{"At least one tagspec must not match the empty string"}
 	}
-	rest := make([]TagExpr, 0, len(exprs)-1)
-	memo := make([]map[string]bool, 0, len(exprs)-1)
-	for i, e := range exprs {
+	rest := make([]*exprPlan, 0, len(plans)-1)
+	for i := range plans {
 		if i != driver {
-			rest = append(rest, e)
-			memo = append(memo, map[string]bool{})
+			rest = append(rest, &plans[i])
 		}
 	}
-	others := func(tags []metricpath.Tag) bool {
-		for i, e := range rest {
-			v := tagValue(tags, e.Tag)
-			ok, seen := memo[i][v]
-			if !seen {
-				ok = e.Match(v)
-				memo[i][v] = ok
-			}
-			if !ok {
-				return false
-			}
-		}
-		return true
-	}
-	for _, set := range driverSets {
-		for s := range set {
-			tags := t.series[s]
-			if others(tags) && !fn(s, tags) {
-				return nil
+	d := &plans[driver]
+	if d.c != nil {
+		for _, vid := range d.vids {
+			for _, id := range d.c.postings[vid] {
+				if matchesAll(rest, id) && !tagged(id) {
+					return nil
+				}
 			}
 		}
 	}
-	if d := exprs[driver]; d.Tag == "name" {
-		plain := func(n string) bool {
-			tags := []metricpath.Tag{{Key: "name", Value: n}}
-			return !others(tags) || fn(n, tags)
-		}
-		if d.Op == "=" {
-			if p.contains(d.Spec) {
-				plain(d.Spec)
-			}
-			return nil
-		}
-		p.each(func(n string) bool { return !d.Match(n) || plain(n) })
+	if d.e.Tag != "name" {
+		return nil
 	}
+	one := func(n string) bool {
+		for _, o := range rest {
+			if !o.matchesPlain(n) {
+				return true
+			}
+		}
+		return plain(n)
+	}
+	if d.e.Op == "=" {
+		if p.contains(d.e.Spec) {
+			one(d.e.Spec)
+		}
+		return nil
+	}
+	p.each(func(n string) bool { return !d.e.Match(n) || one(n) })
 	return nil
+}
+
+// matchesAll reports whether tagged series id satisfies every plan.
+func matchesAll(plans []*exprPlan, id uint32) bool {
+	for _, o := range plans {
+		if !o.matches(id) {
+			return false
+		}
+	}
+	return true
 }
 
 func parseTagExprs(exprs []string) ([]TagExpr, error) {
@@ -356,6 +339,13 @@ func (x *Index) FindSeries(exprs []string) ([]string, error) {
 	}
 	p := x.plain()
 	x.mu.RLock()
+	for !x.tags.orderFresh() { // series added or removed since the last query
+		x.mu.RUnlock()
+		x.mu.Lock()
+		x.tags.refreshOrder()
+		x.mu.Unlock()
+		x.mu.RLock()
+	}
 	defer x.mu.RUnlock()
 	return x.tags.findSeries(es, p)
 }
@@ -390,7 +380,7 @@ func (x *Index) allTags(p plainView) []string {
 // order, with their series counts (name: untagged metrics count as
 // series), until fn returns false; x.mu held for writing (the cache).
 func (x *Index) eachValue(tag, from string, p plainView, fn func(v string, count int) bool) {
-	vals := x.tags.byTag[tag]
+	vals := x.tags.byTag[tag] // nil for a tag only untagged metrics have (name)
 	tagged := x.tags.sortedValues(tag)
 	tagged = tagged[sort.SearchStrings(tagged, from):]
 	var plain []string
@@ -406,11 +396,11 @@ func (x *Index) eachValue(tag, from string, p plainView, fn func(v string, count
 		n := 0
 		switch {
 		case len(plain) == 0 || (len(tagged) > 0 && tagged[0] < plain[0]):
-			v, n, tagged = tagged[0], len(vals[tagged[0]]), tagged[1:]
+			v, n, tagged = tagged[0], vals.count(tagged[0]), tagged[1:]
 		case len(tagged) == 0 || plain[0] < tagged[0]:
 			v, n, plain = plain[0], 1, plain[1:]
 		default: // both
-			v, n, tagged, plain = tagged[0], len(vals[tagged[0]])+1, tagged[1:], plain[1:]
+			v, n, tagged, plain = tagged[0], vals.count(tagged[0])+1, tagged[1:], plain[1:]
 		}
 		if !fn(v, n) {
 			return
@@ -422,7 +412,7 @@ func (x *Index) eachValue(tag, from string, p plainView, fn func(v string, count
 func (x *Index) TaggedCount() int {
 	x.mu.RLock()
 	defer x.mu.RUnlock()
-	return len(x.tags.series)
+	return x.tags.len()
 }
 
 // SeriesTags returns a tagged series' tags ("name" first, then by key);
@@ -430,7 +420,7 @@ func (x *Index) TaggedCount() int {
 func (x *Index) SeriesTags(series string) ([]metricpath.Tag, bool) {
 	x.mu.RLock()
 	defer x.mu.RUnlock()
-	t, ok := x.tags.series[series]
+	t, ok := x.tags.lookup(series)
 	return t, ok
 }
 
@@ -438,7 +428,7 @@ func (x *Index) SeriesTags(series string) ([]metricpath.Tag, bool) {
 func (x *Index) TaggedNames() []string {
 	x.mu.RLock()
 	out := []string{}
-	for s := range x.tags.series {
+	for s := range x.tags.ids {
 		if metricpath.IsTagged(s) {
 			out = append(out, s)
 		}

@@ -86,6 +86,24 @@ func BenchmarkTags100k(b *testing.B) {
 	b.Run("seriesByTag/env=,host=~", func(b *testing.B) {
 		reportP99(b, find("env=prod", "host=~host1"), func(n int) bool { return n > 10000 })
 	})
+	// A new series between queries (a live system): the query then first
+	// merges it into the sorted order.
+	added := 0
+	b.Run("seriesByTag/name=,env=/after-new-series", func(b *testing.B) {
+		q := find("name=app.metric07", "env=prod")
+		reportP99(b, func() int {
+			x.mu.Lock()
+			x.tags.add(fmt.Sprintf("app.metric07;env=prod;host=new%06d", added))
+			x.mu.Unlock()
+			added++
+			return q()
+		}, func(n int) bool { return n > 600 })
+	})
+	x.mu.Lock()
+	for i := 0; i < added; i++ {
+		x.tags.remove(fmt.Sprintf("app.metric07;env=prod;host=new%06d", i))
+	}
+	x.mu.Unlock()
 	b.Run("autoComplete/tags/expr", func(b *testing.B) {
 		reportP99(b, func() int {
 			t, err := x.AutoCompleteTags([]string{"env=prod"}, "", 0)

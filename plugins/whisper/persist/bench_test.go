@@ -12,13 +12,15 @@ import (
 
 // BenchmarkUpdate measures steady-state updates of existing files: each op
 // is one point written to one of `metrics` files (10s:6h,1m:1d, sparse),
-// files created before the timer starts.
+// files created before the timer starts; open: open_files (0: each file
+// opened and closed for every update).
 func BenchmarkUpdate(b *testing.B) {
-	for _, metrics := range []int{1000, 10000} {
-		b.Run(fmt.Sprintf("metrics=%d", metrics), func(b *testing.B) {
+	for _, bc := range []struct{ metrics, open int }{{1000, 0}, {1000, 4096}, {10000, 0}, {10000, 4096}, {10000, 65536}} {
+		metrics := bc.metrics
+		b.Run(fmt.Sprintf("metrics=%d/open=%d", metrics, bc.open), func(b *testing.B) {
 			base := b.TempDir()
 			c := cache.New(0)
-			p, err := New(Config{Base: base, Rules: rules(b, "10s:6h,1m:1d"), Writers: 2, Sparse: true, MaxFuture: time.Hour, Poll: time.Millisecond}, c)
+			p, err := New(Config{Base: base, Rules: rules(b, "10s:6h,1m:1d"), Writers: 2, Sparse: true, MaxFuture: time.Hour, Poll: time.Millisecond, OpenFiles: bc.open}, c)
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -2,8 +2,10 @@
 // pool of writers, in the manner of go-carbon's persister: each writer owns
 // a fixed set of cache shards (so one file is never written by two writers
 // at once), takes a shard's pending points and writes each metric with one
-// multi-point update. Files are opened only for the update, so at most one
-// file per writer is open, relative to a bounded set of open folders. New
+// multi-point update. Each writer keeps a bounded set of files open (least
+// recently used out; see openFiles), each checked against its path before
+// every update, and opens the others for their update only, relative to a
+// bounded set of open folders. New
 // files are limited per second; faults (disk full, permission denied,
 // corrupt files) are logged rate-limited, counted and retried later with
 // back-off while other metrics keep being written. Every path comes from
@@ -52,7 +54,11 @@ type Config struct {
 	// written that recently (a statsd flush arriving) is followed at once.
 	// 0: never wait after a pass that wrote something.
 	PassInterval time.Duration
-	Log          *RateLog
+	// OpenFiles: whisper files the writers keep open together (split
+	// between them; at most half the open-file limit), so updating one
+	// again skips its open, header read and close. 0: none kept.
+	OpenFiles int
+	Log       *RateLog
 }
 
 // Stats are cumulative counters since start, plus the cache size.
@@ -89,6 +95,11 @@ type Persister struct {
 	wg      sync.WaitGroup
 	writers []*writer
 	baseFd  int // the data folder, open until Stop returns
+	// openFiles: files the writers may keep open together; fileLimit: the
+	// open-file limit it was bounded by (0: unknown).
+	openFiles   int
+	fileLimit   uint64
+	limitRaised bool // the open-file limit was raised to fileLimit for openFiles
 }
 
 // New checks the configuration and returns a Persister for c.
@@ -129,9 +140,15 @@ func New(cfg Config, c *cache.Cache) (*Persister, error) {
 		return nil, fmt.Errorf("persist: opening data folder %s: %w", cfg.Base, err)
 	}
 	p := &Persister{cfg: cfg, cache: c, limiter: newLimiter(cfg.MaxCreatesPerSecond), stop: make(chan struct{}), baseFd: baseFd}
+	filesPerWriter := 0
+	if cfg.OpenFiles > 0 { // first: it may raise the open-file limit
+		p.openFiles, p.fileLimit, p.limitRaised = fileBudget(cfg.OpenFiles)
+		filesPerWriter = max(1, p.openFiles/cfg.Writers)
+		p.openFiles = filesPerWriter * cfg.Writers
+	}
 	perWriter := max(16, folderBudget()/cfg.Writers)
 	for w := 0; w < cfg.Writers; w++ {
-		p.writers = append(p.writers, p.newWriter(w, perWriter))
+		p.writers = append(p.writers, p.newWriter(w, perWriter, filesPerWriter))
 	}
 	return p, nil
 }
@@ -145,6 +162,13 @@ func folderBudget() int {
 		return int(lim.Cur / 4)
 	}
 	return maxOpenFolders
+}
+
+// OpenFiles returns how many whisper files the writers keep open at most
+// (together), the process's open-file limit that bounded it (0: unknown,
+// or no file kept open), and whether New raised that limit for them.
+func (p *Persister) OpenFiles() (n int, limit uint64, raised bool) {
+	return p.openFiles, p.fileLimit, p.limitRaised
 }
 
 // Start starts the writers.
@@ -212,6 +236,9 @@ func (p *Persister) Stop(timeout time.Duration) int64 {
 	}
 	wg.Wait()
 	for _, wr := range p.writers {
+		if wr.files != nil {
+			wr.files.closeAll()
+		}
 		wr.dirs.closeAll()
 	}
 	_ = unix.Close(p.baseFd)
@@ -288,6 +315,7 @@ type writer struct {
 	wsp      whisperfile.Updater
 	pts      []whisperfile.Point
 	dirs     *folders
+	files    *openFiles // nil: files are opened for each update
 }
 
 // recheckAfter is how long (seconds) a full check of a metric's file
@@ -301,9 +329,9 @@ type seen struct {
 	written int64 // Unix nanoseconds of the last successful update
 }
 
-func (p *Persister) newWriter(id, maxFolders int) *writer {
+func (p *Persister) newWriter(id, maxFolders, maxFiles int) *writer {
 	return &writer{p: p, id: id, retry: map[string]retry{}, warned: map[string]bool{}, seen: map[string]seen{},
-		waiting: map[string]*cache.Batch{}, dirs: newFolders(p.cfg.Base, p.baseFd, maxFolders)}
+		waiting: map[string]*cache.Batch{}, dirs: newFolders(p.cfg.Base, p.baseFd, maxFolders), files: newOpenFiles(maxFiles)}
 }
 
 // pass takes each of the writer's shards once and writes what it holds.
@@ -320,6 +348,9 @@ func (w *writer) pass(final bool) bool {
 				delete(w.seen, name)
 			}
 		}
+	}
+	if w.files != nil {
+		w.files.closeIdle(time.Now().Add(-idleAfter).UnixNano())
 	}
 	// Metrics waiting for their file first, as far as the create limit allows.
 	// late: the stop write-out's timeout has passed, or (regular passes)
@@ -482,7 +513,7 @@ func (w *writer) update(dir, file string, b cache.Batch, now time.Time, final, f
 	// The full path only for messages and creation, not joined for every
 	// update (path joins were a few per cent of the writers' CPU).
 	path := func() string { return filepath.Join(p.cfg.Base, dir, file) }
-	hdr, res, err := w.updateIn(dir, file, pts, now.Unix(), full)
+	hdr, res, err := w.updateIn(b.Name, dir, file, pts, now.Unix(), full)
 	if errors.Is(err, fs.ErrNotExist) {
 		// The folder may have been removed since it was opened.
 		w.dirs.forget(dir)
@@ -496,7 +527,7 @@ func (w *writer) update(dir, file string, b cache.Batch, now time.Time, final, f
 		}
 		p.c.creates.Add(1)
 		full = false // made just now, by the rule
-		hdr, res, err = w.updateIn(dir, file, pts, now.Unix(), true)
+		hdr, res, err = w.updateIn(b.Name, dir, file, pts, now.Unix(), true)
 	}
 	switch {
 	case errors.Is(err, whisperfile.ErrSymlink), errors.Is(err, errOutside):
@@ -531,13 +562,62 @@ func (w *writer) update(dir, file string, b cache.Batch, now time.Time, final, f
 }
 
 // updateIn updates the file in the folder dir (relative to the data
-// folder) with pts.
-func (w *writer) updateIn(dir, file string, pts []whisperfile.Point, now int64, full bool) (*whisperfile.Header, whisperfile.Result, error) {
-	d, err := w.dirs.get(dir, now)
+// folder) of the metric name with pts: through the file kept open for it,
+// if any (and still the one the path names, see revalidateAfter), else
+// opened for it, and then kept open. full (re)opens it, for the checks.
+func (w *writer) updateIn(name, dir, file string, pts []whisperfile.Point, now int64, full bool) (*whisperfile.Header, whisperfile.Result, error) {
+	if w.files == nil {
+		d, err := w.dirs.get(dir, now)
+		if err != nil {
+			return nil, whisperfile.Result{}, err
+		}
+		return w.wsp.UpdateAt(d.fd, d.abs, file, pts, now, full)
+	}
+	f, err := w.writable(name, dir, file, now, full)
 	if err != nil {
 		return nil, whisperfile.Result{}, err
 	}
-	return w.wsp.UpdateAt(d.fd, d.abs, file, pts, now, full)
+	if f == nil { // no room to keep it open
+		d, err := w.dirs.get(dir, now)
+		if err != nil {
+			return nil, whisperfile.Result{}, err
+		}
+		return w.wsp.UpdateAt(d.fd, d.abs, file, pts, now, full)
+	}
+	res, err := w.wsp.UpdateFile(f, file, pts, now)
+	if err != nil {
+		w.files.forget(name) // opened again next time
+		return nil, res, err
+	}
+	return f.Header(), res, nil
+}
+
+// writable returns the metric name's file, kept open (checked against its
+// path at most revalidateAfter ago) or opened now and kept; nil if it is
+// not kept and there is no room to keep it.
+func (w *writer) writable(name, dir, file string, now int64, full bool) (*whisperfile.Writable, error) {
+	t := time.Now().UnixNano()
+	if full {
+		w.files.forget(name)
+	} else if f := w.files.get(name, t, func(f *whisperfile.Writable) bool {
+		d, err := w.dirs.get(dir, now)
+		return err == nil && sameFile(d.fd, file, f)
+	}); f != nil {
+		return f, nil
+	}
+	if !w.files.room() {
+		return nil, nil
+	}
+	d, err := w.dirs.get(dir, now)
+	if err != nil {
+		return nil, err
+	}
+	f, err := w.wsp.OpenWritable(d.fd, d.abs, file, full)
+	if err != nil {
+		return nil, err
+	}
+	w.files.add(name, f, t)
+	return f, nil
 }
 
 // create makes the folders and the file, atomically: the file is built

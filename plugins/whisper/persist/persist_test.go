@@ -49,7 +49,7 @@ func start(t testing.TB, base string, r *schema.Rules, mod func(*Config)) (*Pers
 	t.Helper()
 	lb := &logBuf{}
 	cfg := Config{Base: base, Rules: r, Writers: 2, MaxFuture: 10 * time.Minute,
-		RetryMin: 100 * time.Millisecond, RetryMax: 500 * time.Millisecond, Log: NewRateLog(0, lb.logf)}
+		RetryMin: 100 * time.Millisecond, RetryMax: 500 * time.Millisecond, OpenFiles: 4096, Log: NewRateLog(0, lb.logf)}
 	if mod != nil {
 		mod(&cfg)
 	}
