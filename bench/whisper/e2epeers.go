@@ -22,7 +22,7 @@ type e2ePeerResult struct {
 	cpu, rss        float64
 }
 
-// e2ePeer starts peer (gocarbon, vm or dreamcatcher: its carbon input) in
+// e2ePeer starts peer (any -targets program; dreamcatcher: its carbon input) in
 // a fresh folder, creates every series with one aggregated flush, then
 // for the window sends a flush every 10 s: per statsd name, the counter's
 // rate (stats.NAME) and count (stats_counts.NAME) that rate lines/s
@@ -32,18 +32,7 @@ func e2ePeer(work, peer string, rate int) e2ePeerResult {
 	dir := filepath.Join(work, fmt.Sprintf("e2e-peer-%s-%d", peer, rate))
 	check(os.MkdirAll(dir, 0o755))
 	defer os.RemoveAll(dir)
-	var tg *target
-	switch peer {
-	case "gocarbon":
-		tg = startGoCarbon(dir)
-	case "vm":
-		tg = startVM(dir)
-	case "dreamcatcher":
-		tg = startDreamcatcher(dir)
-	default:
-		check(fmt.Errorf("unknown e2e peer %q", peer))
-	}
-	tg.name = peer
+	tg := startTarget(dir, peer)
 	defer tg.stop()
 	count := float64(rate) * 10 / float64(*e2eNames) // per name per 10 s flush
 	flush := func(ts int64) int64 { return sendAggregated(tg.addr, count, ts) }

@@ -164,6 +164,22 @@ func runTarget(work, t string, m, rn int) result {
 		check(os.Rename(cached, data))
 		giveBack = func() { check(os.Rename(data, cached)) }
 	}
+	tg := startTarget(dir, t)
+	r := run(tg, m)
+	tg.stop()
+	giveBack()
+	if !*keep {
+		// Minutes of CPU at a million files: a run started
+		// meanwhile would be measured on a busy machine.
+		began := time.Now()
+		os.RemoveAll(dir)
+		fmt.Fprintf(os.Stderr, "%s: work folder removed in %s\n", t, time.Since(began).Round(time.Second))
+	}
+	return r
+}
+
+// startTarget starts program t (dreamcatcher, carbon, gocarbon, vm) in dir.
+func startTarget(dir, t string) *target {
 	var tg *target
 	switch t {
 	case "dreamcatcher":
@@ -178,17 +194,7 @@ func runTarget(work, t string, m, rn int) result {
 		check(fmt.Errorf("unknown target %q", t))
 	}
 	tg.name = t
-	r := run(tg, m)
-	tg.stop()
-	giveBack()
-	if !*keep {
-		// Minutes of CPU at a million files: a run started
-		// meanwhile would be measured on a busy machine.
-		began := time.Now()
-		os.RemoveAll(dir)
-		fmt.Fprintf(os.Stderr, "%s: work folder removed in %s\n", t, time.Since(began).Round(time.Second))
-	}
-	return r
+	return tg
 }
 
 func median(v []float64) float64 {
