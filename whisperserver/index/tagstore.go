@@ -1,6 +1,7 @@
 package index
 
 import (
+	"maps"
 	"slices"
 	"sort"
 
@@ -218,12 +219,7 @@ func removeID(p []uint32, id uint32) []uint32 {
 // sortedTags returns every tag, sorted (cached).
 func (t *tagIndex) sortedTags() []string {
 	if t.tagList == nil {
-		l := make([]string, 0, len(t.byTag))
-		for k := range t.byTag {
-			l = append(l, k)
-		}
-		sort.Strings(l)
-		t.tagList = l
+		t.tagList = slices.Sorted(maps.Keys(t.byTag))
 	}
 	return t.tagList
 }
@@ -235,12 +231,7 @@ func (t *tagIndex) sortedValues(tag string) []string {
 		return nil
 	}
 	if c.sorted == nil {
-		l := make([]string, 0, len(c.ids))
-		for v := range c.ids {
-			l = append(l, v)
-		}
-		sort.Strings(l)
-		c.sorted = l
+		c.sorted = slices.Sorted(maps.Keys(c.ids))
 	}
 	return c.sorted
 }
