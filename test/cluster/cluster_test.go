@@ -72,7 +72,7 @@ self_metrics = ""
 func (n *node) startHekad(t *testing.T, bin string) {
 	t.Helper()
 	n.hekad = testutil.Start(t, bin, "-config", n.config)
-	n.hekad.WaitOutput("Input started: DreamcatcherCarbonInput", 20*time.Second)
+	n.hekad.WaitOutput("listening for carbon plaintext", 20*time.Second)
 	testutil.WaitTCPListening(t, n.carbon, 10*time.Second)
 }
 
@@ -375,7 +375,7 @@ address = %q
 self_metrics = ""
 `, filepath.Join(root, "edge", "base"), edgeStatsd, relayAddr))
 	edge := testutil.Start(t, hekadBin, "-config", edgeCfg)
-	edge.WaitOutput("Input started: DreamcatcherStatsdInput", 20*time.Second)
+	edge.WaitOutput("listening on udp", 20*time.Second)
 	testutil.SendUDP(t, fmt.Sprintf("127.0.0.1:%d", edgeStatsd), "edge.temperature:21.5|g")
 	edgeName := "stats.gauges.edge.temperature"
 	edgeRoutes := routes(t, relayBin, relayConf, []byte(edgeName+" 1 1\n"))[edgeName]
