@@ -76,7 +76,7 @@ var (
 	vmBin     = flag.String("victoria-metrics", "/tmp/bin/victoria-metrics", "VictoriaMetrics single-node v1.151.0 (target vm)")
 	runsF     = flag.Int("runs", 1, "runs per metric count; each run alternates the targets; with more than one, medians are printed at the end")
 	writers   = flag.Int("writers", 4, "Dreamcatcher writers")
-	writeIvl  = flag.Int("write-interval-ms", 1000, "Dreamcatcher's write_interval_ms")
+	writeIvl  = flag.Int("write-interval-ms", 2000, "Dreamcatcher's write_interval_ms")
 	conns     = flag.Int("conns", 4, "sending TCP connections")
 	memory    = flag.Int("memory", 0, "only measure Dreamcatcher's RSS with this many cached metrics")
 	e2e       = flag.Bool("e2e", false, "only measure statsd over UDP → DreamcatcherStatsdInput → this output → files")

@@ -77,7 +77,7 @@ func DefaultConfig() *Config {
 		MaxCachePoints:      10_000_000,
 		MaxCreatesPerSecond: 1000,
 		Writers:             4,
-		WriteIntervalMs:     1000,
+		WriteIntervalMs:     2000,
 		OpenFiles:           65536,
 		FlushTimeout:        60,
 		MaxFuture:           600,

@@ -21,7 +21,7 @@ import (
 // or refuses) what the path now names. It is 0, every update is checked:
 // a window would let the points of that long after a swap go to the old
 // file, and during a backlog each file is written about once per
-// write_interval_ms (1 s) anyway, so a window of 1 s would save few checks.
+// write_interval_ms (2 s) anyway, so a window of a second would save few checks.
 const revalidateAfter = 0 // every update: a replaced or deleted file is noticed at once
 
 // idleAfter: a kept-open file not updated for this long is closed at the
