@@ -183,7 +183,7 @@ func TestRefusedDumps(t *testing.T) {
 		write      func(path, base string) error
 	}{
 		{"corrupt", "not a valid whisper cache dump", func(path, base string) error {
-			if err := dump.Write(path, base, []cache.Batch{{Name: "d.x", Points: []cache.Point{{Time: time.Now().Unix(), Value: 1}}}}); err != nil {
+			if err := dump.Write(path, base, []cache.Batch{{Name: "d.x", Points: []cache.Point{cache.MakePoint(time.Now().Unix(), 1)}}}); err != nil {
 				return err
 			}
 			b, _ := os.ReadFile(path)
@@ -194,11 +194,11 @@ func TestRefusedDumps(t *testing.T) {
 			return os.WriteFile(path, []byte("hello, not a dump\n"), 0o644)
 		}},
 		{"foreign", "belongs to another data folder", func(path, base string) error {
-			return dump.Write(path, "/somewhere/else/whisper", []cache.Batch{{Name: "d.x", Points: []cache.Point{{Time: time.Now().Unix(), Value: 1}}}})
+			return dump.Write(path, "/somewhere/else/whisper", []cache.Batch{{Name: "d.x", Points: []cache.Point{cache.MakePoint(time.Now().Unix(), 1)}}})
 		}},
 		{"valid", "restored 2 points of 1 metrics", func(path, base string) error {
 			now := time.Now().Unix()
-			return dump.Write(path, base, []cache.Batch{{Name: "d.x", Points: []cache.Point{{Time: now - 5, Value: 4}, {Time: now - 3, Value: 6}}}})
+			return dump.Write(path, base, []cache.Batch{{Name: "d.x", Points: []cache.Point{cache.MakePoint(now-5, 4), cache.MakePoint(now-3, 6)}}})
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -8,15 +8,40 @@
 package cache
 
 import (
+	"math"
 	"sync"
 	"sync/atomic"
 )
 
-// Point is one value at a Unix time (seconds).
+// Point is one value at a Unix time (seconds), packed into 12 bytes (a
+// struct of an int64 and a float64 takes 16): the cache holds every point
+// of a backlog, so its size is most of the output's memory. Whisper keeps
+// 32-bit unsigned times; see MakePoint for times outside them.
 type Point struct {
-	Time  int64
-	Value float64
+	t  uint32
+	lo uint32 // the value's IEEE 754 bits, low half
+	hi uint32 // high half
 }
+
+// MakePoint packs (t, v). A time before 1970 is kept as 0 and one after
+// 2106 as the last 32-bit second: both are still refused by the writers
+// (older than any retention, or too far in the future) and counted as such.
+func MakePoint(t int64, v float64) Point {
+	switch {
+	case t < 0:
+		t = 0
+	case t > math.MaxUint32:
+		t = math.MaxUint32
+	}
+	b := math.Float64bits(v)
+	return Point{t: uint32(t), lo: uint32(b), hi: uint32(b >> 32)}
+}
+
+// Time is the point's Unix time.
+func (p Point) Time() int64 { return int64(p.t) }
+
+// Value is the point's value.
+func (p Point) Value() float64 { return math.Float64frombits(uint64(p.hi)<<32 | uint64(p.lo)) }
 
 // Batch is the pending points of one metric, oldest arrival first.
 type Batch struct {
@@ -73,11 +98,11 @@ func (c *Cache) Add(name []byte, t int64, v float64) bool {
 	s := &c.shards[ShardOf(name)]
 	s.mu.Lock()
 	if i, ok := s.m[string(name)]; ok {
-		s.b[i].Points = append(s.b[i].Points, Point{t, v})
+		s.b[i].Points = append(s.b[i].Points, MakePoint(t, v))
 	} else {
 		key := string(name)
 		s.m[key] = int32(len(s.b))
-		s.b = append(s.b, Batch{Name: key, Points: []Point{{t, v}}})
+		s.b = append(s.b, Batch{Name: key, Points: []Point{MakePoint(t, v)}})
 	}
 	s.mu.Unlock()
 	c.size.Add(1)

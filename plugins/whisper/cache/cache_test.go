@@ -2,8 +2,10 @@ package cache
 
 import (
 	"fmt"
+	"math"
 	"sync"
 	"testing"
+	"unsafe"
 )
 
 func TestAddTakeRequeue(t *testing.T) {
@@ -36,7 +38,7 @@ func TestAddTakeRequeue(t *testing.T) {
 			ab = b
 		}
 	}
-	if len(ab.Points) != 3 || ab.Points[2] != (Point{20, 2}) {
+	if len(ab.Points) != 3 || ab.Points[2] != MakePoint(20, 2) {
 		t.Fatalf("a.b points %v", ab.Points)
 	}
 	// A newer point arrives while the batch is out; a failed write requeues
@@ -47,7 +49,7 @@ func TestAddTakeRequeue(t *testing.T) {
 		t.Fatalf("size after requeue %d", c.Size())
 	}
 	again := c.Take(ShardOf(name), nil)
-	if len(again) != 1 || len(again[0].Points) != 4 || again[0].Points[0].Time != 0 || again[0].Points[3].Time != 30 {
+	if len(again) != 1 || len(again[0].Points) != 4 || again[0].Points[0].Time() != 0 || again[0].Points[3].Time() != 30 {
 		t.Fatalf("after requeue: %+v", again)
 	}
 }
@@ -127,4 +129,27 @@ func BenchmarkAddParallel(b *testing.B) {
 			i++
 		}
 	})
+}
+
+// TestPointPacking: a point takes 12 bytes and gives back its time and the
+// exact bits of its value; times outside whisper's 32 bits are clamped to
+// its ends, where the writers refuse them (too old, too far ahead).
+func TestPointPacking(t *testing.T) {
+	if n := unsafe.Sizeof(Point{}); n != 12 {
+		t.Fatalf("a Point takes %d bytes, want 12", n)
+	}
+	for _, v := range []float64{0, math.Copysign(0, -1), 1.5, -0.1, math.MaxFloat64, math.SmallestNonzeroFloat64, math.Inf(-1), math.NaN()} {
+		for _, tm := range []int64{0, 1, 1796301520, math.MaxUint32} {
+			p := MakePoint(tm, v)
+			if p.Time() != tm || math.Float64bits(p.Value()) != math.Float64bits(v) {
+				t.Errorf("MakePoint(%d, %v) gives back (%d, %v)", tm, v, p.Time(), p.Value())
+			}
+		}
+	}
+	if got := MakePoint(-5, 1).Time(); got != 0 {
+		t.Errorf("time -5 kept as %d, want 0", got)
+	}
+	if got := MakePoint(1<<40, 1).Time(); got != math.MaxUint32 {
+		t.Errorf("time 2^40 kept as %d, want %d", got, uint32(math.MaxUint32))
+	}
 }

@@ -71,8 +71,8 @@ func Write(path, base string, batches []cache.Batch) (err error) {
 		w.WriteString(bt.Name)
 		u32(uint32(len(bt.Points)))
 		for _, p := range bt.Points {
-			u64(uint64(p.Time))
-			u64(math.Float64bits(p.Value))
+			u64(uint64(p.Time()))
+			u64(math.Float64bits(p.Value()))
 		}
 	}
 	if err := w.Flush(); err != nil {
@@ -140,7 +140,8 @@ func Read(path, base string) ([]cache.Batch, error) {
 		}
 		pts := make([]cache.Point, np)
 		for j := range pts {
-			pts[j] = cache.Point{Time: int64(r.u64()), Value: math.Float64frombits(r.u64())}
+			t := int64(r.u64())
+			pts[j] = cache.MakePoint(t, math.Float64frombits(r.u64()))
 		}
 		out = append(out, cache.Batch{Name: name, Points: pts})
 	}

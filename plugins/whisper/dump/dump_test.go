@@ -13,8 +13,8 @@ import (
 
 func sample() []cache.Batch {
 	return []cache.Batch{
-		{Name: "a.b", Points: []cache.Point{{Time: 100, Value: 1.5}, {Time: 110, Value: math.MaxFloat64}}},
-		{Name: "with space.ü", Points: []cache.Point{{Time: -1, Value: -0.1}}},
+		{Name: "a.b", Points: []cache.Point{cache.MakePoint(100, 1.5), cache.MakePoint(110, math.MaxFloat64)}},
+		{Name: "with space.ü", Points: []cache.Point{cache.MakePoint(0, -0.1)}},
 	}
 }
 

@@ -425,7 +425,7 @@ func (w *writer) write(b cache.Batch, final bool) bool {
 	maxTime := now.Add(p.cfg.MaxFuture).Unix()
 	pts := b.Points[:0]
 	for _, pt := range b.Points {
-		if pt.Time > maxTime {
+		if pt.Time() > maxTime {
 			p.c.future.Add(1)
 			continue
 		}
@@ -507,7 +507,7 @@ func (w *writer) update(dir, file string, b cache.Batch, now time.Time, final, f
 	p := w.p
 	pts := w.pts[:0]
 	for _, pt := range b.Points {
-		pts = append(pts, whisperfile.Point{Time: pt.Time, Value: pt.Value})
+		pts = append(pts, whisperfile.Point{Time: pt.Time(), Value: pt.Value()})
 	}
 	w.pts = pts
 	// The full path only for messages and creation, not joined for every

@@ -354,7 +354,7 @@ func TestStopKeepsCreateLimitAndLeftover(t *testing.T) {
 		if len(b.Points) != 1 {
 			t.Fatalf("%s: %d points", b.Name, len(b.Points))
 		}
-		got[b.Name] = b.Points[0].Value
+		got[b.Name] = b.Points[0].Value()
 	}
 	if v, ok := got["blocked.x"]; !ok || v != 7 {
 		t.Errorf("the failing metric is not in the leftover: %v", got["blocked.x"])
