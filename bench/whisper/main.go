@@ -90,6 +90,7 @@ var (
 	maxWait   = flag.Duration("max-wait", 3*time.Minute, "longest wait for any phase to be persisted")
 	keep      = flag.Bool("keep", false, "keep the work folder")
 	cpuprof   = flag.String("hekad-cpuprof", "", "write hekad's CPU profile of each write-path run to this path (suffixed with the run and metric count)")
+	memprof   = flag.String("hekad-memprof", "", "write hekad's heap profile at its exit of each write-path run to this path (suffixed as -hekad-cpuprof)")
 	dataCache = flag.String("data-cache", "", "create the metric files once in this folder (go-whisper, the bench's schema; kept for later runs) and move it into each whisper program's run and back: -precreate without creating the files again for every run (for 1,000,000 metrics); same file system as $TMPDIR")
 	precreate = flag.Bool("precreate", false, "create every metric's file (go-whisper, same schema) before starting each program, so both are measured updating existing files")
 )
@@ -444,6 +445,7 @@ func startDreamcatcherWith(dir string, maxCreates int) *target {
 [hekad]
 base_dir = %q
 cpuprof = %q
+memprof = %q
 [DreamcatcherCarbonInput]
 address = "127.0.0.1:%d"
 tcp = true
@@ -466,7 +468,7 @@ message_matcher = "Logger == 'DreamcatcherWhisperOutput'"
 path = %q
 encoder = "PayloadEncoder"
 flush_interval = 100
-`, filepath.Join(dir, "heka"), profPath(dir), port, filepath.Join(dir, "data"), *retention, maxCreates, *writers, *writeIvl, self)), 0o644))
+`, filepath.Join(dir, "heka"), profPath(*cpuprof, dir), profPath(*memprof, dir), port, filepath.Join(dir, "data"), *retention, maxCreates, *writers, *writeIvl, self)), 0o644))
 	logFile := filepath.Join(dir, "hekad.log")
 	cmd := startCmd(logFile, *hekadBin, "-config", cfg)
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
@@ -475,13 +477,13 @@ flush_interval = 100
 		counts: func() (int64, int64) { return selfCounts(self) }}
 }
 
-// profPath is where hekad writes its CPU profile (-hekad-cpuprof), named
-// after the run's work folder; "" for none.
-func profPath(dir string) string {
-	if *cpuprof == "" {
+// profPath is where hekad writes a profile (-hekad-cpuprof, -hekad-memprof:
+// prefix), named after the run's work folder; "" for none.
+func profPath(prefix, dir string) string {
+	if prefix == "" {
 		return ""
 	}
-	return *cpuprof + "." + filepath.Base(dir)
+	return prefix + "." + filepath.Base(dir)
 }
 
 // selfCounts sums benchself.points_written and returns the latest

@@ -63,6 +63,7 @@ type shard struct {
 type Cache struct {
 	max         int64
 	size        atomic.Int64
+	metrics     atomic.Int64 // metrics with points in the shards
 	added       atomic.Uint64
 	droppedFull atomic.Uint64
 	shards      [Shards]shard
@@ -103,6 +104,7 @@ func (c *Cache) Add(name []byte, t int64, v float64) bool {
 		key := string(name)
 		s.m[key] = int32(len(s.b))
 		s.b = append(s.b, Batch{Name: key, Points: []Point{MakePoint(t, v)}})
+		c.metrics.Add(1)
 	}
 	s.mu.Unlock()
 	c.size.Add(1)
@@ -122,6 +124,7 @@ func (c *Cache) Take(i int, dst []Batch) []Batch {
 	s.m = make(map[string]int32, len(b))
 	s.b = make([]Batch, 0, len(b))
 	s.mu.Unlock()
+	c.metrics.Add(-int64(len(b)))
 	n := 0
 	for _, x := range b {
 		n += len(x.Points)
@@ -145,6 +148,7 @@ func (c *Cache) Requeue(b Batch) {
 	} else {
 		s.m[b.Name] = int32(len(s.b))
 		s.b = append(s.b, b)
+		c.metrics.Add(1)
 	}
 	s.mu.Unlock()
 	c.size.Add(int64(n))
@@ -180,6 +184,15 @@ func (c *Cache) Stats() Stats {
 
 // DroppedFull is the number of points refused because the cache was full.
 func (c *Cache) DroppedFull() uint64 { return c.droppedFull.Load() }
+
+// Deep reports whether the metrics waiting hold on average at least
+// perMetric points each: a backlog whose updates are already large, so
+// that waiting to batch more points into them would save little and hold
+// more memory.
+func (c *Cache) Deep(perMetric int) bool {
+	m := c.metrics.Load()
+	return m > 0 && c.size.Load() >= int64(perMetric)*m
+}
 
 // Size is the number of points waiting.
 func (c *Cache) Size() int64 { return c.size.Load() }

@@ -153,3 +153,32 @@ func TestPointPacking(t *testing.T) {
 		t.Errorf("time 2^40 kept as %d, want %d", got, uint32(math.MaxUint32))
 	}
 }
+
+// TestDeep: Deep compares the points waiting with the metrics holding them.
+func TestDeep(t *testing.T) {
+	c := New(0)
+	if c.Deep(2) {
+		t.Error("an empty cache is deep")
+	}
+	c.Add([]byte("a"), 1, 1)
+	c.Add([]byte("b"), 1, 1)
+	c.Add([]byte("a"), 2, 1)
+	if c.Deep(2) {
+		t.Error("3 points over 2 metrics is 2 a metric")
+	}
+	c.Add([]byte("b"), 2, 1)
+	if !c.Deep(2) {
+		t.Error("4 points over 2 metrics is not 2 a metric")
+	}
+	var all []Batch
+	for i := 0; i < Shards; i++ {
+		all = c.Take(i, all)
+	}
+	if c.Deep(1) || c.metrics.Load() != 0 {
+		t.Errorf("after taking everything: deep, %d metrics", c.metrics.Load())
+	}
+	c.Requeue(all[0])
+	if !c.Deep(2) || c.Deep(3) || c.metrics.Load() != 1 {
+		t.Errorf("requeued 2 points of 1 metric: %d metrics", c.metrics.Load())
+	}
+}

@@ -177,33 +177,64 @@ func (p *Persister) Start() {
 		p.wg.Add(1)
 		go func(w int) {
 			defer p.wg.Done()
-			wr := p.writers[w]
-			for {
-				began := time.Now()
-				wait := p.cfg.Poll
-				if wr.pass(false) {
-					wait = 0
-					if wr.hot {
-						wait = p.cfg.PassInterval - time.Since(began)
-					}
-				}
-				if wait <= 0 {
-					select {
-					case <-p.stop:
-						return
-					default:
-					}
-					continue
-				}
-				t := time.NewTimer(wait)
-				select {
-				case <-p.stop:
-					t.Stop()
-					return
-				case <-t.C:
-				}
-			}
+			p.runWriter(p.writers[w])
 		}(w)
+	}
+}
+
+// deepBatch: once the metrics waiting hold this many points each on
+// average, a writer stops waiting out the pass interval. An update of 64
+// points costs about what one of a single point does (one pwrite of a
+// run of slots), so waiting for still more would mostly hold memory: a
+// burst larger than the writers can take then waits in updates of this
+// size, not in the cache whole.
+const deepBatch = 64
+
+// runWriter runs wr's passes until Stop: at once after a pass that wrote
+// something, no sooner than PassInterval after the last one began if it
+// wrote a metric again within that interval (see Config.PassInterval)
+// unless the cache is deep, and every Poll while idle.
+func (p *Persister) runWriter(wr *writer) {
+	for {
+		began := time.Now()
+		idle := !wr.pass(false)
+		var until time.Time
+		switch {
+		case idle:
+			until = time.Now().Add(p.cfg.Poll)
+		case wr.hot:
+			until = began.Add(p.cfg.PassInterval)
+		}
+		if !p.sleepUntil(until, !idle) {
+			return
+		}
+	}
+}
+
+// sleepUntil waits until t (at once if it has passed), checking every
+// Poll whether the cache has become deep when batching (a hot pass's
+// wait). It reports false when Stop was asked.
+func (p *Persister) sleepUntil(t time.Time, batching bool) bool {
+	for {
+		d := time.Until(t)
+		if d <= 0 || (batching && p.cache.Deep(deepBatch)) {
+			select {
+			case <-p.stop:
+				return false
+			default:
+				return true
+			}
+		}
+		if batching {
+			d = min(d, p.cfg.Poll)
+		}
+		tm := time.NewTimer(d)
+		select {
+		case <-p.stop:
+			tm.Stop()
+			return false
+		case <-tm.C:
+		}
 	}
 }
 

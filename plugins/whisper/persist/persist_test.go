@@ -548,3 +548,34 @@ func TestPassIntervalNoWaitForNewPoints(t *testing.T) {
 		t.Errorf("%d updates: c was written although a pass wrote a hot metric within the interval", u)
 	}
 }
+
+// TestPassIntervalDeepBacklog: a writer waiting out the pass interval
+// after a hot pass writes at once when the cache becomes deep (64 points
+// a metric on average): more waiting would only hold memory.
+func TestPassIntervalDeepBacklog(t *testing.T) {
+	base := t.TempDir()
+	p, c, _ := start(t, base, rules(t, "10s:1h"), func(cfg *Config) {
+		cfg.Writers = 1
+		cfg.PassInterval = time.Minute
+	})
+	now := time.Now().Unix()
+	t0 := now - now%10 - 3000
+	c.Add([]byte("a"), t0, 1)
+	testutil.Eventually(t, 10*time.Second, func() bool { return p.Stats().Updates == 1 }, "a: %+v", p.Stats())
+	c.Add([]byte("a"), t0+10, 2)
+	testutil.Eventually(t, 5*time.Second, func() bool { return p.Stats().Updates == 2 }, "a again: %+v", p.Stats())
+	// The writer now waits a minute. Under 64 points a metric it keeps waiting…
+	for i := 2; i < 2+deepBatch-1; i++ {
+		c.Add([]byte("a"), t0+int64(10*i), float64(i+1))
+	}
+	time.Sleep(300 * time.Millisecond)
+	if u := p.Stats().Updates; u != 2 {
+		t.Fatalf("%d updates: written before the cache was deep or the interval passed", u)
+	}
+	// …and the 64th point makes it write them all in one update.
+	c.Add([]byte("a"), t0+int64(10*(deepBatch+1)), float64(deepBatch+2))
+	testutil.Eventually(t, 3*time.Second, func() bool { return p.Stats().Updates == 3 }, "deep cache not written: %+v", p.Stats())
+	if w := p.Stats().PointsWritten; w != deepBatch+2 {
+		t.Errorf("%d points written, want %d", w, deepBatch+2)
+	}
+}
