@@ -56,11 +56,16 @@ func main() {
 		start1   = flag.Float64("start1", 150e3, "first rate (lines/s) tried with one line per datagram")
 		readers  = flag.Int("readers", 0, "readers option of DreamcatcherStatsdInput (0: its default)")
 		gso      = flag.Bool("gso", true, "send with UDP segmentation offload (the receiver still gets one datagram at a time)")
+		tagsF    = flag.String("tags", "env:prod,dc:eu-1,host:web-042", "DogStatsD tags sent after each line by the tagged runs (see -tagged)")
+		taggedF  = flag.String("tagged", "no", "which runs send -tags: no, yes, or both (an untagged then a tagged run, alternating)")
+		repeat   = flag.Int("repeat", 1, "measure each receiver and load shape this many times (with -tagged both, alternating untagged and tagged)")
 	)
 	flag.Parse()
 	lines, err := ints(*linesF)
 	check(err)
 	names, err := ints(*namesF)
+	check(err)
+	kinds, err := tagKinds(*taggedF, *tagsF)
 	check(err)
 	work, err := os.MkdirTemp("", "statsd-bench-")
 	check(err)
@@ -68,54 +73,103 @@ func main() {
 
 	fmt.Printf("# statsd input throughput: highest rate with loss <= %.1f%% over %s, %d sender sockets, %s\n",
 		*maxLoss*100, *duration, *senders, time.Now().UTC().Format(time.RFC3339))
-	fmt.Printf("%-13s %6s %7s %14s %14s %7s %9s\n", "receiver", "lines", "names", "offered/s", "received/s", "loss", "cpu cores")
+	fmt.Printf("%-13s %-8s %6s %7s %14s %14s %7s %9s %12s\n", "receiver", "tags", "lines", "names",
+		"offered/s", "received/s", "loss", "cpu cores", "cores/M l/s")
 	for _, target := range strings.Split(*targets, ",") {
 		for _, l := range lines {
 			for _, n := range names {
-				r, err := start(target, work, *hekad, *etsyJS, *readers)
-				if err != nil {
-					fmt.Fprintf(os.Stderr, "%s: %v\n", target, err)
-					os.Exit(1)
-				}
-				rate := *start20
-				if l == 1 {
-					rate = *start1
-				}
-				var best *result
-				lo, hi := 0.0, 0.0
-				for s := 0; s < *steps; s++ {
-					res := measure(r, l, n, rate, *senders, *duration, *gso)
-					fmt.Fprintf(os.Stderr, "  %s lines=%d names=%d offered %.0f/s: received %.0f/s, loss %.2f%%, cpu %.2f\n",
-						target, l, n, res.offered, res.received, res.loss*100, res.cpu)
-					if res.loss <= *maxLoss {
-						if best == nil || res.received > best.received {
-							b := res
-							best = &b
+				for rep := 0; rep < *repeat; rep++ {
+					for _, k := range kinds {
+						rate := *start20
+						if l == 1 {
+							rate = *start1
 						}
-						lo = rate
-						if hi == 0 {
-							rate *= 1.6
-						} else {
-							rate = (lo + hi) / 2
+						sh := shape{lines: l, names: n, tags: k.tags}
+						best, err := highestRate(target, work, *hekad, *etsyJS, *readers, sh, rate, *steps,
+							*maxLoss, *senders, *duration, *gso)
+						if err != nil {
+							fmt.Fprintf(os.Stderr, "%s: %v\n", target, err)
+							os.Exit(1)
 						}
-					} else {
-						hi = rate
-						if lo == 0 {
-							rate /= 1.6
-						} else {
-							rate = (lo + hi) / 2
+						if best == nil {
+							fmt.Printf("%-13s %-8s %6d %7d %14s %14s %7s %9s %12s\n", target, k.label, l, n,
+								"-", "none <= limit", "-", "-", "-")
+							continue
 						}
+						fmt.Printf("%-13s %-8s %6d %7d %14.0f %14.0f %6.2f%% %9.2f %12.3f\n", target, k.label, l, n,
+							best.offered, best.received, best.loss*100, best.cpu, best.cpu/(best.received/1e6))
 					}
 				}
-				r.stop()
-				if best == nil {
-					fmt.Printf("%-13s %6d %7d %14s %14s %7s %9s\n", target, l, n, "-", "none <= limit", "-", "-")
-					continue
-				}
-				fmt.Printf("%-13s %6d %7d %14.0f %14.0f %6.2f%% %9.2f\n", target, l, n, best.offered, best.received, best.loss*100, best.cpu)
 			}
 		}
 	}
+}
+
+// shape is the load of one measurement: lines per datagram, distinct
+// names, and the DogStatsD tags after each line ("" for none).
+type shape struct {
+	lines, names int
+	tags         string
+}
+
+// tagKind is one kind of run: its label and the tags its lines carry.
+type tagKind struct{ label, tags string }
+
+// tagKinds returns the kinds of run -tagged asks for, in the order they
+// alternate.
+func tagKinds(tagged, tags string) ([]tagKind, error) {
+	if strings.ContainsAny(tags, "|\n") {
+		return nil, fmt.Errorf("-tags %q: no '|' or newline in a DogStatsD tag list", tags)
+	}
+	untagged, withTags := tagKind{"untagged", ""}, tagKind{"tagged", tags}
+	switch tagged {
+	case "no":
+		return []tagKind{untagged}, nil
+	case "yes":
+		return []tagKind{withTags}, nil
+	case "both":
+		return []tagKind{untagged, withTags}, nil
+	}
+	return nil, fmt.Errorf("-tagged %q: want no, yes or both", tagged)
+}
+
+// highestRate starts a fresh receiver and searches, in at most steps
+// windows from rate, for the highest rate it receives with at most maxLoss
+// lost; it returns the best window, nil when none was within the limit.
+func highestRate(target, work, hekad, etsyJS string, readers int, sh shape, rate float64, steps int,
+	maxLoss float64, senders int, d time.Duration, gso bool) (*result, error) {
+	r, err := start(target, work, hekad, etsyJS, readers)
+	if err != nil {
+		return nil, fmt.Errorf("start: %w", err)
+	}
+	defer r.stop()
+	var best *result
+	lo, hi := 0.0, 0.0
+	for s := 0; s < steps; s++ {
+		res := measure(r, sh, rate, senders, d, gso)
+		fmt.Fprintf(os.Stderr, "  %s lines=%d names=%d tags=%q offered %.0f/s: received %.0f/s, loss %.2f%%, cpu %.2f\n",
+			target, sh.lines, sh.names, sh.tags, res.offered, res.received, res.loss*100, res.cpu)
+		if res.loss <= maxLoss {
+			if best == nil || res.received > best.received {
+				b := res
+				best = &b
+			}
+			lo = rate
+			if hi == 0 {
+				rate *= 1.6
+			} else {
+				rate = (lo + hi) / 2
+			}
+		} else {
+			hi = rate
+			if lo == 0 {
+				rate /= 1.6
+			} else {
+				rate = (lo + hi) / 2
+			}
+		}
+	}
+	return best, nil
 }
 
 type result struct {
@@ -358,19 +412,32 @@ func cpuTicks(pid int) int64 {
 	return u + st
 }
 
-// measure offers rate lines/s for d and returns what the receiver counted.
-func measure(r *receiver, lines, names int, rate float64, senders int, d time.Duration, gso bool) result {
-	// Pre-built datagrams cycling through the names.
+// datagrams returns the datagrams of a load shape, cycling through its
+// names: counters "bench.n000042:1|c", with "|#" + tags after each when
+// the shape has tags.
+func datagrams(sh shape) [][]byte {
+	suffix := ""
+	if sh.tags != "" {
+		suffix = "|#" + sh.tags
+	}
 	var dgrams [][]byte
 	n := 0
-	for n < names || len(dgrams) == 0 {
+	for n < sh.names || len(dgrams) == 0 {
 		var b strings.Builder
-		for i := 0; i < lines; i++ {
-			fmt.Fprintf(&b, "bench.n%06d:1|c\n", n%names)
+		for i := 0; i < sh.lines; i++ {
+			fmt.Fprintf(&b, "bench.n%06d:1|c%s\n", n%sh.names, suffix)
 			n++
 		}
 		dgrams = append(dgrams, []byte(b.String()))
 	}
+	return dgrams
+}
+
+// measure offers rate lines/s of shape sh for d and returns what the
+// receiver counted.
+func measure(r *receiver, sh shape, rate float64, senders int, d time.Duration, gso bool) result {
+	lines := sh.lines
+	dgrams := datagrams(sh) // pre-built
 	// Every datagram has the same size (fixed-width names), so they lie
 	// back to back in flat and a run of them is one GSO buffer.
 	size := len(dgrams[0])
