@@ -42,8 +42,11 @@ package main
 
 import (
 	"bufio"
+	"errors"
 	"flag"
 	"fmt"
+	"io"
+	"io/fs"
 	"math"
 	"net"
 	"os"
@@ -54,6 +57,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -90,6 +94,7 @@ var (
 	maxWait   = flag.Duration("max-wait", 3*time.Minute, "longest wait for any phase to be persisted")
 	keep      = flag.Bool("keep", false, "keep the work folder")
 	cpuprof   = flag.String("hekad-cpuprof", "", "write hekad's CPU profile of each write-path run to this path (suffixed with the run and metric count)")
+	warm      = flag.Bool("warm", true, "with -data-cache, read every metric file before each program starts, so each begins with its files in the page cache (this machine's memory reclaim evicts files unused for a while, and the program run after a pause would otherwise update them from disk)")
 	memprof   = flag.String("hekad-memprof", "", "write hekad's heap profile at its exit of each write-path run to this path (suffixed as -hekad-cpuprof)")
 	dataCache = flag.String("data-cache", "", "create the metric files once in this folder (go-whisper, the bench's schema; kept for later runs) and move it into each whisper program's run and back: -precreate without creating the files again for every run (for 1,000,000 metrics); same file system as $TMPDIR")
 	precreate = flag.Bool("precreate", false, "create every metric's file (go-whisper, same schema) before starting each program, so both are measured updating existing files")
@@ -165,6 +170,11 @@ func runTarget(work, t string, m, rn int) result {
 		data := filepath.Join(dir, "data")
 		check(os.Rename(cached, data))
 		giveBack = func() { check(os.Rename(data, cached)) }
+		if *warm {
+			began := time.Now()
+			n := warmFiles(data)
+			fmt.Fprintf(os.Stderr, "%s: %d files read into the page cache in %s\n", t, n, time.Since(began).Round(10*time.Millisecond))
+		}
 	}
 	tg := startTarget(dir, t)
 	r := run(tg, m)
@@ -253,6 +263,52 @@ func borrowDataCache(m int) string {
 	check(os.WriteFile(marker, nil, 0o644))
 	fmt.Fprintf(os.Stderr, "data cache: %d files created in %s (%s)\n", m, time.Since(began).Round(time.Second), cached)
 	return cached
+}
+
+// warmFiles reads every file under dir once (4 at a time) and returns how
+// many it read.
+func warmFiles(dir string) int {
+	paths := make(chan string, 1024)
+	var n atomic.Int64
+	var wg sync.WaitGroup
+	for g := 0; g < 4; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			buf := make([]byte, 64<<10)
+			for p := range paths {
+				if readAll(p, buf) == nil {
+					n.Add(1)
+				}
+			}
+		}()
+	}
+	check(filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() {
+			paths <- p
+		}
+		return err
+	}))
+	close(paths)
+	wg.Wait()
+	return int(n.Load())
+}
+
+// readAll reads the file at p to its end through buf.
+func readAll(p string, buf []byte) error {
+	f, err := os.Open(p)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	for {
+		if _, err := f.Read(buf); err != nil {
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
+			return err
+		}
+	}
 }
 
 // benchName is metric i's name.
