@@ -172,14 +172,7 @@ type Stats struct {
 
 // Stats returns the current counters.
 func (c *Cache) Stats() Stats {
-	st := Stats{Points: c.size.Load(), Added: c.added.Load(), DroppedFull: c.droppedFull.Load()}
-	for i := range c.shards {
-		s := &c.shards[i]
-		s.mu.Lock()
-		st.Metrics += int64(len(s.b))
-		s.mu.Unlock()
-	}
-	return st
+	return Stats{Points: c.size.Load(), Metrics: c.metrics.Load(), Added: c.added.Load(), DroppedFull: c.droppedFull.Load()}
 }
 
 // DroppedFull is the number of points refused because the cache was full.

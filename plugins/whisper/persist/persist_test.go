@@ -523,19 +523,27 @@ func TestPassIntervalBatches(t *testing.T) {
 	}
 }
 
-// TestPassIntervalNoWaitForNewPoints: a pass that wrote only metrics not
-// written recently (a statsd flush arriving) does not hold the writer
-// back, however long the pass interval.
-func TestPassIntervalNoWaitForNewPoints(t *testing.T) {
-	base := t.TempDir()
-	p, c, _ := start(t, base, rules(t, "10s:1h"), func(cfg *Config) {
+// startOneWriterWrote starts a persister with one writer and a pass
+// interval of a minute, and returns once it has written a's first point,
+// at t0 (a 10 s slot about age seconds ago).
+func startOneWriterWrote(t *testing.T, age int64) (*Persister, *cache.Cache, int64) {
+	t.Helper()
+	p, c, _ := start(t, t.TempDir(), rules(t, "10s:1h"), func(cfg *Config) {
 		cfg.Writers = 1
 		cfg.PassInterval = time.Minute
 	})
 	now := time.Now().Unix()
-	t0 := now - now%10 - 300
+	t0 := now - now%10 - age
 	c.Add([]byte("a"), t0, 1)
 	testutil.Eventually(t, 10*time.Second, func() bool { return p.Stats().Updates == 1 }, "a: %+v", p.Stats())
+	return p, c, t0
+}
+
+// TestPassIntervalNoWaitForNewPoints: a pass that wrote only metrics not
+// written recently (a statsd flush arriving) does not hold the writer
+// back, however long the pass interval.
+func TestPassIntervalNoWaitForNewPoints(t *testing.T) {
+	p, c, t0 := startOneWriterWrote(t, 300)
 	c.Add([]byte("b"), t0, 2)
 	testutil.Eventually(t, 5*time.Second, func() bool { return p.Stats().Updates == 2 }, "b not written at once: %+v", p.Stats())
 	// Now a is written again soon after its last update: the writer
@@ -553,15 +561,7 @@ func TestPassIntervalNoWaitForNewPoints(t *testing.T) {
 // after a hot pass writes at once when the cache becomes deep (64 points
 // a metric on average): more waiting would only hold memory.
 func TestPassIntervalDeepBacklog(t *testing.T) {
-	base := t.TempDir()
-	p, c, _ := start(t, base, rules(t, "10s:1h"), func(cfg *Config) {
-		cfg.Writers = 1
-		cfg.PassInterval = time.Minute
-	})
-	now := time.Now().Unix()
-	t0 := now - now%10 - 3000
-	c.Add([]byte("a"), t0, 1)
-	testutil.Eventually(t, 10*time.Second, func() bool { return p.Stats().Updates == 1 }, "a: %+v", p.Stats())
+	p, c, t0 := startOneWriterWrote(t, 3000)
 	c.Add([]byte("a"), t0+10, 2)
 	testutil.Eventually(t, 5*time.Second, func() bool { return p.Stats().Updates == 2 }, "a again: %+v", p.Stats())
 	// The writer now waits a minute. Under 64 points a metric it keeps waiting…
