@@ -546,12 +546,10 @@ func (w *writer) update(dir, file string, b cache.Batch, now time.Time, final, f
 	path := func() string { return filepath.Join(p.cfg.Base, dir, file) }
 	hdr, res, err := w.updateIn(b.Name, dir, file, pts, now.Unix(), full)
 	if errors.Is(err, fs.ErrNotExist) {
-		// The folder may have been removed since it was opened.
-		w.dirs.forget(dir)
 		if !p.limiter.allow(now) {
 			return errCreateLimit
 		}
-		if err := w.create(path(), p.cfg.Rules.Match(b.Name)); err != nil {
+		if err := w.createFile(dir, file, path, p.cfg.Rules.Match(b.Name), now.Unix()); err != nil {
 			p.c.createErrors.Add(1)
 			p.cfg.Log.Log("create", "creating %s: %v (points kept, will retry)", path(), err)
 			return err
@@ -651,6 +649,51 @@ func (w *writer) writable(name, dir, file string, now int64, full bool) (*whispe
 	return f, nil
 }
 
+// createFile creates the metric's file in the folder dir (relative to the
+// data folder): in the folder's descriptor when the folder exists (opened
+// beneath the data folder, so no path check is needed and no path is
+// walked again), else by its full path, making the folders.
+func (w *writer) createFile(dir, file string, path func() string, m schema.Match, now int64) error {
+	d, err := w.dirs.get(dir, now)
+	if err == nil {
+		err = createAt(d.fd, file, ".tmp."+strconv.Itoa(os.Getpid())+"."+strconv.Itoa(w.id)+"."+file, m, w.p.cfg.FilePerm, w.p.cfg.Sparse)
+		if !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+	}
+	// The folder is missing, or was removed since it was opened.
+	w.dirs.forget(dir)
+	return w.create(path(), m)
+}
+
+// createAt makes the file name in the folder dirfd as create does, under
+// the temporary name tmp in the same folder, linked into place; a symlink
+// at tmp is never followed.
+func createAt(dirfd int, name, tmp string, m schema.Match, perm os.FileMode, sparse bool) error {
+	open := func() (int, error) {
+		return unix.Openat(dirfd, tmp, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, uint32(perm.Perm()))
+	}
+	fd, err := open()
+	if errors.Is(err, unix.EEXIST) { // left by a crash
+		_ = unix.Unlinkat(dirfd, tmp, 0)
+		fd, err = open()
+	}
+	if err != nil {
+		return &fs.PathError{Op: "create", Path: tmp, Err: err}
+	}
+	f := os.NewFile(uintptr(fd), tmp)
+	if err := writeContents(f, m, perm, sparse); err != nil {
+		_ = unix.Unlinkat(dirfd, tmp, 0)
+		return err
+	}
+	err = unix.Linkat(dirfd, tmp, dirfd, name, 0)
+	_ = unix.Unlinkat(dirfd, tmp, 0)
+	if err != nil && !errors.Is(err, unix.EEXIST) {
+		return &fs.PathError{Op: "link", Path: name, Err: err}
+	}
+	return nil // created, or another process made it meanwhile
+}
+
 // create makes the folders and the file, atomically: the file is built
 // under a temporary name in the same folder and linked into place, so a
 // crash or a full disk never leaves a half-made file under a metric's name.
@@ -688,6 +731,12 @@ func writeNewFile(path string, m schema.Match, perm os.FileMode, sparse bool) (e
 	if err != nil {
 		return err
 	}
+	return writeContents(f, m, perm, sparse)
+}
+
+// writeContents writes the new file f's header and zeroed archives, sets
+// its permissions (the umask applied at open) and closes it.
+func writeContents(f *os.File, m schema.Match, perm os.FileMode, sparse bool) (err error) {
 	defer func() {
 		if cerr := f.Close(); err == nil {
 			err = cerr

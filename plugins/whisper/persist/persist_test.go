@@ -579,3 +579,49 @@ func TestPassIntervalDeepBacklog(t *testing.T) {
 		t.Errorf("%d points written, want %d", w, deepBatch+2)
 	}
 }
+
+// TestCreateInExistingFolder: a file made in a folder that exists (through
+// the folder's descriptor) replaces a temporary file left by a crash, and
+// never follows a symlink planted at the temporary name.
+func TestCreateInExistingFolder(t *testing.T) {
+	base := t.TempDir()
+	outside := filepath.Join(t.TempDir(), "victim")
+	if err := os.WriteFile(outside, []byte("keep"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []string{"a", "c"} {
+		if err := os.Mkdir(filepath.Join(base, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const writers = 2
+	tmpOf := func(name, dir, file string) string {
+		id := cache.ShardOf([]byte(name)) % writers
+		return filepath.Join(base, dir, fmt.Sprintf(".tmp.%d.%d.%s", os.Getpid(), id, file))
+	}
+	if err := os.Symlink(outside, tmpOf("a.b", "a", "b.wsp")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(tmpOf("c.d", "c", "d.wsp"), []byte("half a file"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p, c, lb := start(t, base, rules(t, "10s:1h"), func(cfg *Config) { cfg.Writers = writers })
+	now := time.Now().Unix()
+	c.Add([]byte("a.b"), now, 1)
+	c.Add([]byte("c.d"), now, 2)
+	testutil.Eventually(t, 5*time.Second, func() bool { return p.Stats().PointsWritten == 2 }, "not written: %+v\n%s", p.Stats(), lb)
+	if b, err := os.ReadFile(outside); err != nil || string(b) != "keep" {
+		t.Errorf("symlink at the temporary name followed: %q, %v", b, err)
+	}
+	for _, f := range []string{"a/b.wsp", "c/d.wsp"} {
+		st, err := os.Lstat(filepath.Join(base, f))
+		if err != nil || !st.Mode().IsRegular() || st.Size() < 1000 {
+			t.Errorf("%s: %v, %v", f, st, err)
+		}
+	}
+	for _, tmp := range []string{tmpOf("a.b", "a", "b.wsp"), tmpOf("c.d", "c", "d.wsp")} {
+		if _, err := os.Lstat(tmp); err == nil {
+			t.Errorf("%s left behind", tmp)
+		}
+	}
+}
