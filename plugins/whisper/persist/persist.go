@@ -650,25 +650,49 @@ func (w *writer) writable(name, dir, file string, now int64, full bool) (*whispe
 }
 
 // createFile creates the metric's file in the folder dir (relative to the
-// data folder): in the folder's descriptor when the folder exists (opened
-// beneath the data folder, so no path check is needed and no path is
-// walked again), else by its full path, making the folders.
+// data folder), atomically: the file is built under a temporary name in
+// the same folder and linked into place, so a crash or a full disk never
+// leaves a half-made file under a metric's name. It is made through the
+// folder's descriptor (opened beneath the data folder, so no path is
+// walked again); a folder that is missing, or was removed since it was
+// opened, is made first and its path checked.
 func (w *writer) createFile(dir, file string, path func() string, m schema.Match, now int64) error {
-	d, err := w.dirs.get(dir, now)
-	if err == nil {
-		err = createAt(d.fd, file, ".tmp."+strconv.Itoa(os.Getpid())+"."+strconv.Itoa(w.id)+"."+file, m, w.p.cfg.FilePerm, w.p.cfg.Sparse)
-		if !errors.Is(err, fs.ErrNotExist) {
+	tmp := ".tmp." + strconv.Itoa(os.Getpid()) + "." + strconv.Itoa(w.id) + "." + file
+	for made := false; ; made = true {
+		d, err := w.dirs.get(dir, now)
+		if err == nil {
+			err = createAt(d.fd, file, tmp, m, w.p.cfg.FilePerm, w.p.cfg.Sparse)
+		}
+		if made || !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+		w.dirs.forget(dir)
+		if err := w.makeFolders(path()); err != nil {
 			return err
 		}
 	}
-	// The folder is missing, or was removed since it was opened.
-	w.dirs.forget(dir)
-	return w.create(path(), m)
 }
 
-// createAt makes the file name in the folder dirfd as create does, under
-// the temporary name tmp in the same folder, linked into place; a symlink
-// at tmp is never followed.
+// makeFolders makes the folders of the file at path and checks that the
+// path, now that they exist, stays inside the data folder.
+func (w *writer) makeFolders(path string) error {
+	if err := os.MkdirAll(filepath.Dir(path), w.p.cfg.FolderPerm); err != nil {
+		return fmt.Errorf("creating folder: %w", err)
+	}
+	if inside, err := metricpath.Within(w.p.cfg.Base, path); err != nil || !inside {
+		return fmt.Errorf("path leads outside the data folder: %v", errOrNil(err))
+	}
+	return nil
+}
+
+// createAt makes the file name in the folder dirfd under the temporary
+// name tmp in the same folder (replacing one left by a crash, never
+// following a symlink there), linked into place. The file is in
+// Graphite's format: the metadata (aggregation method, max retention,
+// xFilesFactor, archive count), one (offset, seconds per point, points)
+// entry per archive, then zeroed archives; it is made here rather than by
+// go-whisper's Create, which leaks its file descriptor when a write fails
+// (disk full).
 func createAt(dirfd int, name, tmp string, m schema.Match, perm os.FileMode, sparse bool) error {
 	open := func() (int, error) {
 		return unix.Openat(dirfd, tmp, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, uint32(perm.Perm()))
@@ -694,46 +718,6 @@ func createAt(dirfd int, name, tmp string, m schema.Match, perm os.FileMode, spa
 	return nil // created, or another process made it meanwhile
 }
 
-// create makes the folders and the file, atomically: the file is built
-// under a temporary name in the same folder and linked into place, so a
-// crash or a full disk never leaves a half-made file under a metric's name.
-func (w *writer) create(path string, m schema.Match) error {
-	p := w.p
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, p.cfg.FolderPerm); err != nil {
-		return fmt.Errorf("creating folder: %w", err)
-	}
-	// Check again now that the folders exist.
-	if inside, err := metricpath.Within(p.cfg.Base, path); err != nil || !inside {
-		return fmt.Errorf("path leads outside the data folder: %v", errOrNil(err))
-	}
-	tmp := filepath.Join(dir, ".tmp."+strconv.Itoa(os.Getpid())+"."+strconv.Itoa(w.id)+"."+filepath.Base(path))
-	_ = os.Remove(tmp)
-	if err := writeNewFile(tmp, m, p.cfg.FilePerm, p.cfg.Sparse); err != nil {
-		_ = os.Remove(tmp)
-		return err
-	}
-	err := os.Link(tmp, path)
-	_ = os.Remove(tmp)
-	if err != nil && !errors.Is(err, fs.ErrExist) {
-		return err
-	}
-	return nil // created, or another process made it meanwhile
-}
-
-// writeNewFile writes an empty whisper file in Graphite's format: the
-// metadata (aggregation method, max retention, xFilesFactor, archive
-// count), one (offset, seconds per point, points) entry per archive, then
-// zeroed archives. The file is made here rather than by go-whisper's
-// Create, which leaks its file descriptor when a write fails (disk full).
-func writeNewFile(path string, m schema.Match, perm os.FileMode, sparse bool) (err error) {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
-	if err != nil {
-		return err
-	}
-	return writeContents(f, m, perm, sparse)
-}
-
 // writeContents writes the new file f's header and zeroed archives, sets
 // its permissions (the umask applied at open) and closes it.
 func writeContents(f *os.File, m schema.Match, perm os.FileMode, sparse bool) (err error) {
@@ -751,8 +735,9 @@ func writeContents(f *os.File, m schema.Match, perm os.FileMode, sparse bool) (e
 			return err
 		}
 	} else {
-		zeros := make([]byte, 64*1024)
-		for left := size - int64(len(hdr)); left > 0; {
+		left := size - int64(len(hdr))
+		zeros := make([]byte, min(left, 64*1024)) // a file's archives, up to 64 KiB a write
+		for left > 0 {
 			n := min(left, int64(len(zeros)))
 			if _, err := f.Write(zeros[:n]); err != nil {
 				return err
