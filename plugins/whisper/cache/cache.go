@@ -175,6 +175,9 @@ func (c *Cache) Stats() Stats {
 	return Stats{Points: c.size.Load(), Metrics: c.metrics.Load(), Added: c.added.Load(), DroppedFull: c.droppedFull.Load()}
 }
 
+// Added is the number of points accepted since start.
+func (c *Cache) Added() uint64 { return c.added.Load() }
+
 // DroppedFull is the number of points refused because the cache was full.
 func (c *Cache) DroppedFull() uint64 { return c.droppedFull.Load() }
 

@@ -51,7 +51,8 @@ type Config struct {
 	// a backlog, a replay), the writer starts its next pass no sooner than
 	// PassInterval after this one began, so such a metric's file is
 	// written about once per PassInterval and the points arriving
-	// meanwhile go into one update. A pass that wrote only metrics not
+	// meanwhile go into one update; the wait ends early once no point has
+	// arrived for a quarter of PassInterval. A pass that wrote only metrics not
 	// written that recently (a statsd flush arriving) is followed at once.
 	// 0: never wait after a pass that wrote something.
 	PassInterval time.Duration
@@ -212,13 +213,26 @@ func (p *Persister) runWriter(wr *writer) {
 	}
 }
 
-// sleepUntil waits until t (at once if it has passed), checking every
-// Poll whether the cache has become deep when batching (a hot pass's
-// wait). It reports false when Stop was asked.
+// sleepUntil waits until t (at once if it has passed). When batching (a
+// hot pass's wait) it checks every Poll and ends the wait early once the
+// cache has become deep, or once no point has arrived for a quarter of
+// the pass interval: the points that made the pass hot have stopped
+// coming (a flood or a replay has ended, a burst has been taken in), and
+// waiting longer would only delay what the cache holds. Points that keep
+// coming closer together than that are still gathered for the whole
+// interval. It reports false when Stop was asked.
 func (p *Persister) sleepUntil(t time.Time, batching bool) bool {
+	quiet := p.cfg.PassInterval / 4
+	lastAdded, quietSince := p.cache.Added(), time.Now()
 	for {
-		d := time.Until(t)
-		if d <= 0 || (batching && p.cache.Deep(deepBatch)) {
+		now := time.Now()
+		if batching {
+			if a := p.cache.Added(); a != lastAdded {
+				lastAdded, quietSince = a, now
+			}
+		}
+		d := t.Sub(now)
+		if d <= 0 || (batching && (p.cache.Deep(deepBatch) || now.Sub(quietSince) >= max(quiet, p.cfg.Poll))) {
 			select {
 			case <-p.stop:
 				return false

@@ -557,6 +557,39 @@ func TestPassIntervalNoWaitForNewPoints(t *testing.T) {
 	}
 }
 
+// TestPassIntervalEndsWhenPointsStop: a writer waiting out the pass
+// interval after a hot pass writes once no point has arrived for a
+// quarter of the interval (a flood has ended), not at the interval's end.
+func TestPassIntervalEndsWhenPointsStop(t *testing.T) {
+	p, c, _ := start(t, t.TempDir(), rules(t, "10s:1h"), func(cfg *Config) {
+		cfg.Writers = 1
+		cfg.PassInterval = 8 * time.Second
+	})
+	now := time.Now().Unix()
+	t0 := now - now%10 - 300
+	c.Add([]byte("a"), t0, 1)
+	testutil.Eventually(t, 10*time.Second, func() bool { return p.Stats().Updates == 1 }, "a: %+v", p.Stats())
+	c.Add([]byte("a"), t0+10, 2)
+	testutil.Eventually(t, 5*time.Second, func() bool { return p.Stats().Updates == 2 }, "a again: %+v", p.Stats())
+	// The writer now waits up to 8 s; points keep coming for 1 s…
+	began := time.Now()
+	for i := 0; i < 10; i++ {
+		c.Add([]byte("b"), t0+int64(10*i), float64(i))
+		time.Sleep(100 * time.Millisecond)
+	}
+	if u := p.Stats().Updates; u != 2 {
+		t.Fatalf("%d updates: written while points kept coming closer together than a quarter of the interval", u)
+	}
+	// …then stop: b is written about 2 s later, in one update.
+	testutil.Eventually(t, 6*time.Second, func() bool { return p.Stats().Updates == 3 }, "b: %+v", p.Stats())
+	if d := time.Since(began); d < 2500*time.Millisecond || d > 6*time.Second {
+		t.Errorf("b written %s after its first point; want about 3 s (1 s of points, then 2 s quiet)", d)
+	}
+	if w := p.Stats().PointsWritten; w != 12 {
+		t.Errorf("%d points written, want 12", w)
+	}
+}
+
 // TestPassIntervalDeepBacklog: a writer waiting out the pass interval
 // after a hot pass writes at once when the cache becomes deep (64 points
 // a metric on average): more waiting would only hold memory.
