@@ -43,6 +43,13 @@ func TestClosedLogPipe(t *testing.T) {
 	h := testutil.NewHekad(t)
 	cfg := projectConfig(h, "flush_interval = 30", "")
 	p := testutil.StartClosedLogPipe(t, "listening on udp", testutil.HekadReadyTimeout, h.Bin, "-config", cfg)
+	// Flushes fall on multiples of flush_interval in wall-clock time: send
+	// with at least 10 s of the interval left, so that only the stop's
+	// flush writes the count (a scheduled one in between would store 12
+	// and then the stop's 0, a second point).
+	for time.Now().Unix()%30 >= 20 {
+		time.Sleep(100 * time.Millisecond)
+	}
 	testutil.SendUDP(t, h.Addr(), "pipe.hits:5|c\npipe.hits:7|c")
 	time.Sleep(500 * time.Millisecond) // let the packet be read
 	p.StopClean(syscall.SIGTERM, 60*time.Second)
