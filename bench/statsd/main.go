@@ -17,6 +17,12 @@
 // datagrams before the receiving socket. Every receiver still gets one
 // datagram at a time. -gso=false sends one datagram per buffer instead.
 //
+// The sender still takes CPU, more of it for longer lines. To measure what
+// the receiver alone can take, give it its own CPUs and the bench the
+// others, so the receiver runs out of CPU first:
+//
+//	taskset -c 0 go run ./bench/statsd -receiver-cpus 1 ...
+//
 //	go run ./bench/statsd -duration 10s
 package main
 
@@ -59,6 +65,7 @@ func main() {
 		tagsF    = flag.String("tags", "env:prod,dc:eu-1,host:web-042", "DogStatsD tags sent after each line by the tagged runs (see -tagged)")
 		taggedF  = flag.String("tagged", "no", "which runs send -tags: no, yes, or both (an untagged then a tagged run, alternating)")
 		repeat   = flag.Int("repeat", 1, "measure each receiver and load shape this many times (with -tagged both, alternating untagged and tagged)")
+		cpus     = flag.String("receiver-cpus", "", "run the receiver on these CPUs only (taskset -c list; \"\": anywhere); run the bench itself under taskset on the others so the receiver, not the sender, is what runs out of CPU")
 	)
 	flag.Parse()
 	lines, err := ints(*linesF)
@@ -75,6 +82,11 @@ func main() {
 		*maxLoss*100, *duration, *senders, time.Now().UTC().Format(time.RFC3339))
 	fmt.Printf("%-13s %-8s %6s %7s %14s %14s %7s %9s %12s\n", "receiver", "tags", "lines", "names",
 		"offered/s", "received/s", "loss", "cpu cores", "cores/M l/s")
+	b := bench{work: work, hekad: *hekad, etsyJS: *etsyJS, readers: *readers, cpus: *cpus, steps: *steps,
+		maxLoss: *maxLoss, senders: *senders, window: *duration, gso: *gso}
+	if *cpus != "" {
+		fmt.Printf("# receiver on CPUs %s (taskset -c)\n", *cpus)
+	}
 	for _, target := range strings.Split(*targets, ",") {
 		for _, l := range lines {
 			for _, n := range names {
@@ -85,8 +97,7 @@ func main() {
 							rate = *start1
 						}
 						sh := shape{lines: l, names: n, tags: k.tags}
-						best, err := highestRate(target, work, *hekad, *etsyJS, *readers, sh, rate, *steps,
-							*maxLoss, *senders, *duration, *gso)
+						best, err := b.highestRate(target, sh, rate)
 						if err != nil {
 							fmt.Fprintf(os.Stderr, "%s: %v\n", target, err)
 							os.Exit(1)
@@ -133,23 +144,35 @@ func tagKinds(tagged, tags string) ([]tagKind, error) {
 	return nil, fmt.Errorf("-tagged %q: want no, yes or both", tagged)
 }
 
-// highestRate starts a fresh receiver and searches, in at most steps
-// windows from rate, for the highest rate it receives with at most maxLoss
-// lost; it returns the best window, nil when none was within the limit.
-func highestRate(target, work, hekad, etsyJS string, readers int, sh shape, rate float64, steps int,
-	maxLoss float64, senders int, d time.Duration, gso bool) (*result, error) {
-	r, err := start(target, work, hekad, etsyJS, readers)
+// bench holds what every measurement of a run shares.
+type bench struct {
+	work, hekad, etsyJS string
+	readers             int    // DreamcatcherStatsdInput's readers (0: its default)
+	cpus                string // taskset -c list for the receiver ("": no pinning)
+	steps               int    // windows per search
+	maxLoss             float64
+	senders             int
+	window              time.Duration
+	gso                 bool
+}
+
+// highestRate starts a fresh receiver and searches, in at most b.steps
+// windows from rate, for the highest rate it receives with at most
+// b.maxLoss lost; it returns the best window, nil when none was within the
+// limit.
+func (b bench) highestRate(target string, sh shape, rate float64) (*result, error) {
+	r, err := start(target, b.work, b.hekad, b.etsyJS, b.readers, b.cpus)
 	if err != nil {
 		return nil, fmt.Errorf("start: %w", err)
 	}
 	defer r.stop()
 	var best *result
 	lo, hi := 0.0, 0.0
-	for s := 0; s < steps; s++ {
-		res := measure(r, sh, rate, senders, d, gso)
+	for s := 0; s < b.steps; s++ {
+		res := measure(r, sh, rate, b.senders, b.window, b.gso)
 		fmt.Fprintf(os.Stderr, "  %s lines=%d names=%d tags=%q offered %.0f/s: received %.0f/s, loss %.2f%%, cpu %.2f\n",
 			target, sh.lines, sh.names, sh.tags, res.offered, res.received, res.loss*100, res.cpu)
-		if res.loss <= maxLoss {
+		if res.loss <= b.maxLoss {
 			if best == nil || res.received > best.received {
 				b := res
 				best = &b
@@ -207,7 +230,9 @@ func freePort() int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
-func start(target, work, hekad, etsyJS string, readers int) (*receiver, error) {
+// start runs a fresh receiver of target (on the CPUs cpus, when not "")
+// and returns once it counts a probe line.
+func start(target, work, hekad, etsyJS string, readers int, cpus string) (*receiver, error) {
 	dir, err := os.MkdirTemp(work, target+"-")
 	if err != nil {
 		return nil, err
@@ -276,6 +301,11 @@ mgmt_port: %d, flushInterval: 1000, backends: ["./backends/graphite"], graphiteH
 		r.cmd = exec.Command("node", etsyJS, cfg)
 	default:
 		return nil, fmt.Errorf("unknown receiver %q (dreamcatcher, heka, etsy)", target)
+	}
+	if cpus != "" {
+		// taskset execs the receiver, so the process (and its pid, whose
+		// CPU time is read) stays the receiver's.
+		r.cmd = exec.Command("taskset", append([]string{"-c", cpus, r.cmd.Path}, r.cmd.Args[1:]...)...)
 	}
 	logf, err := os.Create(filepath.Join(dir, "log.txt"))
 	if err != nil {
