@@ -150,11 +150,15 @@ func Run(l *Loaded, checks ...Check) error {
 		// pipeline.Run exits the process without running deferred calls; a
 		// stale pid file is recognised (no live process) on the next start.
 	}
-	if err := startProfiles(c.CPUProfName, c.MemProfName); err != nil {
+	writeProfiles, err := startProfiles(c.CPUProfName, c.MemProfName)
+	if err != nil {
 		return err
 	}
 
 	pc := pipeline.NewPipelineConfig(c.Globals())
+	// pipeline.Run ends the process with os.Exit, so deferred calls would
+	// never run; the patched Heka calls BeforeExit once the shutdown is done.
+	pc.Globals.BeforeExit = writeProfiles
 	for _, file := range l.Files {
 		if err := pc.PreloadFromConfigFile(file); err != nil {
 			return fmt.Errorf("%s: %w", file, err)
@@ -230,41 +234,42 @@ func catchStopSignals(g *pipeline.GlobalConfigStruct) {
 	}()
 }
 
-// startProfiles starts the CPU profile and arranges for both profiles to be
-// written when SIGINT or SIGTERM arrives: pipeline.Run ends the process with
-// os.Exit, so deferred calls would never run.
-func startProfiles(cpuName, memName string) error {
+// startProfiles starts the CPU profile (when cpuName is set) and returns
+// what ends it and writes the heap profile (when memName is set); nil when
+// neither is asked for.
+func startProfiles(cpuName, memName string) (func(), error) {
 	if cpuName == "" && memName == "" {
-		return nil
+		return nil, nil
 	}
 	var cpuFile *os.File
 	if cpuName != "" {
 		f, err := os.Create(cpuName)
 		if err != nil {
-			return fmt.Errorf("[hekad]: cpuprof: %w", err)
+			return nil, fmt.Errorf("[hekad]: cpuprof: %w", err)
 		}
 		if err := pprof.StartCPUProfile(f); err != nil {
 			f.Close()
-			return fmt.Errorf("[hekad]: cpuprof: %w", err)
+			return nil, fmt.Errorf("[hekad]: cpuprof: %w", err)
 		}
 		cpuFile = f
 	}
-	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
-	go func() {
-		<-sigs
-		signal.Stop(sigs)
-		if cpuFile != nil {
-			pprof.StopCPUProfile()
-			cpuFile.Close()
+	return func() { stopProfiles(cpuFile, memName) }, nil
+}
+
+// stopProfiles ends the CPU profile written to cpuFile (when not nil) and
+// writes the heap profile to memName (when not "").
+func stopProfiles(cpuFile *os.File, memName string) {
+	if cpuFile != nil {
+		pprof.StopCPUProfile()
+		if err := cpuFile.Close(); err != nil {
+			pipeline.LogError.Println("cpuprof:", err)
 		}
-		if memName != "" {
-			if err := writeHeapProfile(memName); err != nil {
-				pipeline.LogError.Println("memprof:", err)
-			}
+	}
+	if memName != "" {
+		if err := writeHeapProfile(memName); err != nil {
+			pipeline.LogError.Println("memprof:", err)
 		}
-	}()
-	return nil
+	}
 }
 
 func writeHeapProfile(name string) error {
