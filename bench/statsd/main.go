@@ -161,7 +161,7 @@ type bench struct {
 // b.maxLoss lost; it returns the best window, nil when none was within the
 // limit.
 func (b bench) highestRate(target string, sh shape, rate float64) (*result, error) {
-	r, err := start(target, b.work, b.hekad, b.etsyJS, b.readers, b.cpus)
+	r, err := b.start(target)
 	if err != nil {
 		return nil, fmt.Errorf("start: %w", err)
 	}
@@ -174,8 +174,8 @@ func (b bench) highestRate(target string, sh shape, rate float64) (*result, erro
 			target, sh.lines, sh.names, sh.tags, res.offered, res.received, res.loss*100, res.cpu)
 		if res.loss <= b.maxLoss {
 			if best == nil || res.received > best.received {
-				b := res
-				best = &b
+				w := res
+				best = &w
 			}
 			lo = rate
 			if hi == 0 {
@@ -230,10 +230,10 @@ func freePort() int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
-// start runs a fresh receiver of target (on the CPUs cpus, when not "")
+// start runs a fresh receiver of target (on the CPUs b.cpus, when not "")
 // and returns once it counts a probe line.
-func start(target, work, hekad, etsyJS string, readers int, cpus string) (*receiver, error) {
-	dir, err := os.MkdirTemp(work, target+"-")
+func (b bench) start(target string) (*receiver, error) {
+	dir, err := os.MkdirTemp(b.work, target+"-")
 	if err != nil {
 		return nil, err
 	}
@@ -244,8 +244,8 @@ func start(target, work, hekad, etsyJS string, readers int, cpus string) (*recei
 	case "dreamcatcher", "heka":
 		out := filepath.Join(dir, "out.txt")
 		input := fmt.Sprintf("[DreamcatcherStatsdInput]\naddress = %q\nflush_interval = 1\n", r.addr)
-		if readers > 0 {
-			input += fmt.Sprintf("readers = %d\n", readers)
+		if b.readers > 0 {
+			input += fmt.Sprintf("readers = %d\n", b.readers)
 		}
 		match = receivedMatcher
 		if target == "heka" {
@@ -267,7 +267,7 @@ encoder = "PayloadEncoder"
 		if err != nil {
 			return nil, err
 		}
-		r.cmd = exec.Command(hekad, "-config", cfg)
+		r.cmd = exec.Command(b.hekad, "-config", cfg)
 		ctx, cancel := context.WithCancel(context.Background())
 		r.close = cancel
 		go tailFile(ctx, out, match, &r.total, &r.behind)
@@ -298,14 +298,14 @@ mgmt_port: %d, flushInterval: 1000, backends: ["./backends/graphite"], graphiteH
 		if err != nil {
 			return nil, err
 		}
-		r.cmd = exec.Command("node", etsyJS, cfg)
+		r.cmd = exec.Command("node", b.etsyJS, cfg)
 	default:
 		return nil, fmt.Errorf("unknown receiver %q (dreamcatcher, heka, etsy)", target)
 	}
-	if cpus != "" {
+	if b.cpus != "" {
 		// taskset execs the receiver, so the process (and its pid, whose
 		// CPU time is read) stays the receiver's.
-		r.cmd = exec.Command("taskset", append([]string{"-c", cpus, r.cmd.Path}, r.cmd.Args[1:]...)...)
+		r.cmd = exec.Command("taskset", append([]string{"-c", b.cpus, r.cmd.Path}, r.cmd.Args[1:]...)...)
 	}
 	logf, err := os.Create(filepath.Join(dir, "log.txt"))
 	if err != nil {
