@@ -174,12 +174,16 @@ func (s *Shard) addBatch(b *lineBatch) {
 // ':' (the whole line without one), which picks its shard; the hash of its
 // key as the simple paths look it up (the name's keyHash, or with keepTags
 // and a DogStatsD tag list at its end, the rawKeyHash of the name and that
-// tail "|#tags"); and its kind, the last byte of its type (before the tags), which
-// tells the table to prefetch from.
+// tail "|#tags" right after the type); and its kind, the last byte of its
+// type, which tells the table to prefetch from.
 //
 // For every line that has a value the name is the one protocol.SplitLine
 // returns, and for a simple line (protocol.SimpleTaggedLine) the tags are
-// its tags.
+// its tags. It scans forward: the first '|' after the name (the value is
+// short) and at most three bytes of type, never the tag list itself, which
+// a tagged line's hash reads once and its lookup compares once. For other
+// lines (a sample rate, several samples) the key hash may be wrong, which
+// costs only a wasted prefetch: their path hashes its key again.
 func lineHashes(seed maphash.Seed, line []byte, keepTags bool) (name, key uint64, kind byte) {
 	i := bytes.IndexByte(line, ':')
 	if i < 0 {
@@ -187,19 +191,24 @@ func lineHashes(seed maphash.Seed, line []byte, keepTags bool) (name, key uint64
 		return h, h, 0
 	}
 	name = keyHash(seed, line[:i])
-	j := bytes.LastIndexByte(line[i:], '|')
+	rest := line[i+1:]
+	j := bytes.IndexByte(rest, '|')
 	if j < 0 {
 		return name, name, 0
 	}
-	j += i
-	key, end := name, len(line)
-	if j+1 < len(line) && line[j+1] == '#' {
-		if keepTags && j+2 < len(line) {
-			key = rawKeyHash(name, keyHash(seed, line[j:]))
-		}
-		end = j
+	// The type: at most 2 bytes on a simple line, so look no further than 3.
+	typ := rest[j+1:]
+	k := 0
+	for k < len(typ) && k < 3 && typ[k] != '|' {
+		k++
 	}
-	return name, key, line[end-1]
+	if k > 0 {
+		kind = typ[k-1]
+	}
+	if tail := typ[k:]; keepTags && len(tail) > 2 && tail[0] == '|' && tail[1] == '#' {
+		return name, rawKeyHash(name, keyHash(seed, tail)), kind
+	}
+	return name, name, kind
 }
 
 // addChunk processes the lines of a Dispatcher's chunk, in batches, with
