@@ -61,6 +61,7 @@ func main() {
 		start20  = flag.Float64("start20", 1e6, "first rate (lines/s) tried with many lines per datagram")
 		start1   = flag.Float64("start1", 150e3, "first rate (lines/s) tried with one line per datagram")
 		readers  = flag.Int("readers", 0, "readers option of DreamcatcherStatsdInput (0: its default)")
+		cpuProf  = flag.String("cpuprofile", "", "folder where each hekad run writes a CPU profile (hekad's cpuprof), named after the target and the start time")
 		gso      = flag.Bool("gso", true, "send with UDP segmentation offload (the receiver still gets one datagram at a time)")
 		tagsF    = flag.String("tags", "env:prod,dc:eu-1,host:web-042", "DogStatsD tags sent after each line by the tagged runs (see -tagged)")
 		taggedF  = flag.String("tagged", "no", "which runs send -tags: no, yes, or both (an untagged then a tagged run, alternating)")
@@ -82,7 +83,7 @@ func main() {
 		*maxLoss*100, *duration, *senders, time.Now().UTC().Format(time.RFC3339))
 	fmt.Printf("%-13s %-8s %6s %7s %14s %14s %7s %9s %12s\n", "receiver", "tags", "lines", "names",
 		"offered/s", "received/s", "loss", "cpu cores", "cores/M l/s")
-	b := bench{work: work, hekad: *hekad, etsyJS: *etsyJS, readers: *readers, cpus: *cpus, steps: *steps,
+	b := bench{work: work, hekad: *hekad, etsyJS: *etsyJS, readers: *readers, cpuProf: *cpuProf, cpus: *cpus, steps: *steps,
 		maxLoss: *maxLoss, senders: *senders, window: *duration, gso: *gso}
 	if *cpus != "" {
 		fmt.Printf("# receiver on CPUs %s (taskset -c)\n", *cpus)
@@ -148,6 +149,7 @@ func tagKinds(tagged, tags string) ([]tagKind, error) {
 type bench struct {
 	work, hekad, etsyJS string
 	readers             int    // DreamcatcherStatsdInput's readers (0: its default)
+	cpuProf             string // folder for hekad's CPU profiles ("": none)
 	cpus                string // taskset -c list for the receiver ("": no pinning)
 	steps               int    // windows per search
 	maxLoss             float64
@@ -254,16 +256,23 @@ func (b bench) start(target string) (*receiver, error) {
 				name: func(name []byte) bool { return bytes.HasSuffix(name, []byte(".count")) }}
 		}
 		cfg := filepath.Join(dir, "hekad.toml")
+		global := fmt.Sprintf("base_dir = %q\n", filepath.Join(dir, "base"))
+		if b.cpuProf != "" {
+			prof, err := filepath.Abs(filepath.Join(b.cpuProf, fmt.Sprintf("%s-%d.prof", target, time.Now().UnixNano())))
+			if err != nil {
+				return nil, err
+			}
+			global += fmt.Sprintf("cpuprof = %q\n", prof)
+		}
 		err := os.WriteFile(cfg, []byte(fmt.Sprintf(`[hekad]
-base_dir = %q
-%s
+%s%s
 [PayloadEncoder]
 append_newlines = false
 [FileOutput]
 message_matcher = "Type == 'heka.statmetric'"
 path = %q
 encoder = "PayloadEncoder"
-`, filepath.Join(dir, "base"), input, out)), 0o644)
+`, global, input, out)), 0o644)
 		if err != nil {
 			return nil, err
 		}
