@@ -25,7 +25,9 @@ func randomTags(r *rand.Rand) string {
 }
 
 // randomTaggedLines returns n lines of the simple tagged shape
-// ("name:value|type|#tags", some with a bare "|#") over a few names.
+// ("name:value|type|#tags", some with a bare "|#") over a few names, one
+// in five with a DogStatsD field after the tags (which makes it a line for
+// the general path).
 func randomTaggedLines(r *rand.Rand, n int) []string {
 	types := []string{"c", "ms", "g"}
 	values := []string{"1", "2.5", "+3", "-1", "0", "17"}
@@ -36,7 +38,14 @@ func randomTaggedLines(r *rand.Rand, n int) []string {
 		if typ == "ms" && v == "-1" {
 			v = "1" // a negative timer is a bad line on either path
 		}
-		lines = append(lines, fmt.Sprintf("m.%s%d:%s|%s|#%s", typ, r.IntN(4), v, typ, randomTags(r)))
+		line := fmt.Sprintf("m.%s%d:%s|%s|#%s", typ, r.IntN(4), v, typ, randomTags(r))
+		switch r.IntN(10) {
+		case 0:
+			line += "|c:container42" // DogStatsD 1.2's container id: no longer simple
+		case 1:
+			line += "|T1700000000" // and 1.3's timestamp
+		}
+		lines = append(lines, line)
 	}
 	return lines
 }
@@ -68,8 +77,11 @@ func TestSimpleTaggedPathMatchesGeneral(t *testing.T) {
 		w.Flush()
 		d.Close()
 		for _, k := range simple.Shards()[0].counters.keys {
-			if strings.Contains(k, "|#") {
+			if i := strings.Index(k, "|#"); i >= 0 {
 				rawKeys++
+				if strings.Contains(k[i+1:], "|") {
+					t.Errorf("raw key %q kept with a field after its tags", k)
+				}
 			}
 		}
 		want := flushLines(t, general, 10*interval)
