@@ -260,7 +260,7 @@ func (b bench) start(target string) (*receiver, error) {
 		if b.cpuProf != "" {
 			prof, err := filepath.Abs(filepath.Join(b.cpuProf, fmt.Sprintf("%s-%d.prof", target, time.Now().UnixNano())))
 			if err != nil {
-				return nil, err
+				return nil, fmt.Errorf("-cpuprofile %q: %w", b.cpuProf, err)
 			}
 			global += fmt.Sprintf("cpuprof = %q\n", prof)
 		}
